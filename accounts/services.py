@@ -1,0 +1,21 @@
+import secrets
+
+from django.utils import timezone
+
+from accounts.models import ApiToken, hash_token_key
+
+TOKEN_PREFIX = "att_"
+
+
+def token_issue(*, user, name: str) -> tuple[ApiToken, str]:
+    """Create a token for `user`; returns it with the plain key, which is shown once and never stored."""
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=key[:12], key_hash=hash_token_key(key))
+    return token, key
+
+
+def token_revoke(*, token: ApiToken, now=None) -> None:
+    """Revoke a token; it stops authenticating at once."""
+    if token.revoked_at is None:
+        token.revoked_at = now or timezone.now()
+        token.save(update_fields=["revoked_at"])

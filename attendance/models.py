@@ -1,0 +1,107 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class AttendanceStatus(models.TextChoices):
+    PRESENT = "present"
+    LATE = "late"
+    LEFT_EARLY = "left_early", "Left early"
+    ABSENT = "absent"
+    EXCUSED = "excused"
+
+
+class AttendanceSource(models.TextChoices):
+    """How the current attendance was determined (the design note's source values)."""
+
+    MANUAL = "manual", "Marked by the tutor"
+    WHITEBOARD_AUTO = "whiteboard_auto", "From whiteboard presence"
+    PARENT_REPORTED = "parent_reported", "Reported by a parent"
+    ADMIN_OVERRIDE = "admin_override", "Admin override"
+    SYSTEM_DEFAULT = "system_default", "Assumed (not yet marked)"
+
+
+class TutoringSession(models.Model):
+    """A scheduled tutoring session; the single source of truth for its attendance."""
+
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tutored_sessions")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="attended_sessions")
+    title = models.CharField(max_length=200, blank=True, default="")
+    scheduled_start = models.DateTimeField()
+    scheduled_end = models.DateTimeField()
+    whiteboard = models.OneToOneField(
+        "whiteboard.WhiteboardSession",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tutoring_session",
+        db_comment="The whiteboard used for the session; null for in-person or other sessions",
+    )
+    tutor_attendance_status = models.CharField(
+        max_length=20, choices=AttendanceStatus.choices, default=AttendanceStatus.PRESENT
+    )
+    student_attendance_status = models.CharField(
+        max_length=20, choices=AttendanceStatus.choices, default=AttendanceStatus.PRESENT
+    )
+    attendance_marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_comment="Who last set the attendance; null when the system did",
+    )
+    attendance_marked_at = models.DateTimeField(
+        null=True, blank=True, db_comment="When the attendance was last set (server time)"
+    )
+    attendance_source = models.CharField(
+        max_length=30,
+        choices=AttendanceSource.choices,
+        default=AttendanceSource.SYSTEM_DEFAULT,
+        db_comment="How the attendance was determined: manual, whiteboard_auto, parent_reported, admin_override, system_default",
+    )
+    attendance_notes = models.TextField(blank=True, default="", db_comment="Why: notes given with the last change")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "sessions"
+        db_table_comment = "Scheduled tutoring sessions and their attendance (source of truth)"
+        ordering = ["scheduled_start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tutor_attendance_status__in=AttendanceStatus.values),
+                name="%(app_label)s_%(class)s_tutor_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(student_attendance_status__in=AttendanceStatus.values),
+                name="%(app_label)s_%(class)s_student_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(attendance_source__in=AttendanceSource.values),
+                name="%(app_label)s_%(class)s_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(scheduled_end__gt=F("scheduled_start")),
+                name="%(app_label)s_%(class)s_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~Q(tutor=F("student")), name="%(app_label)s_%(class)s_tutor_is_not_student"
+            ),
+        ]
+        indexes = [
+            # Tutor dashboard: a tutor's sessions by time.
+            models.Index(fields=["tutor", "scheduled_start"], name="sessions_tutor_start"),
+            # Student page: a student's sessions by time.
+            models.Index(fields=["student", "scheduled_start"], name="sessions_student_start"),
+            # Finalising job: ended sessions still at the system default.
+            models.Index(
+                fields=["scheduled_end"],
+                condition=Q(attendance_source="system_default"),
+                name="sessions_unmarked_by_end",
+            ),
+        ]
+
+    def __str__(self):
+        label = self.title or "Session"
+        return f"{label} #{self.pk}: {self.tutor} with {self.student}"

@@ -1,0 +1,71 @@
+"""API plumbing shared by every endpoint: one JSON error shape, `{"code", "detail"[, "errors"]}`."""
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# HTTP status for each domain error code; anything not listed is a conflict with current state.
+DOMAIN_ERROR_STATUS = {
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "unknown_connection": status.HTTP_404_NOT_FOUND,
+    "not_a_participant": status.HTTP_403_FORBIDDEN,
+    "permission_denied": status.HTTP_403_FORBIDDEN,
+    "invalid": status.HTTP_400_BAD_REQUEST,
+}
+
+DRF_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def error_body(code: str, detail: str, **extra) -> dict:
+    return {"code": code, "detail": detail, **extra}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message), status=DOMAIN_ERROR_STATUS.get(exc.code, 409))
+    if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
+        # The database is unreachable: say so quickly, so clients retry instead of seeing a 500 page.
+        logger.error("database unavailable: %s", exc)
+        response = Response(
+            error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "5"
+        return response
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body("invalid", "The request has invalid fields.", errors=_field_errors(exc.detail))
+        return response
+    code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "error")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    response.data = error_body(code, str(detail))
+    return response
+
+
+def _field_errors(detail):
+    """DRF's nested ErrorDetail structure as plain strings; non-field errors under `non_field_errors`."""
+    if isinstance(detail, dict):
+        return {key: _field_errors(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_field_errors(item) for item in detail]
+    return str(detail)

@@ -1,0 +1,11 @@
+class DomainError(Exception):
+    """A rule of the domain said no. `code` is stable and machine-readable; the message is for people.
+
+    Every door turns it into its own form: the API into a 4xx JSON body, pages into a
+    form error, admin into an error message.
+    """
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code

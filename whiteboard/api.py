@@ -1,0 +1,169 @@
+"""HTTP doors to presence tracking: thin views that validate, call the service, serialise."""
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from whiteboard import services
+from whiteboard.models import Visibility, WhiteboardSession
+
+TAG = "whiteboard-tracking"
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(required=False)
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Malformed or invalid request body."),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in / no valid token."),
+    404: OpenApiResponse(ErrorSerializer, description="No such whiteboard session you take part in."),
+}
+
+
+class ConnectionSerializer(serializers.Serializer):
+    connection_id = serializers.UUIDField()
+    role = serializers.ChoiceField(choices=["tutor", "student"])
+    heartbeat_interval = serializers.IntegerField(help_text="Seconds between heartbeats the client must keep.")
+    timeout_seconds = serializers.IntegerField(help_text="The connection counts as gone after this much silence.")
+    server_time = serializers.DateTimeField()
+
+
+def _connection_response(result: services.ConnectionResult, status=200) -> Response:
+    return Response(
+        ConnectionSerializer(
+            {
+                "connection_id": result.connection_id,
+                "role": result.role,
+                "heartbeat_interval": result.heartbeat_interval,
+                "timeout_seconds": result.timeout_seconds,
+                "server_time": timezone.now(),
+            }
+        ).data,
+        status=status,
+    )
+
+
+class ConnectApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        connection_id = serializers.UUIDField(required=False, help_text="Client-made id; the server makes one if absent.")
+        visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
+
+    @extend_schema(
+        tags=[TAG], operation_id="whiteboard_connect", request=InputSerializer,
+        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS},
+        summary="A tab or socket of the signed-in participant opened the whiteboard.",
+    )
+    def post(self, request, session_id: int):
+        data = _validated(self.InputSerializer, request)
+        result = services.presence_connect(
+            whiteboard_id=session_id, user=request.user, connection_id=data.get("connection_id"),
+            visibility=data["visibility"],
+        )
+        return _connection_response(result)
+
+
+class HeartbeatApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        connection_id = serializers.UUIDField()
+        visibility = serializers.ChoiceField(choices=Visibility.choices)
+
+    @extend_schema(
+        tags=[TAG], operation_id="whiteboard_heartbeat", request=InputSerializer,
+        responses={200: ConnectionSerializer, 409: OpenApiResponse(
+            ErrorSerializer, description="`connection_closed`: the server closed this connection; connect again."
+        ), **ERRORS},
+        summary="The connection is still there (every heartbeat_interval seconds).",
+    )
+    def post(self, request, session_id: int):
+        data = _validated(self.InputSerializer, request)
+        result = services.presence_heartbeat(
+            whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"],
+            visibility=data["visibility"],
+        )
+        return _connection_response(result)
+
+
+class DisconnectApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        connection_id = serializers.UUIDField()
+
+    class OutputSerializer(serializers.Serializer):
+        connection_id = serializers.UUIDField()
+        role = serializers.CharField()
+        already_closed = serializers.BooleanField()
+
+    @extend_schema(
+        tags=[TAG], operation_id="whiteboard_disconnect", request=InputSerializer,
+        responses={200: OutputSerializer, **ERRORS},
+        summary="The connection closed (idempotent).",
+    )
+    def post(self, request, session_id: int):
+        data = _validated(self.InputSerializer, request)
+        result = services.presence_disconnect(
+            whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"]
+        )
+        return Response(self.OutputSerializer(result).data)
+
+
+class ParticipantStatusSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(allow_null=True)
+    connected = serializers.BooleanField()
+    connected_at = serializers.DateTimeField(allow_null=True)
+    disconnected_at = serializers.DateTimeField(allow_null=True)
+    last_activity_at = serializers.DateTimeField(allow_null=True)
+    total_active_seconds = serializers.IntegerField()
+    hidden_seconds = serializers.IntegerField()
+    open_connections = serializers.IntegerField()
+    reconnects = serializers.IntegerField()
+
+
+class ConnectionStatusApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        whiteboard_id = serializers.IntegerField()
+        session_id = serializers.IntegerField(allow_null=True)
+        server_time = serializers.DateTimeField()
+        tutor = ParticipantStatusSerializer()
+        student = ParticipantStatusSerializer()
+
+    @extend_schema(
+        tags=[TAG], operation_id="whiteboard_connection_status",
+        responses={200: OutputSerializer, 401: ERRORS[401], 404: ERRORS[404]},
+        summary="Live connection metrics of tutor and student.",
+    )
+    def get(self, request, session_id: int):
+        whiteboard = _visible_whiteboard(request.user, session_id)
+        now = timezone.now()
+        snapshot = services.presence_snapshot(whiteboard=whiteboard, now=now)
+        session = getattr(whiteboard, "tutoring_session", None)
+        return Response(self.OutputSerializer({
+            "whiteboard_id": whiteboard.pk,
+            "session_id": session.pk if session else None,
+            "server_time": now,
+            **snapshot,
+        }).data)
+
+
+def _visible_whiteboard(user, whiteboard_id: int) -> WhiteboardSession:
+    """The whiteboard if the user may see it: its tutor, its student, or staff. 404 otherwise."""
+    queryset = WhiteboardSession.objects.select_related("tutoring_session")
+    if not user.is_staff:
+        queryset = queryset.filter(Q(tutoring_session__tutor_id=user.pk) | Q(tutoring_session__student_id=user.pk))
+    whiteboard = queryset.filter(pk=whiteboard_id).first()
+    if whiteboard is None:
+        raise Http404
+    return whiteboard
+
+
+def _validated(serializer_class, request) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

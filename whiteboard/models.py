@@ -1,0 +1,117 @@
+import uuid
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    TUTOR = "tutor"
+    STUDENT = "student"
+
+
+class Visibility(models.TextChoices):
+    VISIBLE = "visible"
+    HIDDEN = "hidden"
+
+
+class WhiteboardSession(models.Model):
+    """The shared whiteboard of one tutoring session, with each participant's presence so far.
+
+    The `*_presence_spans` lists hold each participant's continuous presence as
+    `{"start", "end", "hidden": [[start, end], ...]}` (ISO 8601, UTC); active and
+    hidden seconds are derived from them, so they never drift.
+    """
+
+    tutor_connected_at = models.DateTimeField(null=True, blank=True, db_comment="Tutor's first connection")
+    tutor_disconnected_at = models.DateTimeField(
+        null=True, blank=True, db_comment="When the tutor last went from connected to not connected; null while connected"
+    )
+    tutor_last_activity_at = models.DateTimeField(null=True, blank=True, db_comment="Last signal heard from the tutor")
+    tutor_total_active_seconds = models.PositiveIntegerField(default=0, db_comment="Tutor's presence, union of all tabs")
+    tutor_hidden_seconds = models.PositiveIntegerField(default=0, db_comment="Part of the tutor's presence with the tab hidden")
+    tutor_presence_spans = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+
+    student_connected_at = models.DateTimeField(null=True, blank=True, db_comment="Student's first connection")
+    student_disconnected_at = models.DateTimeField(
+        null=True, blank=True, db_comment="When the student last went from connected to not connected; null while connected"
+    )
+    student_last_activity_at = models.DateTimeField(null=True, blank=True, db_comment="Last signal heard from the student")
+    student_total_active_seconds = models.PositiveIntegerField(default=0, db_comment="Student's presence, union of all tabs")
+    student_hidden_seconds = models.PositiveIntegerField(
+        default=0, db_comment="Part of the student's presence with the tab hidden"
+    )
+    student_presence_spans = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+
+    connection_logs = models.JSONField(
+        default=list,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        db_comment="Audit trail of connect, disconnect and timeout events (server time); heartbeats are not logged",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "whiteboard_sessions"
+        db_table_comment = "Shared whiteboards and the presence measured on them"
+
+    def __str__(self):
+        return f"Whiteboard #{self.pk}"
+
+
+class Connection(models.Model):
+    """One tab (or socket) of one participant on a whiteboard, from connect to disconnect or timeout."""
+
+    class CloseReason(models.TextChoices):
+        DISCONNECT = "disconnect"
+        TIMEOUT = "timeout"
+
+    whiteboard = models.ForeignKey(WhiteboardSession, on_delete=models.CASCADE, related_name="connections")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    connection_id = models.UUIDField(default=uuid.uuid4, db_comment="Client-made id of the tab or socket")
+    opened_at = models.DateTimeField()
+    last_signal_at = models.DateTimeField(db_comment="Server time of the last connect or heartbeat")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.VISIBLE)
+    expires_at = models.DateTimeField(db_comment="Alive until then unless heard from again; depends on visibility")
+    closed_at = models.DateTimeField(null=True, blank=True, db_comment="Null while open")
+    close_reason = models.CharField(max_length=10, choices=CloseReason.choices, blank=True, default="")
+
+    class Meta:
+        db_table = "whiteboard_connections"
+        constraints = [
+            models.UniqueConstraint(fields=["whiteboard", "connection_id"], name="%(app_label)s_%(class)s_unique_id"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="%(app_label)s_%(class)s_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visibility__in=Visibility.values), name="%(app_label)s_%(class)s_visibility_valid"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(closed_at__isnull=True, close_reason="") | models.Q(
+                    closed_at__isnull=False, close_reason__in=["disconnect", "timeout"]
+                )),
+                name="%(app_label)s_%(class)s_closed_has_reason",
+            ),
+        ]
+        indexes = [
+            # Heartbeat/connect/disconnect: the open connections of one participant on one whiteboard.
+            models.Index(
+                fields=["whiteboard", "role"],
+                condition=models.Q(closed_at__isnull=True),
+                name="wb_conn_open_by_participant",
+            ),
+            # Stale-connection sweep: open connections whose liveness has run out.
+            models.Index(fields=["expires_at"], condition=models.Q(closed_at__isnull=True), name="wb_conn_open_expiry"),
+        ]
+
+    def __str__(self):
+        return f"{self.role} {self.connection_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    def is_alive(self, now) -> bool:
+        return self.closed_at is None and self.expires_at >= now

@@ -1,0 +1,71 @@
+"""Pure presence arithmetic over plain data: timeouts, spans and totals.
+
+A participant's presence is a list of spans, each `{"start", "end", "hidden": [[s, e], ...]}`
+with ISO 8601 UTC strings. Nothing here touches the database, so the HTTP API, a
+WebSocket consumer and batch jobs share the same rules.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from whiteboard.models import Visibility
+
+
+@dataclass(frozen=True)
+class PresenceSettings:
+    heartbeat_interval: int
+    timeout_visible: int
+    timeout_hidden: int
+
+    @classmethod
+    def current(cls) -> "PresenceSettings":
+        conf = settings.PRESENCE
+        return cls(conf["HEARTBEAT_INTERVAL"], conf["TIMEOUT_VISIBLE"], conf["TIMEOUT_HIDDEN"])
+
+    def timeout(self, visibility: str) -> timedelta:
+        seconds = self.timeout_hidden if visibility == Visibility.HIDDEN else self.timeout_visible
+        return timedelta(seconds=seconds)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def start_span(spans: list[dict], *, at: datetime) -> list[dict]:
+    """A new stretch of presence begins at `at` (first join or a return after an absence)."""
+    return [*spans, {"start": _iso(at), "end": _iso(at), "hidden": []}]
+
+
+def extend_span(spans: list[dict], *, since: datetime, until: datetime, hidden: bool) -> list[dict]:
+    """Presence continued from `since` (the previous signal) to `until`; hidden if no tab was visible."""
+    if not spans:
+        return start_span(spans, at=until)
+    last = dict(spans[-1])
+    if until <= parse_time(last["end"]):
+        return spans  # a late or repeated signal adds nothing
+    last["end"] = _iso(until)
+    if hidden:
+        intervals = [list(pair) for pair in last["hidden"]]
+        if intervals and parse_time(intervals[-1][1]) >= since:
+            intervals[-1][1] = _iso(until)
+        else:
+            intervals.append([_iso(max(since, parse_time(last["start"]))), _iso(until)])
+        last["hidden"] = intervals
+    return [*spans[:-1], last]
+
+
+def _seconds(start: str, end: str) -> float:
+    return max(0.0, (parse_time(end) - parse_time(start)).total_seconds())
+
+
+def span_totals(spans: list[dict]) -> tuple[int, int]:
+    """(active seconds, hidden seconds), computed from the spans so rounding never accumulates."""
+    active = sum(_seconds(span["start"], span["end"]) for span in spans)
+    hidden = sum(_seconds(s, e) for span in spans for s, e in span["hidden"])
+    return round(active), round(hidden)
