@@ -1,0 +1,26 @@
+# Everyday targets; each is a thin wrapper so `python3 dev.py ...` stays the one way in.
+PY := .venv/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/attendance
+
+.PHONY: run test test-postgres lint format migrations-check sweep finalize
+
+run:               ## set up and serve the app with demo data on SQLite
+	python3 dev.py run
+
+test:              ## the whole test suite on SQLite
+	python3 dev.py test
+
+test-postgres:     ## the whole test suite on PostgreSQL
+	DATABASE_URL=$(PG_URL) python3 dev.py test
+
+lint:              ## ruff lint + format check, migrations in sync
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format:
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+sweep:             ## close stale whiteboard connections (cron: every minute)
+	$(PY) manage.py sweep_connections

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Set-up and everyday commands, needing nothing but Python 3.11+ (no make, no shell tricks).
+
+    python3 dev.py run     virtualenv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite)
+    python3 dev.py test    virtualenv, install, the whole test suite (extra arguments go to pytest)
+
+DATABASE_URL in the environment switches both to PostgreSQL.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+REQUIREMENTS = ROOT / "requirements-dev.txt"
+STAMP = VENV / ".requirements.sha256"
+
+
+def sh(*args: str | Path, check: bool = True) -> int:
+    return subprocess.run([str(a) for a in args], cwd=ROOT, check=check).returncode
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the requirements, again only when they changed."""
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is needed.")
+    if not PYTHON.exists():
+        print("Creating the virtual environment in .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(ROOT.glob("requirements*.txt")))).hexdigest()
+    if not STAMP.exists() or STAMP.read_text() != digest:
+        print("Installing requirements ...", flush=True)
+        sh(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS)
+        STAMP.write_text(digest)
+
+
+def manage(*args: str) -> None:
+    sh(PYTHON, "manage.py", *args)
+
+
+def run(args: list[str]) -> int:
+    ensure_venv()
+    os.environ.setdefault("DEBUG", "true")
+    manage("migrate", "--no-input")
+    manage("collectstatic", "--no-input", "--verbosity", "0")
+    manage("demo_data")
+    print("\nServing http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs, admin: /admin/)", flush=True)
+    return sh(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", *args, check=False)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv()
+    return sh(PYTHON, "-m", "pytest", *args, check=False)
+
+
+COMMANDS = {"run": run, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
