@@ -62,6 +62,11 @@ class TutoringSession(models.Model):
         db_comment="How the attendance was determined: manual, whiteboard_auto, parent_reported, admin_override, system_default",
     )
     attendance_notes = models.TextField(blank=True, default="", db_comment="Why: notes given with the last change")
+    finalize_checked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="When the finalising job looked and left the decision to the tutor (not sure enough)",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -94,10 +99,10 @@ class TutoringSession(models.Model):
             models.Index(fields=["tutor", "scheduled_start"], name="sessions_tutor_start"),
             # Student page: a student's sessions by time.
             models.Index(fields=["student", "scheduled_start"], name="sessions_student_start"),
-            # Finalising job: ended sessions still at the system default.
+            # Finalising job: ended sessions still at the system default that it has not looked at.
             models.Index(
                 fields=["scheduled_end"],
-                condition=Q(attendance_source="system_default"),
+                condition=Q(attendance_source="system_default", finalize_checked_at__isnull=True),
                 name="sessions_unmarked_by_end",
             ),
         ]
@@ -105,3 +110,58 @@ class TutoringSession(models.Model):
     def __str__(self):
         label = self.title or "Session"
         return f"{label} #{self.pk}: {self.tutor} with {self.student}"
+
+
+class AttendanceChange(models.Model):
+    """One change of a session's attendance: append-only, never edited or deleted.
+
+    An applied suggestion is stored whole (confidence, metrics, policy), so reading
+    history never depends on today's rules.
+    """
+
+    session = models.ForeignKey(TutoringSession, on_delete=models.PROTECT, related_name="attendance_changes")
+    changed_at = models.DateTimeField(db_comment="Server time of the change")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_comment="Who made the change; null for the system (finalising job)",
+    )
+    source = models.CharField(max_length=30, choices=AttendanceSource.choices)
+    previous_source = models.CharField(max_length=30, choices=AttendanceSource.choices)
+    old_tutor_status = models.CharField(max_length=20, choices=AttendanceStatus.choices)
+    new_tutor_status = models.CharField(max_length=20, choices=AttendanceStatus.choices)
+    old_student_status = models.CharField(max_length=20, choices=AttendanceStatus.choices)
+    new_student_status = models.CharField(max_length=20, choices=AttendanceStatus.choices)
+    notes = models.TextField(blank=True, default="")
+    suggestion = models.JSONField(
+        null=True, blank=True, db_comment="The applied suggestion as it was: statuses, confidence, reasons, policy"
+    )
+
+    class Meta:
+        db_table = "attendance_history"
+        db_table_comment = "Append-only history of attendance changes; UPDATE and DELETE are refused"
+        ordering = ["session", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=AttendanceSource.values), name="%(app_label)s_%(class)s_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(new_tutor_status__in=AttendanceStatus.values)
+                & Q(new_student_status__in=AttendanceStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.session_id} @ {self.changed_at:%Y-%m-%d %H:%M} by {self.actor or 'system'} ({self.source})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Attendance history is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Attendance history is append-only.")

@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -72,6 +73,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of
     # failing with "database is locked" halfway through a transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+    # Column and table comments document the PostgreSQL schema; SQLite has nowhere to put them.
+    SILENCED_SYSTEM_CHECKS = ["fields.W163", "models.W046"]
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -168,3 +171,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Attendance rules (issue #3): thresholds in minutes; see attendance/suggestions.py.
+ATTENDANCE_POLICY = {
+    "late_after_minutes": env.float("ATTENDANCE_LATE_AFTER_MINUTES", default=5),
+    "left_early_minutes": env.float("ATTENDANCE_LEFT_EARLY_MINUTES", default=5),
+    "absent_under_minutes": env.float("ATTENDANCE_ABSENT_UNDER_MINUTES", default=5),
+    "heartbeat_interval_seconds": PRESENCE["HEARTBEAT_INTERVAL"],
+    # The finalising job applies a suggestion on its own only when at least this sure.
+    "auto_apply_confidence": env.float("ATTENDANCE_AUTO_APPLY_CONFIDENCE", default=0.8),
+}
+# Tutors may mark from the session's start until this many days after its end.
+ATTENDANCE_MARKING_WINDOW_DAYS = env.int("ATTENDANCE_MARKING_WINDOW_DAYS", default=7)
+# The finalising job waits this long after a session's end before deciding.
+ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES", default=15)

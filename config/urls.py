@@ -4,7 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("whiteboard/", include("whiteboard.page_urls")),
     path("api/whiteboard/", include("whiteboard.urls")),
+    path("api/tutor/", include("attendance.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("docs/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

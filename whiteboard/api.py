@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,6 +51,7 @@ def _connection_response(result: services.ConnectionResult, status=200) -> Respo
 
 
 class ConnectApi(APIView):
+    @extend_schema_serializer(component_name="ConnectInput")
     class InputSerializer(serializers.Serializer):
         connection_id = serializers.UUIDField(required=False, help_text="Client-made id; the server makes one if absent.")
         visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
@@ -61,7 +62,7 @@ class ConnectApi(APIView):
         summary="A tab or socket of the signed-in participant opened the whiteboard.",
     )
     def post(self, request, session_id: int):
-        data = _validated(self.InputSerializer, request)
+        data = validated(self.InputSerializer, request)
         result = services.presence_connect(
             whiteboard_id=session_id, user=request.user, connection_id=data.get("connection_id"),
             visibility=data["visibility"],
@@ -70,6 +71,7 @@ class ConnectApi(APIView):
 
 
 class HeartbeatApi(APIView):
+    @extend_schema_serializer(component_name="HeartbeatInput")
     class InputSerializer(serializers.Serializer):
         connection_id = serializers.UUIDField()
         visibility = serializers.ChoiceField(choices=Visibility.choices)
@@ -82,7 +84,7 @@ class HeartbeatApi(APIView):
         summary="The connection is still there (every heartbeat_interval seconds).",
     )
     def post(self, request, session_id: int):
-        data = _validated(self.InputSerializer, request)
+        data = validated(self.InputSerializer, request)
         result = services.presence_heartbeat(
             whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"],
             visibility=data["visibility"],
@@ -91,9 +93,11 @@ class HeartbeatApi(APIView):
 
 
 class DisconnectApi(APIView):
+    @extend_schema_serializer(component_name="DisconnectInput")
     class InputSerializer(serializers.Serializer):
         connection_id = serializers.UUIDField()
 
+    @extend_schema_serializer(component_name="DisconnectResult")
     class OutputSerializer(serializers.Serializer):
         connection_id = serializers.UUIDField()
         role = serializers.CharField()
@@ -105,7 +109,7 @@ class DisconnectApi(APIView):
         summary="The connection closed (idempotent).",
     )
     def post(self, request, session_id: int):
-        data = _validated(self.InputSerializer, request)
+        data = validated(self.InputSerializer, request)
         result = services.presence_disconnect(
             whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"]
         )
@@ -125,6 +129,7 @@ class ParticipantStatusSerializer(serializers.Serializer):
 
 
 class ConnectionStatusApi(APIView):
+    @extend_schema_serializer(component_name="ConnectionStatus")
     class OutputSerializer(serializers.Serializer):
         whiteboard_id = serializers.IntegerField()
         session_id = serializers.IntegerField(allow_null=True)
@@ -161,7 +166,7 @@ def _visible_whiteboard(user, whiteboard_id: int) -> WhiteboardSession:
     return whiteboard
 
 
-def _validated(serializer_class, request) -> dict:
+def validated(serializer_class, request) -> dict:
     if not isinstance(request.data, dict):
         raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
     serializer = serializer_class(data=request.data)

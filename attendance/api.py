@@ -1,0 +1,141 @@
+"""HTTP doors to attendance: thin views that validate, call the service, serialise."""
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from attendance import services
+from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from whiteboard.api import ERRORS, ErrorSerializer, validated
+
+TAG = "attendance"
+
+
+def session_for_tutor_or_staff(user, session_id: int) -> TutoringSession:
+    """The session if `user` is its tutor or staff; 404 for everyone else (no hint it exists)."""
+    queryset = TutoringSession.objects.select_related("whiteboard", "attendance_marked_by")
+    if not user.is_staff:
+        queryset = queryset.filter(tutor_id=user.pk)
+    session = queryset.filter(pk=session_id).first()
+    if session is None:
+        raise Http404
+    return session
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(source="get_full_name")
+
+
+class AttendanceSerializer(serializers.ModelSerializer):
+    session_id = serializers.IntegerField(source="pk")
+    attendance_marked_by = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = TutoringSession
+        fields = [
+            "session_id", "tutor_attendance_status", "student_attendance_status", "attendance_source",
+            "attendance_marked_by", "attendance_marked_at", "attendance_notes",
+        ]
+
+
+class MetricsSerializer(serializers.Serializer):
+    first_joined_at = serializers.DateTimeField(allow_null=True)
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+    active_seconds = serializers.IntegerField()
+    coverage = serializers.FloatField()
+    minutes_late = serializers.FloatField()
+    minutes_left_early = serializers.FloatField()
+    reconnects = serializers.IntegerField()
+    hidden_seconds = serializers.IntegerField()
+
+
+class ParticipantSuggestionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[*AttendanceStatus.values, "unknown"])
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    reasons = serializers.ListField(child=serializers.CharField())
+    metrics = MetricsSerializer()
+
+
+class SuggestionSerializer(serializers.Serializer):
+    session_id = serializers.IntegerField()
+    final = serializers.BooleanField(help_text="The session is over: the suggestion will not change.")
+    tutor = ParticipantSuggestionSerializer()
+    student = ParticipantSuggestionSerializer()
+    together_seconds = serializers.IntegerField(help_text="Seconds both were present at once, inside the window.")
+    policy = serializers.DictField(help_text="The thresholds used.")
+
+
+class AttendanceSuggestionApi(APIView):
+    @extend_schema(
+        tags=[TAG], operation_id="attendance_suggestion", responses={200: SuggestionSerializer, **ERRORS},
+        summary="What the whiteboard evidence suggests, with confidence and reasons.",
+    )
+    def get(self, request, session_id: int):
+        session = session_for_tutor_or_staff(request.user, session_id)
+        suggestion = services.attendance_suggest(session=session, now=timezone.now())
+        return Response({"session_id": session.pk, **suggestion.to_dict()})
+
+
+class AttendanceMarkApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
+        student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
+        apply_suggestion = serializers.BooleanField(required=False, default=False)
+        notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+        def validate(self, data):
+            statuses = {"tutor_attendance_status", "student_attendance_status"} & data.keys()
+            if data["apply_suggestion"] and statuses:
+                raise serializers.ValidationError("Either apply the suggestion or give statuses, not both.")
+            if not data["apply_suggestion"] and not statuses:
+                raise serializers.ValidationError("Give at least one status, or apply_suggestion: true.")
+            return data
+
+    @extend_schema(
+        tags=[TAG], operation_id="attendance_mark", request=InputSerializer,
+        responses={200: AttendanceSerializer, 409: OpenApiResponse(
+            ErrorSerializer,
+            description="`admin_override_locked`, `not_started`, `marking_window_closed`, `suggestion_not_final`, "
+                        "`no_suggestion`",
+        ), **ERRORS},
+        summary="Mark attendance by hand (tutor: manual; staff: admin_override) or accept the suggestion.",
+    )
+    def put(self, request, session_id: int):
+        session = session_for_tutor_or_staff(request.user, session_id)
+        data = validated(self.InputSerializer, request)
+        if data["apply_suggestion"]:
+            session = services.attendance_apply_suggestion(session=session, by=request.user, notes=data["notes"])
+        else:
+            session = services.attendance_mark_by_hand(
+                session=session, by=request.user, tutor_status=data.get("tutor_attendance_status"),
+                student_status=data.get("student_attendance_status"), notes=data["notes"],
+            )
+        return Response(AttendanceSerializer(session).data)
+
+
+class AttendanceChangeSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = AttendanceChange
+        fields = [
+            "id", "changed_at", "actor", "source", "previous_source", "old_tutor_status", "new_tutor_status",
+            "old_student_status", "new_student_status", "notes", "suggestion",
+        ]
+
+
+class AttendanceHistoryApi(APIView):
+    @extend_schema(
+        tags=[TAG], operation_id="attendance_history",
+        responses={200: AttendanceChangeSerializer(many=True), **ERRORS},
+        summary="Every change of the session's attendance, oldest first.",
+    )
+    def get(self, request, session_id: int):
+        session = session_for_tutor_or_staff(request.user, session_id)
+        changes = session.attendance_changes.select_related("actor").order_by("id")
+        return Response(AttendanceChangeSerializer(changes, many=True).data)
