@@ -39,3 +39,21 @@ def status_of(client, whiteboard_id: int) -> dict:
     response = client.get(f"/api/whiteboard/sessions/{whiteboard_id}/connection-status")
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def presence_trace(whiteboard, user, start: datetime, end: datetime, *, every: int = 15, disconnect: bool = True,
+                   visibility: str = "visible"):
+    """Lay down one connection's presence from `start` to `end` through the real service, with explicit times."""
+    from whiteboard.services import presence_connect, presence_disconnect, presence_heartbeat
+
+    connection_id = uuid.uuid4()
+    presence_connect(whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id, now=start,
+                     visibility=visibility)
+    moment = start
+    while moment + timedelta(seconds=every) <= end:
+        moment += timedelta(seconds=every)
+        presence_heartbeat(whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id,
+                           visibility=visibility, now=moment)
+    if disconnect:
+        presence_disconnect(whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id, now=end)
+    return connection_id
