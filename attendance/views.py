@@ -1,0 +1,178 @@
+"""Server-rendered pages for tutors, students and staff. Thin: fetch what the user may see, call services."""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch, Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from attendance import services
+from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.timeline import build_timeline
+from config.errors import DomainError
+from whiteboard.models import Connection, Role
+from whiteboard.services import presence_snapshot
+
+# Where a status came from, in the words tutors use.
+SOURCE_LABELS = {
+    AttendanceSource.SYSTEM_DEFAULT: "assumed",
+    AttendanceSource.WHITEBOARD_AUTO: "whiteboard",
+    AttendanceSource.MANUAL: "tutor",
+    AttendanceSource.ADMIN_OVERRIDE: "admin",
+    AttendanceSource.PARENT_REPORTED: "parent",
+}
+PAST_DAYS = 30
+
+
+def _sessions_with_live_presence():
+    """Sessions with everything a card shows, in a constant number of queries however many there are."""
+    open_connections = Connection.objects.filter(closed_at__isnull=True)
+    return TutoringSession.objects.select_related("tutor", "student", "whiteboard", "attendance_marked_by").prefetch_related(
+        Prefetch("whiteboard__connections", queryset=open_connections, to_attr="open_connections")
+    )
+
+
+def _card(session: TutoringSession, now) -> dict:
+    live = []
+    if session.whiteboard is not None:
+        alive = {c.role for c in session.whiteboard.open_connections if c.is_alive(now)}
+        live = [role for role in Role.values if role in alive]
+    return {
+        "session": session,
+        "source_label": SOURCE_LABELS[session.attendance_source],
+        "live": live,
+        "running": session.scheduled_start <= now < session.scheduled_end,
+        "ended": session.scheduled_end <= now,
+        "can_join": session.whiteboard_id is not None
+        and session.scheduled_start - timedelta(minutes=15) <= now < session.scheduled_end + timedelta(minutes=15),
+    }
+
+
+@login_required
+def home(request):
+    """Tutors and staff: the dashboard. Students: their sessions."""
+    user = request.user
+    now = timezone.now()
+    day_start = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
+    day_end = day_start + timedelta(days=1)
+    is_tutor_view = user.is_staff or TutoringSession.objects.filter(tutor=user).exists()
+    queryset = _sessions_with_live_presence().filter(
+        scheduled_end__gte=now - timedelta(days=PAST_DAYS), scheduled_start__lt=now + timedelta(days=14)
+    )
+    if not user.is_staff:
+        queryset = queryset.filter(Q(tutor=user) | Q(student=user))
+
+    groups = {"needs_decision": [], "today": [], "upcoming": [], "past": []}
+    for session in queryset.order_by("scheduled_start"):
+        card = _card(session, now)
+        if is_tutor_view and card["ended"] and session.attendance_source == AttendanceSource.SYSTEM_DEFAULT:
+            groups["needs_decision"].append(card)
+        elif card["running"] or day_start <= session.scheduled_start < day_end:
+            groups["today"].append(card)
+        elif session.scheduled_start >= day_end:
+            groups["upcoming"].append(card)
+        else:
+            groups["past"].append(card)
+    groups["past"].reverse()  # most recent first
+    template = "attendance/dashboard.html" if is_tutor_view else "attendance/student_home.html"
+    return render(request, template, {"groups": groups, "now": now, "past_days": PAST_DAYS})
+
+
+def _session_for_page(user, session_id: int) -> TutoringSession:
+    """The session if the user is its tutor or staff; 404 for everyone else, students included."""
+    queryset = TutoringSession.objects.select_related("tutor", "student", "whiteboard", "attendance_marked_by")
+    if not user.is_staff:
+        queryset = queryset.filter(tutor=user)
+    session = queryset.filter(pk=session_id).first()
+    if session is None:
+        raise Http404("No such session.")
+    return session
+
+
+class MarkForm(forms.Form):
+    """The tutor's manual mark: both statuses and why."""
+
+    tutor_status = forms.ChoiceField(choices=AttendanceStatus.choices, label="Tutor")
+    student_status = forms.ChoiceField(choices=AttendanceStatus.choices, label="Student")
+    notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                            label="Notes", help_text="Why, in a few words. Kept in the history.")
+
+
+class AcceptForm(forms.Form):
+    notes = forms.CharField(required=False, max_length=2000, label="Notes")
+
+
+@login_required
+def session_detail(request, session_id: int):
+    session = _session_for_page(request.user, session_id)
+    return _render_session(request, session)
+
+
+def _render_session(request, session, *, mark_form=None, accept_form=None, status=200):
+    now = timezone.now()
+    suggestion = services.attendance_suggest(session=session, now=now)
+    timeline = None
+    snapshot = None
+    if session.whiteboard is not None:
+        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
+        timeline = build_timeline(
+            scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end, now=now,
+            spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
+        )
+    mark_form = mark_form or MarkForm(initial={
+        "tutor_status": session.tutor_attendance_status, "student_status": session.student_attendance_status,
+    })
+    context = {
+        "session": session,
+        "suggestion": suggestion,
+        "applicable": services.suggestion_is_applicable(suggestion),
+        "snapshot": snapshot,
+        "timeline": timeline,
+        "mark_form": mark_form,
+        "accept_form": accept_form or AcceptForm(),
+        "history": session.attendance_changes.select_related("actor").order_by("-id"),
+        "source_label": SOURCE_LABELS[session.attendance_source],
+        "locked": session.attendance_source == AttendanceSource.ADMIN_OVERRIDE and not request.user.is_staff,
+        "now": now,
+    }
+    return render(request, "attendance/session_detail.html", context, status=status)
+
+
+@require_POST
+@login_required
+def session_mark(request, session_id: int):
+    session = _session_for_page(request.user, session_id)
+    form = MarkForm(request.POST)
+    if form.is_valid():
+        try:
+            services.attendance_mark_by_hand(
+                session=session, by=request.user, tutor_status=form.cleaned_data["tutor_status"],
+                student_status=form.cleaned_data["student_status"], notes=form.cleaned_data["notes"],
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Attendance saved.")
+            return redirect("attendance:session", session.pk)
+    return _render_session(request, session, mark_form=form, status=400)
+
+
+@require_POST
+@login_required
+def session_accept(request, session_id: int):
+    session = _session_for_page(request.user, session_id)
+    form = AcceptForm(request.POST)
+    if form.is_valid():
+        try:
+            services.attendance_apply_suggestion(session=session, by=request.user, notes=form.cleaned_data["notes"])
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Suggestion accepted.")
+            return redirect("attendance:session", session.pk)
+    return _render_session(request, session, accept_form=form, status=400)
