@@ -1,6 +1,12 @@
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpResponse
 
-from accounts.models import ApiToken
+from accounts import ratelimit
+from accounts.forms import ProfileForm
+from accounts.models import ApiToken, Profile
 from accounts.services import token_issue, token_revoke
 
 
@@ -21,12 +27,26 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (["user"] if obj else [])
 
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST":
+            wait = ratelimit.hit(f"token-issue:{request.user.pk}", limit=settings.TOKEN_ISSUE_LIMIT,
+                                 period=settings.TOKEN_ISSUE_PERIOD_SECONDS)
+            if wait is not None:
+                response = HttpResponse(
+                    f"Too many tokens issued; try again in {wait} seconds.", status=429, content_type="text/plain"
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        return super().add_view(request, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
         token, key = token_issue(user=form.cleaned_data["user"], name=form.cleaned_data["name"])
+        # Admin's own "was added" message and log entry name `obj`: give it the saved row's values.
         obj.pk = token.pk
+        obj.refresh_from_db()
         self.message_user(
             request,
             f"Token issued for {token.user}. Copy it now, it will not be shown again: {key}",
@@ -42,3 +62,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # Revoke instead, so the record of who had access remains.
         return False
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    form = ProfileForm
+    can_delete = False
+    verbose_name_plural = "Profile"
+
+
+# The user's own settings (time zone) are edited on the user's page.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(BaseUserAdmin):
+    inlines = [*BaseUserAdmin.inlines, ProfileInline]

@@ -1,6 +1,9 @@
+import functools
 import hashlib
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -30,3 +33,56 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+@functools.cache
+def available_time_zones() -> tuple[str, ...]:
+    """IANA zone names people may pick, sorted. Cached: listing them walks the tz database."""
+    return tuple(sorted(zoneinfo.available_timezones() - {"Factory", "localtime", "posixrules"}))
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in available_time_zones():
+        raise ValidationError(
+            "“%(value)s” is not a known time zone.", code="invalid_time_zone", params={"value": value}
+        )
+
+
+class Profile(models.Model):
+    """A person's own settings; today the time zone their pages show times in."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_time_zone],
+        db_comment="IANA zone name, e.g. America/New_York; empty means the business's zone (settings.TIME_ZONE)",
+    )
+
+    class Meta:
+        db_table = "profiles"
+        db_table_comment = "Per-user settings such as the display time zone"
+
+    def __str__(self):
+        return f"Profile of {self.user}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The zone to show times in: the person's own, or the business's when unset or no longer known."""
+        return zone_or_default(self.time_zone)
+
+
+def zone_or_default(name: str) -> zoneinfo.ZoneInfo:
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def profile_for(user) -> Profile:
+    """The user's profile, created (with the defaults) the first time someone needs it."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile

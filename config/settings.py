@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.TimezoneMiddleware",
+    "config.middleware.AccessDeniedLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -79,6 +80,10 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
+
+# Throttle counters must be shared by every app process: Redis in production
+# (CACHE_URL=redis://127.0.0.1:6379/1); local memory is enough for one process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -130,6 +135,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Per user: a few tabs' worth of heartbeats (each beats 4/min) plus retries.
+    "DEFAULT_THROTTLE_RATES": {
+        "heartbeat": env.str("THROTTLE_HEARTBEAT", default="40/min"),
+        "connect": env.str("THROTTLE_CONNECT", default="30/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -151,6 +161,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "attendance", "description": "Attendance suggestions, marking and history."},
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AttendanceStatusEnum": "attendance.models.AttendanceStatus",
+        "AttendanceSourceEnum": "attendance.models.AttendanceSource",
+    },
 }
 
 # Presence rules (issue #2). Seconds.
@@ -169,7 +183,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Failed authentication and authorization: who, what, when (UTC).
+        "security": {"level": "INFO"},
+    },
 }
 
 # Attendance rules (issue #3): thresholds in minutes; see attendance/suggestions.py.
@@ -185,3 +203,7 @@ ATTENDANCE_POLICY = {
 ATTENDANCE_MARKING_WINDOW_DAYS = env.int("ATTENDANCE_MARKING_WINDOW_DAYS", default=7)
 # The finalising job waits this long after a session's end before deciding.
 ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES", default=15)
+
+# API tokens issued through Django admin, per admin.
+TOKEN_ISSUE_LIMIT = env.int("TOKEN_ISSUE_LIMIT", default=10)
+TOKEN_ISSUE_PERIOD_SECONDS = env.int("TOKEN_ISSUE_PERIOD_SECONDS", default=3600)

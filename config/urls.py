@@ -2,13 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.api import PingApi
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("whiteboard/", include("whiteboard.page_urls")),
     path("api/whiteboard/", include("whiteboard.urls")),
     path("api/tutor/", include("attendance.urls")),
+    path("", include("attendance.page_urls")),
+    path("api/ping", PingApi.as_view(), name="ping"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("docs/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
+
+handler500 = "config.views.server_error"

@@ -32,6 +32,16 @@ def _plain_static_storage(settings):
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters live in the cache: no test may inherit another's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 class Clock:
     """Server time under the test's control: `clock.at(t)`, `clock.advance(seconds)`."""
 

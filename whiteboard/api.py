@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from whiteboard import services
@@ -25,6 +26,15 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Not signed in / no valid token."),
     404: OpenApiResponse(ErrorSerializer, description="No such whiteboard session you take part in."),
 }
+
+
+class ConnectionIdField(serializers.UUIDField):
+    """A UUID written as a JSON string. DRF's own field also takes a number (as the UUID's integer)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ConnectionSerializer(serializers.Serializer):
@@ -51,9 +61,11 @@ def _connection_response(result: services.ConnectionResult, status=200) -> Respo
 
 
 class ConnectApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "connect"
     @extend_schema_serializer(component_name="ConnectInput")
     class InputSerializer(serializers.Serializer):
-        connection_id = serializers.UUIDField(required=False, help_text="Client-made id; the server makes one if absent.")
+        connection_id = ConnectionIdField(required=False, help_text="Client-made id; the server makes one if absent.")
         visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
 
     @extend_schema(
@@ -71,9 +83,11 @@ class ConnectApi(APIView):
 
 
 class HeartbeatApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "heartbeat"
     @extend_schema_serializer(component_name="HeartbeatInput")
     class InputSerializer(serializers.Serializer):
-        connection_id = serializers.UUIDField()
+        connection_id = ConnectionIdField()
         visibility = serializers.ChoiceField(choices=Visibility.choices)
 
     @extend_schema(
@@ -95,7 +109,7 @@ class HeartbeatApi(APIView):
 class DisconnectApi(APIView):
     @extend_schema_serializer(component_name="DisconnectInput")
     class InputSerializer(serializers.Serializer):
-        connection_id = serializers.UUIDField()
+        connection_id = ConnectionIdField()
 
     @extend_schema_serializer(component_name="DisconnectResult")
     class OutputSerializer(serializers.Serializer):

@@ -1,0 +1,30 @@
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.views.defaults import server_error as django_server_error
+
+from config.api import error_body
+
+
+def server_error(request, template_name="500.html"):
+    """A database that went away is a 503 the client can retry, not a 500; API callers get JSON."""
+    error = sys.exc_info()[1]
+    is_api = request.path.startswith("/api/")
+    if isinstance(error, (OperationalError, InterfaceError)):
+        if is_api:
+            response = JsonResponse(
+                error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
+                status=503,
+            )
+        else:
+            response = HttpResponse(
+                "<!doctype html><title>Unavailable</title><h1>Temporarily unavailable</h1>"
+                "<p>We could not reach the database. Please try again in a moment.</p>",
+                status=503,
+            )
+        response["Retry-After"] = "5"
+        return response
+    if is_api:
+        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+    return django_server_error(request, template_name)

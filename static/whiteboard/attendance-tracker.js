@@ -1,0 +1,260 @@
+/**
+ * attendance-tracker.js: tells the attendance service that this participant is on a
+ * whiteboard session. One file, no dependencies; another whiteboard can embed it.
+ *
+ * Usage, on a page of the app (Django session; CSRF token read from the csrftoken cookie):
+ *
+ *   <script src="/static/whiteboard/attendance-tracker.js"></script>
+ *   <script>
+ *     const tracker = AttendanceTracker.start({
+ *       whiteboardId: 42,
+ *       onStatus(state, detail) { badge.textContent = state; },
+ *     });
+ *     // tracker.connectionId: this tab's connection id (a new one after each reconnect)
+ *     // tracker.stop(): send the disconnect and stop for good
+ *   </script>
+ *
+ * Elsewhere: start({ whiteboardId, baseUrl: "https://attendance.example.com",
+ *                    headers: { Authorization: "Bearer <token>" } }); csrfToken: "..." overrides the cookie.
+ * With a WebSocket, presence follows the socket: AttendanceTracker.attach(socket, { whiteboardId }),
+ * or call tracker.socketOpened() / tracker.socketClosed() from your own onopen / onclose.
+ *
+ * onStatus(state, detail) states:
+ *   "connecting" | "connected" ({ connectionId, heartbeatInterval })
+ *   "reconnecting" ({ attempt, retryInMs, status?, error? }): a request failed, retrying
+ *   "offline" ({ reason }): "stopped", "socket_closed", "page_hidden", "unauthorized" (401/403),
+ *              "not_found" (not a participant) or "rejected" (another 4xx)
+ *
+ * It POSTs .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats
+ * at the interval the server returned with the tab's visibility (and at once when it changes).
+ * Network errors and 5xx: retry with exponential backoff and jitter, up to 30 s. 409 or
+ * unknown_connection (the server closed us, e.g. after sleep): connect again with a new id.
+ * The timer runs in a Worker because browsers throttle a background tab's own timers.
+ * On pagehide the disconnect goes out with fetch keepalive. The browser's clock is never sent.
+ */
+(function (global) {
+  "use strict";
+
+  const MAX_BACKOFF_MS = 30000;
+  // The timer lives in a Worker built from this source, so the tracker stays one file.
+  const WORKER_SOURCE =
+    "let t = null;" +
+    "onmessage = (e) => { clearTimeout(t); clearInterval(t); t = null;" +
+    "  if (e.data.ms > 0) t = (e.data.repeat ? setInterval : setTimeout)(() => postMessage(0), e.data.ms); };";
+
+  /** One timer (repeating or one-shot), in a Worker when possible, on the page otherwise. */
+  function createTimer(onFire) {
+    let worker = null, url = null, handle = null;
+    try {
+      url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+      worker = new Worker(url);
+      worker.onmessage = onFire;
+    } catch (e) {
+      worker = null; // no Workers (or a CSP without blob:): page timers still work, only slower in background tabs
+    }
+    function cancel() {
+      if (worker) worker.postMessage({ ms: 0 });
+      clearTimeout(handle); clearInterval(handle); handle = null;
+    }
+    function set(ms, repeat) {
+      cancel();
+      if (worker) worker.postMessage({ ms, repeat });
+      else handle = (repeat ? setInterval : setTimeout)(onFire, ms);
+    }
+    return {
+      every: (ms) => set(ms, true),
+      once: (ms) => set(ms, false),
+      cancel,
+      close() { cancel(); if (worker) worker.terminate(); if (url) URL.revokeObjectURL(url); },
+    };
+  }
+
+  function readCookie(name) {
+    const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function newId() {
+    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
+    // randomUUID needs a secure context (https or localhost); build a version 4 UUID by hand otherwise.
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  const visibility = () => (document.visibilityState === "hidden" ? "hidden" : "visible");
+
+  function createTracker(opts) {
+    if (!opts || opts.whiteboardId == null) throw new TypeError("AttendanceTracker: whiteboardId is required");
+    const base = `${opts.baseUrl || ""}/api/whiteboard/sessions/${encodeURIComponent(opts.whiteboardId)}/`;
+    let active = false;          // we want to be connected (between socketOpened and socketClosed/stop)
+    let stopped = false;         // stop() was called: nothing ever again
+    let connectionId = null;     // the id the server knows this tab by, once connected
+    let everConnected = false;
+    let failures = 0;
+    let epoch = 0;               // bumped when tracking stops: answers to older requests are ignored
+    let connectingIn = -1;       // the epoch whose connect is in flight
+    let beating = false;         // a heartbeat is in flight...
+    let beatAgain = false;       // ...and the visibility changed meanwhile: send another after it
+    let pending = null;          // what the timer does when it fires: connect or heartbeat
+    let state = null;
+    const timer = createTimer(() => pending && pending());
+
+    function report(next, detail) {
+      state = next;
+      try { if (opts.onStatus) opts.onStatus(next, detail || {}); } catch (e) { console.error(e); }
+    }
+
+    function headers() {
+      const token = opts.csrfToken || readCookie("csrftoken");
+      return Object.assign({ "Content-Type": "application/json" }, token ? { "X-CSRFToken": token } : {},
+        opts.headers || {});
+    }
+
+    function send(action, body, keepalive) {
+      return fetch(base + action, {
+        method: "POST", headers: headers(), body: JSON.stringify(body), keepalive: !!keepalive,
+      });
+    }
+
+    async function call(action, body) {
+      try {
+        const response = await send(action, body);
+        const data = await response.json().catch(() => ({}));
+        return { status: response.status, data };
+      } catch (error) {
+        return { status: 0, error };
+      }
+    }
+
+    /** Decide what to do after a response; true when it was a success. */
+    function handle(result, retry) {
+      const { status, data } = result;
+      if (status >= 200 && status < 300) { failures = 0; return true; }
+      const closedByServer = status === 409 || (status === 404 && data && data.code === "unknown_connection");
+      if (closedByServer && retry === heartbeat) {
+        connectionId = null;      // the server closed it (timed out while we were away): start afresh
+        connect();
+      } else if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        const reason = status === 401 || status === 403 ? "unauthorized" : status === 404 ? "not_found" : "rejected";
+        halt(reason, { status, code: data && data.code });
+      } else {
+        failures += 1;            // network error, timeout, throttled or 5xx: try again a little later
+        const ceiling = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+        const retryInMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+        pending = retry;
+        timer.once(retryInMs);
+        report("reconnecting", { attempt: failures, retryInMs, status: status || undefined, error: result.error });
+      }
+      return false;
+    }
+
+    async function connect() {
+      if (!active || connectingIn === epoch) return;
+      const mine = (connectingIn = epoch);
+      timer.cancel();
+      const id = newId();
+      report(everConnected || failures ? "reconnecting" : "connecting", { connectionId: id });
+      const result = await call("connect", { connection_id: id, visibility: visibility() });
+      if (connectingIn === mine) connectingIn = -1;
+      if (mine !== epoch) {     // stopped meanwhile: do not leave this connection open on the server
+        if (result.status === 200) send("disconnect", { connection_id: id }, true).catch(() => {});
+        return;
+      }
+      if (!handle(result, connect)) return;
+      connectionId = id;
+      everConnected = true;
+      beatEvery(result.data);
+    }
+
+    /** Heartbeats at the interval the server asked for (it can differ between deployments). */
+    function beatEvery(data) {
+      const interval = Math.max(1, Number(data.heartbeat_interval) || 15);
+      pending = heartbeat;
+      timer.every(interval * 1000);
+      report("connected", { connectionId, heartbeatInterval: interval });
+    }
+
+    async function heartbeat() {
+      if (!active || !connectionId) return;
+      if (beating) { beatAgain = true; return; }
+      const [mine, id, wasRetry] = [epoch, connectionId, failures > 0];
+      beating = true;
+      const result = await call("heartbeat", { connection_id: id, visibility: visibility() });
+      beating = false;
+      if (mine !== epoch || id !== connectionId) return;
+      if (!handle(result, heartbeat)) return;
+      if (wasRetry) beatEvery(result.data);  // back from backoff: the regular rhythm again
+      if (beatAgain) { beatAgain = false; heartbeat(); }
+    }
+
+    /** Tell the server this tab is gone. keepalive lets the request outlive the page. */
+    function disconnect() {
+      timer.cancel();
+      pending = null;
+      if (!connectionId) return;
+      send("disconnect", { connection_id: connectionId }, true).catch(() => {});
+      connectionId = null;
+    }
+
+    function halt(reason, detail) {
+      active = false;
+      epoch += 1;
+      disconnect();
+      report("offline", Object.assign({ reason }, detail));
+    }
+
+    function onVisibilityChange() { if (connectionId) heartbeat(); }
+    function onPageHide() { if (active) { disconnect(); report("offline", { reason: "page_hidden" }); } }
+    function onPageShow(event) { if (event.persisted && active && !connectionId) connect(); } // back from bfcache
+    function onOnline() { if (active && failures && pending) { timer.cancel(); pending(); } }
+    const listening = new AbortController();
+    const on = { signal: listening.signal };
+    document.addEventListener("visibilitychange", onVisibilityChange, on);
+    global.addEventListener("pagehide", onPageHide, on);
+    global.addEventListener("pageshow", onPageShow, on);
+    global.addEventListener("online", onOnline, on);
+
+    return {
+      get connectionId() { return connectionId; },
+      get state() { return state; },
+      /** Start (or resume) tracking: call from a WebSocket's onopen. Harmless when already connected. */
+      socketOpened() {
+        if (stopped || active) return;
+        active = true;
+        failures = 0;
+        connect();
+      },
+      /** Stop tracking until the next socketOpened(): call from a WebSocket's onclose. */
+      socketClosed() { if (active) halt("socket_closed"); },
+      /** Send the disconnect and stop for good. */
+      stop() {
+        if (stopped) return;
+        if (active) halt("stopped"); else report("offline", { reason: "stopped" });
+        stopped = true;
+        timer.close();
+        listening.abort();
+      },
+    };
+  }
+
+  const AttendanceTracker = {
+    /** Create a tracker and connect now. */
+    start(opts) {
+      const tracker = createTracker(opts);
+      tracker.socketOpened();
+      return tracker;
+    },
+    /** Create a tracker that is connected while `socket` (a WebSocket) is open. */
+    attach(socket, opts) {
+      const tracker = createTracker(opts);
+      socket.addEventListener("open", () => tracker.socketOpened());
+      socket.addEventListener("close", () => tracker.socketClosed());
+      if (socket.readyState === 1) tracker.socketOpened(); // already open
+      return tracker;
+    },
+  };
+
+  global.AttendanceTracker = AttendanceTracker;
+})(typeof window !== "undefined" ? window : globalThis);

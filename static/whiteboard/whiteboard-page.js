@@ -1,0 +1,112 @@
+// The whiteboard page: runs the attendance tracker, shows who is here, and a local drawing canvas.
+(function () {
+  "use strict";
+  const board = document.getElementById("board");
+  if (!board) return;
+
+  // ---- Presence badges ----
+  const BADGES = {
+    connecting: ["warn", "Connecting…"],
+    connected: ["ok", "Connected"],
+    reconnecting: ["warn", "Reconnecting…"],
+    offline: ["bad", "Offline"],
+    here: ["ok", "On the whiteboard"],
+    away: ["neutral", "Not here"],
+    unknown: ["neutral", "Checking…"],
+  };
+
+  function setBadge(badge, state, text) {
+    const [tone, label] = BADGES[state];
+    badge.className = "badge" + (tone === "neutral" ? "" : " badge--" + tone);
+    badge.dataset.state = state;
+    badge.querySelector("span:last-child").textContent = text || label;
+  }
+
+  const selfBadge = document.getElementById("connection-badge");
+  const OFFLINE_TEXT = { unauthorized: "Offline: sign in again", not_found: "Offline: not your session" };
+  const tracker = window.AttendanceTracker.start({
+    whiteboardId: board.dataset.whiteboardId,
+    csrfToken: board.dataset.csrfToken,
+    onStatus(state, detail) {
+      setBadge(selfBadge, state, state === "offline" ? OFFLINE_TEXT[detail.reason] : undefined);
+    },
+  });
+  window.whiteboardTracker = tracker; // for the console and for tests
+
+  // The other participant: read the same status the tutor's pages show, while this tab is visible.
+  const otherBadge = document.getElementById("other-badge");
+  async function refreshOther() {
+    if (document.visibilityState === "hidden") return;
+    try {
+      const response = await fetch(board.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const status = (await response.json())[board.dataset.otherRole];
+      setBadge(otherBadge, status.connected ? "here" : "away");
+    } catch (e) {
+      /* offline: the tracker's badge already says so */
+    }
+  }
+  refreshOther();
+  setInterval(refreshOther, 5000);
+  document.addEventListener("visibilitychange", refreshOther);
+
+  // ---- Drawing (local only) ----
+  const canvas = document.getElementById("board-canvas");
+  const ctx = canvas.getContext("2d");
+  let colour = board.querySelector("input[name=pen]:checked").value;
+  let last = null;
+
+  function fit() {
+    // Keep the drawing when the canvas is resized; draw at device pixels for crisp lines.
+    const ratio = window.devicePixelRatio || 1;
+    const { width, height } = canvas.getBoundingClientRect();
+    if (!width || !height) return;
+    const copy = document.createElement("canvas");
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    copy.getContext("2d").drawImage(canvas, 0, 0);
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    ctx.drawImage(copy, 0, 0);
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.lineWidth = 3;
+  }
+
+  function point(event) {
+    const rect = canvas.getBoundingClientRect();
+    return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+  }
+
+  canvas.addEventListener("pointerdown", (event) => {
+    canvas.setPointerCapture(event.pointerId);
+    last = point(event);
+    board.classList.add("board--drawn");
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!last) return;
+    const next = point(event);
+    ctx.strokeStyle = colour;
+    ctx.beginPath();
+    ctx.moveTo(last.x, last.y);
+    ctx.lineTo(next.x, next.y);
+    ctx.stroke();
+    last = next;
+  });
+  for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => { last = null; });
+
+  board.addEventListener("change", (event) => {
+    if (event.target.name === "pen") colour = event.target.value;
+  });
+  document.getElementById("board-clear").addEventListener("click", () => {
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.restore();
+    board.classList.remove("board--drawn");
+  });
+
+  fit();
+  new ResizeObserver(fit).observe(canvas);
+})();

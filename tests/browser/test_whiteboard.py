@@ -1,0 +1,125 @@
+"""The whiteboard page and its tracker in a real browser, against the real presence API."""
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PHONE
+from whiteboard.models import WhiteboardSession
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def whiteboard_url(session) -> str:
+    return reverse("whiteboard:page", args=[session.whiteboard_id])
+
+
+def status_url(session) -> str:
+    return reverse("whiteboard-api:connection-status", args=[session.whiteboard_id])
+
+
+def wait_for_student(page, session, *, connected: bool):
+    """From the tutor's browser, poll connection-status (as the tutor's session page does) until it says so."""
+    page.wait_for_function(
+        """async ([url, connected]) => {
+            const response = await fetch(url, { headers: { Accept: "application/json" } });
+            return response.ok && (await response.json()).student.connected === connected;
+        }""",
+        arg=[status_url(session), connected],
+        polling=250,
+        timeout=5_000,
+    )
+
+
+def test_tutor_sees_the_student_join_and_leave(session, student_page, tutor_page, screenshot):
+    tutor_page.goto("/accounts/settings/")
+
+    student_page.goto(whiteboard_url(session))
+    wait_for_student(tutor_page, session, connected=True)
+
+    student_page.close()  # fires pagehide: the tracker sends the disconnect with fetch keepalive
+    wait_for_student(tutor_page, session, connected=False)
+
+    # Gone by an explicit disconnect, well before any timeout could have closed it.
+    events = [e["event"] for e in WhiteboardSession.objects.get(pk=session.whiteboard_id).connection_logs]
+    assert events == ["connect", "disconnect"]
+
+
+def test_badge_says_connected_and_heartbeats_keep_it_so(session, student_page, screenshot):
+    student_page.goto(whiteboard_url(session))
+
+    badge = student_page.locator("#connection-badge")
+    expect(badge).to_have_text("Connected")
+    expect(badge).to_have_attribute("data-state", "connected")
+    # With one-second heartbeats, a few have gone out and the same connection is still open.
+    connection_id = student_page.evaluate("window.whiteboardTracker.connectionId")
+    student_page.wait_for_timeout(2_500)
+    assert student_page.evaluate("window.whiteboardTracker.connectionId") == connection_id
+    expect(badge).to_have_text("Connected")
+    whiteboard = WhiteboardSession.objects.get(pk=session.whiteboard_id)
+    assert whiteboard.student_last_activity_at > whiteboard.student_connected_at
+
+
+def test_the_other_participant_is_shown_once_they_join(session, student_page, tutor_page, screenshot):
+    tutor_page.goto(whiteboard_url(session))
+    other = tutor_page.locator("#other-badge")
+    expect(other).to_have_text("Not here")
+
+    student_page.goto(whiteboard_url(session))
+
+    expect(other).to_have_text("On the whiteboard", timeout=8_000)
+    draw_a_tick(tutor_page)
+    screenshot(tutor_page, "whiteboard-tutor-desktop")
+
+
+def test_drawing_and_clearing_the_canvas(session, student_page):
+    student_page.goto(whiteboard_url(session))
+
+    student_page.get_by_label("Red").check(force=True)
+    draw_a_tick(student_page)
+    assert inked_pixels(student_page) > 100
+
+    student_page.get_by_role("button", name="Clear").click()
+    assert inked_pixels(student_page) == 0
+
+
+def test_whiteboard_fits_a_phone_screen(session, student, new_page, screenshot):
+    page = new_page(student, viewport=PHONE)
+
+    page.goto(whiteboard_url(session))
+
+    expect(page.locator("#connection-badge")).to_have_text("Connected")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    draw_a_tick(page)
+    screenshot(page, "whiteboard-student-phone")
+
+
+def test_keyboard_users_can_skip_to_the_content(session, student_page):
+    student_page.goto(whiteboard_url(session))
+
+    student_page.keyboard.press("Tab")
+    skip = student_page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    student_page.keyboard.press("Enter")
+    expect(student_page.locator("#main")).to_be_focused()
+
+
+def draw_a_tick(page):
+    box = page.locator("#board-canvas").bounding_box()
+    x, y = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 40, steps=8)
+    page.mouse.move(x + 140, y - 80, steps=12)
+    page.mouse.up()
+
+
+def inked_pixels(page) -> int:
+    return page.evaluate("""() => {
+        const canvas = document.getElementById("board-canvas");
+        const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        let inked = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
+        return inked;
+    }""")

@@ -1,0 +1,115 @@
+"""Security behaviour from issue #5: throttling, logging refused access, deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import ApiToken
+from tests.conftest import T0
+from tests.whiteboard.helpers import Tab
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_heartbeats_beyond_a_few_tabs_worth_are_throttled_with_retry_after(api, student, session, clock):
+    clock.at(T0)
+    tabs = [Tab(api(student), session.whiteboard_id) for _ in range(3)]
+    for tab in tabs:
+        assert tab.connect().status_code == 200
+    statuses = [tabs[i % 3].beat().status_code for i in range(40)]
+    assert statuses == [200] * 40  # 40 a minute: ten tabs' worth at 4 a minute
+    response = tabs[0].beat()
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 60
+    clock.advance(61)
+    assert tabs[0].beat().status_code in (200, 409)  # no longer throttled (the tab itself may have timed out)
+
+
+def test_throttling_is_per_user(api, student, tutor, session, clock):
+    clock.at(T0)
+    student_tab, tutor_tab = Tab(api(student), session.whiteboard_id), Tab(api(tutor), session.whiteboard_id)
+    student_tab.connect()
+    tutor_tab.connect()
+    for _ in range(41):
+        student_tab.beat()
+    assert student_tab.beat().status_code == 429
+    assert tutor_tab.beat().status_code == 200
+
+
+def test_token_issuing_in_admin_is_throttled(staff, tutor, settings):
+    settings.TOKEN_ISSUE_LIMIT = 3
+    client = Client()
+    client.force_login(staff)
+    url = reverse("admin:accounts_apitoken_add")
+    for i in range(3):
+        assert client.post(url, {"user": tutor.pk, "name": f"t{i}"}).status_code == 302
+    response = client.post(url, {"user": tutor.pk, "name": "one too many"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert ApiToken.objects.count() == 3
+
+
+def test_refused_access_is_logged_with_who_what_when(api, other_tutor, session, caplog):
+    with caplog.at_level("WARNING", logger="security"):
+        response = api(other_tutor).get(f"/api/tutor/sessions/{session.pk}/attendance-suggestion")
+    assert response.status_code == 404
+    record = next(r for r in caplog.records if r.name == "security")
+    message = record.getMessage()
+    assert "status=404" in message
+    assert f"user={other_tutor.pk}:{other_tutor.username}" in message
+    assert f"path=/api/tutor/sessions/{session.pk}/attendance-suggestion" in message
+    assert "+00:00" in message  # UTC
+
+
+def test_failed_sign_in_is_logged(tutor, caplog):
+    with caplog.at_level("WARNING", logger="security"):
+        Client().post("/accounts/login/", {"username": tutor.username, "password": "wrong"})
+    assert any("sign-in failed" in r.getMessage() and tutor.username in r.getMessage() for r in caplog.records)
+
+
+def test_anonymous_api_call_is_401_json_and_logged(session, caplog):
+    with caplog.at_level("WARNING", logger="security"):
+        response = Client().post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {},
+                                 content_type="application/json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert any("user=anonymous" in r.getMessage() for r in caplog.records)
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k8#Zq2!vR9@pL4$wT7^mN1&xC6*bH3(jF0)gD5_sA8+eY2=uI7-oP4~",
+    "ALLOWED_HOSTS": "attendance.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://attendance.example.com",
+    "SECURE_SSL_REDIRECT": "true",
+    "SESSION_COOKIE_SECURE": "true",
+    "CSRF_COOKIE_SECURE": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+    "BEHIND_TLS_PROXY": "true",
+}
+
+
+def _check_deploy(extra_env):
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV} | extra_env
+    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _check_deploy(PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_fails_with_development_defaults():
+    result = _check_deploy({"DEBUG": "true"})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stdout + result.stderr
