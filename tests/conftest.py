@@ -33,6 +33,16 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production-strength PBKDF2 costs ~0.5 s per user on this machine; tests make hundreds.
+    # PBKDF2 stays second so passwords hashed outside this fixture (module-scoped data) still verify.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache: no test may inherit another's.
     from django.core.cache import cache
