@@ -39,10 +39,16 @@ class TutoringSession(models.Model):
         db_comment="The whiteboard used for the session; null for in-person or other sessions",
     )
     tutor_attendance_status = models.CharField(
-        max_length=20, choices=AttendanceStatus.choices, default=AttendanceStatus.PRESENT
+        max_length=20,
+        choices=AttendanceStatus.choices,
+        default=AttendanceStatus.PRESENT,
+        db_comment="Tutor's attendance: present, late, left_early, absent, excused",
     )
     student_attendance_status = models.CharField(
-        max_length=20, choices=AttendanceStatus.choices, default=AttendanceStatus.PRESENT
+        max_length=20,
+        choices=AttendanceStatus.choices,
+        default=AttendanceStatus.PRESENT,
+        db_comment="Student's attendance: present, late, left_early, absent, excused",
     )
     attendance_marked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
