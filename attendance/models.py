@@ -143,7 +143,9 @@ class AttendanceChange(models.Model):
     new_student_status = models.CharField(max_length=20, choices=AttendanceStatus.choices)
     notes = models.TextField(blank=True, default="")
     suggestion = models.JSONField(
-        null=True, blank=True, db_comment="The applied suggestion as it was: statuses, confidence, reasons, policy"
+        null=True,
+        blank=True,
+        db_comment="The suggestion standing at the change (applied or not): statuses, confidence, reasons, policy",
     )
 
     class Meta:

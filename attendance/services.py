@@ -177,7 +177,13 @@ def attendance_mark_by_hand(
     notes: str = "",
     now: datetime | None = None,
 ) -> TutoringSession:
-    """A person marks attendance: the tutor (`manual`) or an admin (`admin_override`)."""
+    """A person marks attendance: the tutor (`manual`) or an admin (`admin_override`).
+
+    The suggestion standing at that moment is kept with the change, so reports can tell
+    how often people agreed with it.
+    """
+    now = now or timezone.now()
+    suggestion = attendance_suggest(session=session, now=now)
     return attendance_mark(
         session=session,
         by=by,
@@ -185,6 +191,7 @@ def attendance_mark_by_hand(
         tutor_status=tutor_status,
         student_status=student_status,
         notes=notes,
+        suggestion=suggestion.to_dict() if suggestion_is_applicable(suggestion) else None,
         now=now,
     )
 

@@ -272,3 +272,12 @@ def test_history_cannot_be_edited_or_deleted_through_the_app(api, tutor, session
     with pytest.raises(ValueError, match="append-only"):
         change.delete()
     assert AttendanceChange.objects.get().notes == ""
+
+
+def test_a_manual_mark_keeps_the_suggestion_it_disagreed_with(api, tutor, student_late, clock):
+    clock.at(END + minutes(2))
+    api(tutor).put(url(student_late, "attendance"), {"student_attendance_status": "present",
+                                                     "notes": "traffic, agreed in advance"}, format="json")
+    change = AttendanceChange.objects.get(session=student_late)
+    assert change.source == "manual"
+    assert (change.new_student_status, change.suggestion["student"]["status"]) == ("present", "late")

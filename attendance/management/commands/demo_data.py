@@ -89,34 +89,31 @@ class Plan:
 
 
 def _past() -> list[Plan]:
+    # One line per session, so the list reads as a timetable.
+    # fmt: off
     return [
         Plan("maria", "leo", "Algebra", ON_TIME, -13, "16:00", tabs=on_time(45)),
         Plan("james", "noah", "Chemistry", ON_TIME, -12, "17:00", tabs=on_time(45)),
-        Plan("priya", "zoe", "Essay writing", SECOND_TAB, -11, "16:30", tabs=(
-            Tab(TUTOR, -1, 45), Tab(STUDENT, 0, 44.5), Tab(STUDENT, 10, 30),
-        )),
-        Plan("maria", "ava", "Geometry", LATE, -10, "16:00", minutes=60, tabs=(
-            Tab(TUTOR, -2, 60), Tab(STUDENT, 12, 60),
-        )),
+        Plan("priya", "zoe", "Essay writing", SECOND_TAB, -11, "16:30",
+             tabs=(Tab(TUTOR, -1, 45), Tab(STUDENT, 0, 44.5), Tab(STUDENT, 10, 30))),
+        Plan("maria", "ava", "Geometry", LATE, -10, "16:00", minutes=60,
+             tabs=(Tab(TUTOR, -2, 60), Tab(STUDENT, 12, 60))),
         Plan("james", "mia", "Physics", NO_SHOW, -9, "18:00", tabs=(Tab(TUTOR, -3, 45),)),
         Plan("priya", "leo", "Reading", IN_PERSON, -8, "10:00"),
-        Plan("maria", "leo", "Algebra", DROPPED, -7, "16:00", tabs=(
-            Tab(TUTOR, -1, 45), Tab(STUDENT, 0, 45, silent=((20, 22),)),
-        )),
-        Plan("james", "noah", "Chemistry", BACKGROUND, -6, "17:00", tabs=(
-            Tab(TUTOR, -2, 45), Tab(STUDENT, -1, 45, hidden=((20, 35),)),
-        )),
-        Plan("priya", "zoe", "Essay writing", CRASH, -5, "16:30", tabs=(
-            Tab(TUTOR, -1, 45), Tab(STUDENT, 0, 30, crashes=True),
-        )),
-        Plan("maria", "ava", "Geometry", LEFT_EARLY, -4, "16:00", minutes=60, tabs=(
-            Tab(TUTOR, -1, 60), Tab(STUDENT, 0, 45),
-        )),
+        Plan("maria", "leo", "Algebra", DROPPED, -7, "16:00",
+             tabs=(Tab(TUTOR, -1, 45), Tab(STUDENT, 0, 45, silent=((20, 22),)))),
+        Plan("james", "noah", "Chemistry", BACKGROUND, -6, "17:00",
+             tabs=(Tab(TUTOR, -2, 45), Tab(STUDENT, -1, 45, hidden=((20, 35),)))),
+        Plan("priya", "zoe", "Essay writing", CRASH, -5, "16:30",
+             tabs=(Tab(TUTOR, -1, 45), Tab(STUDENT, 0, 30, crashes=True))),
+        Plan("maria", "ava", "Geometry", LEFT_EARLY, -4, "16:00", minutes=60,
+             tabs=(Tab(TUTOR, -1, 60), Tab(STUDENT, 0, 45))),
         Plan("james", "mia", "Physics", TUTOR_LATE, -3, "18:00", tabs=(Tab(TUTOR, 6, 45), Tab(STUDENT, -1, 45))),
         Plan("priya", "leo", "Reading", ON_TIME, -2, "17:00", tabs=on_time(45)),
         Plan("maria", "ava", "Geometry", IN_PERSON, -1, "16:00"),
         Plan("james", "noah", "Chemistry", ON_TIME, -1, "17:30", tabs=on_time(45)),
     ]
+    # fmt: on
 
 
 def _upcoming() -> list[Plan]:
@@ -138,13 +135,23 @@ class _Browser:
     connection_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     def connect(self, at: datetime, visibility: str) -> None:
-        presence_connect(whiteboard_id=self.whiteboard_id, user=self.user, connection_id=self.connection_id,
-                         visibility=visibility, now=at)
+        presence_connect(
+            whiteboard_id=self.whiteboard_id,
+            user=self.user,
+            connection_id=self.connection_id,
+            visibility=visibility,
+            now=at,
+        )
 
     def beat(self, at: datetime, visibility: str) -> None:
         try:
-            presence_heartbeat(whiteboard_id=self.whiteboard_id, user=self.user, connection_id=self.connection_id,
-                               visibility=visibility, now=at)
+            presence_heartbeat(
+                whiteboard_id=self.whiteboard_id,
+                user=self.user,
+                connection_id=self.connection_id,
+                visibility=visibility,
+                now=at,
+            )
         except DomainError as error:
             if error.code != "connection_closed":
                 raise
@@ -153,8 +160,7 @@ class _Browser:
             self.connect(at, visibility)
 
     def disconnect(self, at: datetime) -> None:
-        presence_disconnect(whiteboard_id=self.whiteboard_id, user=self.user, connection_id=self.connection_id,
-                            now=at)
+        presence_disconnect(whiteboard_id=self.whiteboard_id, user=self.user, connection_id=self.connection_id, now=at)
 
 
 def _signals(tab: Tab, start: datetime, until: datetime | None) -> list[tuple[datetime, str, str]]:
@@ -224,17 +230,19 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(
                 username=username,
                 defaults={
-                    "first_name": first, "last_name": last, "email": f"{username}@{EMAIL_DOMAIN}",
-                    "password": password, "is_staff": role == ADMIN, "is_superuser": role == ADMIN,
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@{EMAIL_DOMAIN}",
+                    "password": password,
+                    "is_staff": role == ADMIN,
+                    "is_superuser": role == ADMIN,
                 },
             )
             people[username] = user
         return people
 
     def _demo_users(self):
-        return get_user_model().objects.filter(
-            username__in=[u for u, *_ in PEOPLE], email__endswith=f"@{EMAIL_DOMAIN}"
-        )
+        return get_user_model().objects.filter(username__in=[u for u, *_ in PEOPLE], email__endswith=f"@{EMAIL_DOMAIN}")
 
     def _wipe(self) -> None:
         users = list(self._demo_users())
@@ -260,16 +268,15 @@ class Command(BaseCommand):
     def _sessions(self, people: dict, now: datetime) -> None:
         zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
         today = now.astimezone(zone).date()
-        running_start = (now - timedelta(minutes=20)).replace(second=0)
-        running = Plan("priya", "mia", "Statistics", RUNNING, 0, "", minutes=60, tabs=(Tab(TUTOR, -2, 60), Tab(STUDENT, 1, 60)))
-
         # Oldest first, so connection logs and sweeps happen in the order time passed.
         past, upcoming = _past(), _upcoming()
-        for plan in past:
+        for plan in [*past, *upcoming]:
             self._session(plan, people, _local(today, plan.day, plan.at, zone), until=None)
-        session = self._session(running, people, running_start, until=now)
-        for plan in upcoming:
-            self._session(plan, people, _local(today, plan.day, plan.at, zone), until=None)
+        # Last, with the clock read again: its participants' last heartbeat is as recent as it can be.
+        now = timezone.now().replace(microsecond=0)
+        running = Plan("priya", "mia", "Statistics", RUNNING, 0, "", minutes=60,
+                       tabs=(Tab(TUTOR, -2, 60), Tab(STUDENT, 1, 60)))  # fmt: skip
+        session = self._session(running, people, (now - timedelta(minutes=20)).replace(second=0), until=now)
 
         self.stdout.write(
             f"Created {len(past)} past sessions (last two weeks), one running now "
@@ -280,8 +287,11 @@ class Command(BaseCommand):
     def _session(self, plan: Plan, people: dict, start: datetime, *, until: datetime | None) -> TutoringSession:
         title = f"{plan.subject} ({plan.scenario})" if plan.scenario else plan.subject
         session = TutoringSession.objects.create(
-            tutor=people[plan.tutor], student=people[plan.student], title=title,
-            scheduled_start=start, scheduled_end=start + timedelta(minutes=plan.minutes),
+            tutor=people[plan.tutor],
+            student=people[plan.student],
+            title=title,
+            scheduled_start=start,
+            scheduled_end=start + timedelta(minutes=plan.minutes),
             whiteboard=WhiteboardSession.objects.create() if plan.tabs is not None else None,
         )
         if plan.tabs:
