@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.signals import attendance_changed
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from config.errors import DomainError
 from whiteboard.models import Role
@@ -165,6 +166,8 @@ def attendance_mark(
             ]
         )
         change.save(force_insert=True)
+        # Side effects (e-mail) only once the change is durable, and never for a rolled-back one.
+        transaction.on_commit(lambda: attendance_changed.send(sender=AttendanceChange, change=change))
     return locked
 
 

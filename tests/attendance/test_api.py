@@ -281,3 +281,23 @@ def test_a_manual_mark_keeps_the_suggestion_it_disagreed_with(api, tutor, studen
     change = AttendanceChange.objects.get(session=student_late)
     assert change.source == "manual"
     assert (change.new_student_status, change.suggestion["student"]["status"]) == ("present", "late")
+
+
+def test_attendance_changed_is_announced_after_commit_only(tutor, session, clock, django_capture_on_commit_callbacks):
+    from attendance.services import attendance_mark_by_hand
+    from attendance.signals import attendance_changed
+
+    heard = []
+
+    def receiver(sender, change, **kwargs):
+        heard.append(change.new_student_status)
+
+    attendance_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late",
+                                    now=END)
+            assert heard == []  # not before the commit
+        assert heard == ["late"]
+    finally:
+        attendance_changed.disconnect(receiver)
