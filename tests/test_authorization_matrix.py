@@ -1,0 +1,142 @@
+"""Who may do what to which session: every endpoint and page, for every persona (issue #5).
+
+Someone outside a session gets 404 for it, with no hint that it exists. The bearer-token
+client holds a token of the session's tutor: the API treats it as the tutor, pages do not
+accept tokens (they need a signed-in browser).
+"""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.services import token_issue
+from tests.conftest import T0
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+END = T0 + timedelta(hours=1)
+PERSONAS = ["anonymous", "student", "other_student", "tutor", "other_tutor", "staff", "bearer"]
+PARTICIPANTS = {"student", "tutor", "bearer"}
+
+
+def _user(persona, world):
+    return {"bearer": world["tutor"]}.get(persona, world.get(persona))
+
+
+def _client(persona, world, *, api: bool):
+    if persona == "bearer":
+        client = APIClient() if api else Client()
+        _, key = token_issue(user=world["tutor"], name="matrix")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}") if api else None
+        if not api:
+            client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        return client
+    client = APIClient() if api else Client()
+    if persona != "anonymous":
+        client.force_login(world[persona])
+    return client
+
+
+def _connection_id(persona, world, client):
+    """Participants beat/disconnect their own connection; everyone else tries a made-up one."""
+    if persona not in PARTICIPANTS:
+        return str(uuid.uuid4())
+    response = client.post(f"/api/whiteboard/sessions/{world['session'].whiteboard_id}/connect", {},
+                           format="json")
+    return response.json()["connection_id"]
+
+
+@pytest.fixture
+def world(session, tutor, student, other_tutor, other_student, staff, clock):
+    clock.at(END + timedelta(minutes=1))  # after the session: marking and accepting are allowed
+    return {"session": session, "tutor": tutor, "student": student, "other_tutor": other_tutor,
+            "other_student": other_student, "staff": staff}
+
+
+# expected status per persona, in PERSONAS order
+API = {
+    "connect": ("post", "wb", "connect", [401, 200, 404, 200, 404, 404, 200]),
+    "heartbeat": ("post", "wb", "heartbeat", [401, 200, 404, 200, 404, 404, 200]),
+    "disconnect": ("post", "wb", "disconnect", [401, 200, 404, 200, 404, 404, 200]),
+    "connection-status": ("get", "wb", "connection-status", [401, 200, 404, 200, 404, 200, 200]),
+    "attendance-suggestion": ("get", "session", "attendance-suggestion", [401, 404, 404, 200, 404, 200, 200]),
+    "attendance": ("put", "session", "attendance", [401, 404, 404, 200, 404, 200, 200]),
+    "attendance-history": ("get", "session", "attendance-history", [401, 404, 404, 200, 404, 200, 200]),
+}
+
+
+@pytest.mark.parametrize("endpoint", API)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_api_endpoint(world, endpoint, persona):
+    method, kind, suffix, expected = API[endpoint]
+    session = world["session"]
+    client = _client(persona, world, api=True)
+    if kind == "wb":
+        url = f"/api/whiteboard/sessions/{session.whiteboard_id}/{suffix}"
+    else:
+        url = f"/api/tutor/sessions/{session.pk}/{suffix}"
+    body = {}
+    if endpoint in ("heartbeat", "disconnect"):
+        body = {"connection_id": _connection_id(persona, world, client), "visibility": "visible"}
+    if endpoint == "attendance":
+        body = {"student_attendance_status": "absent", "notes": "matrix"}
+    response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == expected[PERSONAS.index(persona)], response.content
+    assert response["Content-Type"].startswith("application/json")
+
+
+def test_api_404_for_outsiders_is_the_same_as_for_a_session_that_does_not_exist(world):
+    client = _client("other_tutor", world, api=True)
+    real = client.get(f"/api/tutor/sessions/{world['session'].pk}/attendance-suggestion")
+    missing = client.get("/api/tutor/sessions/999999/attendance-suggestion")
+    assert real.status_code == missing.status_code == 404
+    assert real.json() == missing.json()
+
+
+def test_ping_needs_authentication(world):
+    assert _client("anonymous", world, api=True).get("/api/ping").status_code == 401
+    for persona in PERSONAS[1:]:
+        response = _client(persona, world, api=True).get("/api/ping")
+        assert response.json()["user_id"] == _user(persona, world).pk
+
+
+def test_a_token_of_someone_outside_the_session_gets_404(world):
+    client = APIClient()
+    _, key = token_issue(user=UserFactory(), name="integration")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    session = world["session"]
+    assert client.get(f"/api/tutor/sessions/{session.pk}/attendance-suggestion").status_code == 404
+    assert client.post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {},
+                       format="json").status_code == 404
+
+
+# Pages: anonymous and token-only clients are sent to sign in (302 to the login page).
+PAGES = {
+    "home": ("get", "/", [302, 200, 200, 200, 200, 200, 302]),
+    "session": ("get", "/sessions/{s}/", [302, 404, 404, 200, 404, 200, 302]),
+    "mark": ("post", "/sessions/{s}/mark", [302, 404, 404, 302, 404, 302, 302]),
+    "accept": ("post", "/sessions/{s}/accept", [302, 404, 404, 302, 404, 302, 302]),
+    "whiteboard": ("get", "/whiteboard/{w}/", [302, 200, 404, 200, 404, 404, 302]),
+    "settings": ("get", "/accounts/settings/", [302, 200, 200, 200, 200, 200, 302]),
+    "admin": ("get", "/admin/attendance/tutoringsession/", [302, 302, 302, 302, 302, 200, 302]),
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_page(world, page, persona):
+    method, path, expected = PAGES[page]
+    session = world["session"]
+    url = path.format(s=session.pk, w=session.whiteboard_id)
+    client = _client(persona, world, api=False)
+    data = {"tutor_status": "present", "student_status": "absent", "notes": "matrix"} if page == "mark" else {}
+    if page == "accept":
+        data = {"notes": "matrix"}
+    response = getattr(client, method)(url, data)
+    assert response.status_code == expected[PERSONAS.index(persona)]
+    if response.status_code == 302 and expected[0] == 302 and persona in ("anonymous", "bearer"):
+        assert "login" in response.url
