@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.utils import timezone
 
 from accounts.models import Profile, zone_or_default
@@ -11,7 +13,10 @@ class TimezoneMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
+        if request.path.startswith("/api/"):
+            # The API speaks UTC to everyone; clients show local time themselves.
+            timezone.activate(UTC)
+        elif user is not None and user.is_authenticated:
             # A read, not profile_for(): a page view should not write a row for everyone who signs in.
             name = Profile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()
             timezone.activate(zone_or_default(name or ""))

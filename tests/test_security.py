@@ -113,3 +113,14 @@ def test_check_deploy_fails_with_development_defaults():
     result = _check_deploy({"DEBUG": "true"})
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stdout + result.stderr
+
+
+def test_api_times_are_utc_whatever_the_viewers_zone(api, tutor, session, clock):
+    from accounts.models import Profile
+
+    Profile.objects.update_or_create(user=tutor, defaults={"time_zone": "Asia/Tokyo"})
+    clock.at(T0)
+    client = api(tutor)
+    client.post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {}, format="json")
+    status = client.get(f"/api/whiteboard/sessions/{session.whiteboard_id}/connection-status").json()
+    assert status["tutor"]["connected_at"] == "2026-03-10T14:00:00Z"
