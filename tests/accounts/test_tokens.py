@@ -71,9 +71,7 @@ def admin_client(staff):
 
 
 def test_issuing_in_admin_shows_the_key_once_and_it_works(admin_client, tutor, session):
-    response = admin_client.post(
-        "/admin/accounts/apitoken/add/", {"user": tutor.pk, "name": "from admin"}, follow=True
-    )
+    response = admin_client.post("/admin/accounts/apitoken/add/", {"user": tutor.pk, "name": "from admin"}, follow=True)
 
     assert response.status_code == 200
     shown = [KEY.search(str(m)) for m in response.context["messages"]]
@@ -92,9 +90,7 @@ def test_issuing_in_admin_shows_the_key_once_and_it_works(admin_client, tutor, s
 
 
 def test_admin_names_the_new_token_by_its_prefix(admin_client, tutor):
-    response = admin_client.post(
-        "/admin/accounts/apitoken/add/", {"user": tutor.pk, "name": "from admin"}, follow=True
-    )
+    response = admin_client.post("/admin/accounts/apitoken/add/", {"user": tutor.pk, "name": "from admin"}, follow=True)
 
     token = ApiToken.objects.get()
     assert str(token) == f"from admin ({token.prefix}…)"

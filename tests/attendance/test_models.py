@@ -45,9 +45,7 @@ def test_the_database_rejects_an_unknown_attendance_source(rejected):
     assert rejected(attendance_source="")
 
 
-@pytest.mark.parametrize(
-    "source", ["manual", "whiteboard_auto", "parent_reported", "admin_override", "system_default"]
-)
+@pytest.mark.parametrize("source", ["manual", "whiteboard_auto", "parent_reported", "admin_override", "system_default"])
 def test_the_database_accepts_every_attendance_source_of_the_design_note(rejected, source):
     assert not rejected(attendance_source=source)
 
@@ -87,12 +85,17 @@ def test_a_raw_insert_of_a_bad_row_is_rejected_too(tutor, student):
             quote(table), ", ".join(quote(c) for c in row), ", ".join(["%s"] * len(row))
         )
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(v) if hasattr(v, "tzinfo") else v
-                                 for v in row.values()])
+            cursor.execute(
+                sql, [connection.ops.adapt_datetimefield_value(v) if hasattr(v, "tzinfo") else v for v in row.values()]
+            )
 
     insert()  # the baseline row is fine...
-    for bad in ({"student_attendance_status": "sick"}, {"attendance_source": "guessed"},
-                {"scheduled_end": T0}, {"student_id": tutor.pk}):
+    for bad in (
+        {"student_attendance_status": "sick"},
+        {"attendance_source": "guessed"},
+        {"scheduled_end": T0},
+        {"student_id": tutor.pk},
+    ):
         with pytest.raises(IntegrityError):
             insert(**bad)  # ...and each single change makes it unacceptable
 

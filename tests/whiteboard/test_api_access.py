@@ -161,8 +161,9 @@ def test_a_revoked_token_is_401(clock, student, wb):
     token_revoke(token=token)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert_error(client.post(f"/api/whiteboard/sessions/{wb.pk}/connect", {}, format="json"), 401,
-                 "authentication_failed")
+    assert_error(
+        client.post(f"/api/whiteboard/sessions/{wb.pk}/connect", {}, format="json"), 401, "authentication_failed"
+    )
     assert not Connection.objects.exists()
 
 
@@ -227,9 +228,7 @@ def test_a_browser_post_with_the_token_from_the_csrf_cookie_is_accepted(clock, b
 
 
 def test_a_browser_post_with_a_wrong_csrf_token_is_403(clock, browser, wb):
-    response = browser.post(
-        f"/api/whiteboard/sessions/{wb.pk}/connect", {}, format="json", HTTP_X_CSRFTOKEN="x" * 32
-    )
+    response = browser.post(f"/api/whiteboard/sessions/{wb.pk}/connect", {}, format="json", HTTP_X_CSRFTOKEN="x" * 32)
     assert_error(response, 403, "permission_denied")
 
 

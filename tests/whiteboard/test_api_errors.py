@@ -143,8 +143,10 @@ def test_visibility_is_required_on_heartbeat(post, student_tab, unchanged):
 def test_an_unknown_whiteboard_is_404_not_found(student_tab, wb, unchanged, endpoint, offset):
     url = f"/api/whiteboard/sessions/{wb.pk + offset}/{endpoint}"
     body = {"connection_id": student_tab.connection_id, "visibility": "visible"}
-    response = student_tab.client.get(url) if endpoint == "connection-status" else student_tab.client.post(
-        url, body, format="json"
+    response = (
+        student_tab.client.get(url)
+        if endpoint == "connection-status"
+        else student_tab.client.post(url, body, format="json")
     )
     assert_error(response, 404, "not_found")
 
@@ -153,8 +155,10 @@ def test_an_unknown_whiteboard_is_404_not_found(student_tab, wb, unchanged, endp
 def test_a_whiteboard_id_too_large_for_the_database_is_404_not_500(student_tab, unchanged, endpoint):
     url = f"/api/whiteboard/sessions/{2**64}/{endpoint}"
     body = {"connection_id": student_tab.connection_id, "visibility": "visible"}
-    response = student_tab.client.get(url) if endpoint == "connection-status" else student_tab.client.post(
-        url, body, format="json"
+    response = (
+        student_tab.client.get(url)
+        if endpoint == "connection-status"
+        else student_tab.client.post(url, body, format="json")
     )
     assert_error(response, 404, "not_found")
 

@@ -58,7 +58,10 @@ def test_two_tabs_beating_at_once_count_the_union_of_their_time_and_lose_nothing
             for k in range(1, BEATS + 1):
                 rounds.wait()
                 presence_heartbeat(
-                    whiteboard_id=wb.pk, user=student, connection_id=connection_id, visibility="visible",
+                    whiteboard_id=wb.pk,
+                    user=student,
+                    connection_id=connection_id,
+                    visibility="visible",
                     now=T0 + timedelta(seconds=INTERVAL * k + offset),
                 )
 
@@ -91,8 +94,13 @@ def test_two_sweeps_at_once_log_exactly_one_timeout_per_stale_connection():
         for user in (session.tutor, session.student):
             connection_id = uuid.uuid4()
             presence_connect(whiteboard_id=session.whiteboard.pk, user=user, connection_id=connection_id, now=T0)
-            presence_heartbeat(whiteboard_id=session.whiteboard.pk, user=user, connection_id=connection_id,
-                               visibility="visible", now=T0 + timedelta(seconds=INTERVAL))
+            presence_heartbeat(
+                whiteboard_id=session.whiteboard.pk,
+                user=user,
+                connection_id=connection_id,
+                visibility="visible",
+                now=T0 + timedelta(seconds=INTERVAL),
+            )
         whiteboards.append(session.whiteboard)
     # One connection still alive at sweep time: it must be left alone.
     alive = TutoringSessionFactory(scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1))
