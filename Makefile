@@ -24,3 +24,7 @@ format:
 
 sweep:             ## close stale whiteboard connections (cron: every minute)
 	$(PY) manage.py sweep_connections
+
+.PHONY: schemathesis
+schemathesis:      ## schemathesis, all checks, as tutor and student, against gunicorn on a scratch SQLite DB (~2 min)
+	$(PY) bench/schemathesis_run.py $(SCHEMATHESIS_ARGS)

@@ -6,7 +6,7 @@ from accounts.models import Profile, available_time_zones
 
 def time_zone_choices() -> list[tuple[str, str]]:
     default = ("", f"Business default ({settings.TIME_ZONE})")
-    return [default, *((name, name.replace("_", " ")) for name in available_time_zones())]
+    return [default, *((name, name) for name in available_time_zones())]
 
 
 class ProfileForm(forms.ModelForm):

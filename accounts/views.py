@@ -25,6 +25,6 @@ def account_settings(request):
     form = ProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, f"Times are now shown in {profile.zone.key.replace('_', ' ')}.")
+        messages.success(request, f"Times are now shown in {profile.zone.key}.")
         return redirect("account_settings")
     return render(request, "accounts/settings.html", {"form": form, "now": timezone.now()})

@@ -2,7 +2,9 @@
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -81,7 +83,18 @@ class AttendanceSuggestionApi(APIView):
         return Response({"session_id": session.pk, **suggestion.to_dict()})
 
 
+class BodyRequiredSchema(AutoSchema):
+    """No single field is required, but an empty body never is valid: say the body is required."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        return body and {**body, "required": True}
+
+
 class AttendanceMarkApi(APIView):
+    schema = BodyRequiredSchema()
+
+    @extend_schema_serializer(component_name="AttendanceMarkInput")
     class InputSerializer(serializers.Serializer):
         tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
         student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
@@ -116,6 +129,28 @@ class AttendanceMarkApi(APIView):
                 student_status=data.get("student_attendance_status"), notes=data["notes"],
             )
         return Response(AttendanceSerializer(session).data)
+
+
+GIVES_A_STATUS = [{"required": ["tutor_attendance_status"]}, {"required": ["student_attendance_status"]}]
+
+
+class AttendanceMarkInputSchema(OpenApiSerializerExtension):
+    """The schema states the input's rule (`validate`): apply the suggestion, or give a status; not both.
+
+    The `enum`s sit under `not` on purpose: drf-spectacular's enum extraction walks properties inside
+    `oneOf` and would merge `[true]` and `[false]` into one component.
+    """
+
+    target_class = AttendanceMarkApi.InputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "oneOf": [
+            {"title": "Accept the suggestion", "required": ["apply_suggestion"],
+             "not": {"anyOf": [*GIVES_A_STATUS, {"properties": {"apply_suggestion": {"enum": [False]}}}]}},
+            {"title": "Mark by hand", "anyOf": GIVES_A_STATUS,
+             "not": {"required": ["apply_suggestion"], "properties": {"apply_suggestion": {"enum": [True]}}}},
+        ]}
 
 
 class AttendanceChangeSerializer(serializers.ModelSerializer):

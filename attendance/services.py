@@ -5,7 +5,9 @@ attendance fields itself. Precedence, in one place:
 
 - nothing but an admin changes an `admin_override`;
 - tutors mark from the session's start until ATTENDANCE_MARKING_WINDOW_DAYS after its end;
-- the finalising job only touches sessions still at `system_default`.
+- the finalising job only touches sessions still at `system_default`;
+- a parent reports their child's absence (`parent_reported`) only over the assumed default, and
+  withdraws it (back to `system_default`), only before the session starts.
 """
 
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from attendance.models import AttendanceChange, AttendanceSource, AttendanceStat
 from attendance.signals import attendance_changed
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from config.errors import DomainError
+from families.models import GuardianStudent
 from whiteboard.models import Role
 from whiteboard.presence import parse_time
 from whiteboard.services import presence_snapshot
@@ -81,6 +84,44 @@ def _marking_source(user) -> str:
     return AttendanceSource.ADMIN_OVERRIDE if user.is_staff else AttendanceSource.MANUAL
 
 
+# Only parents set these: a report, and its withdrawal back to the assumed default. Tutors and
+# admins mark with their own sources, and the finalising job with `whiteboard_auto`.
+PARENT_SOURCES = {AttendanceSource.PARENT_REPORTED, AttendanceSource.SYSTEM_DEFAULT}
+
+
+def parent_change_refusal(session: TutoringSession, *, source: str, now: datetime) -> DomainError | None:
+    """Why a parent may not make this change now, or None if they may.
+
+    Pure, so the family page can offer only what will be accepted; `_check_may_mark` raises it.
+    `source` is `parent_reported` to report an absence, `system_default` to withdraw the report.
+    """
+    if now >= session.scheduled_start:
+        return DomainError(
+            "The session has started, so its attendance can no longer be changed here; please contact the tutor.",
+            "too_late",
+        )
+    current = session.attendance_source
+    if current == AttendanceSource.ADMIN_OVERRIDE:
+        return DomainError(
+            "An admin has overridden this session's attendance; only an admin can change it now.",
+            "admin_override_locked",
+        )
+    if source == AttendanceSource.PARENT_REPORTED:
+        if current == AttendanceSource.PARENT_REPORTED:
+            return DomainError("An absence has already been reported for this session.", "already_reported")
+        if current != AttendanceSource.SYSTEM_DEFAULT:
+            return DomainError(
+                "The tutor has already marked attendance for this session; a parent cannot change it.",
+                "already_marked",
+            )
+        return None
+    if source == AttendanceSource.SYSTEM_DEFAULT:
+        if current != AttendanceSource.PARENT_REPORTED:
+            return DomainError("There is no absence report to withdraw for this session.", "not_reported")
+        return None
+    return DomainError("A parent can only report an absence or withdraw the report.", "permission_denied")
+
+
 def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime) -> None:
     """Raise DomainError unless `by` may change this session's attendance now, with this source."""
     if source == AttendanceSource.ADMIN_OVERRIDE:
@@ -93,6 +134,13 @@ def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime)
             "admin_override_locked",
         )
     if by is None:  # the system (finalising job); it decides itself which sessions to touch
+        return
+    if source in PARENT_SOURCES:
+        if not GuardianStudent.objects.filter(guardian_id=by.pk, student_id=session.student_id).exists():
+            raise DomainError("No such session.", "not_found")
+        refusal = parent_change_refusal(session, source=source, now=now)
+        if refusal is not None:
+            raise refusal
         return
     if by.pk != session.tutor_id and not by.is_staff:
         raise DomainError("No such session.", "not_found")

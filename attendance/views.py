@@ -55,8 +55,15 @@ def _card(session: TutoringSession, now) -> dict:
 
 @login_required
 def home(request):
-    """Tutors and staff: the dashboard. Students: their sessions."""
+    """Tutors and staff: the dashboard. Students: their sessions. Parents: their family page."""
     user = request.user
+    # A parent who neither teaches nor attends sessions has nothing here: their page is the family one.
+    if (
+        not user.is_staff
+        and hasattr(user, "guardian")
+        and not TutoringSession.objects.filter(Q(tutor=user) | Q(student=user)).exists()
+    ):
+        return redirect("families:home")
     now = timezone.now()
     day_start = timezone.make_aware(datetime.combine(timezone.localdate(now), time.min))
     day_end = day_start + timedelta(days=1)

@@ -5,7 +5,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -35,8 +35,37 @@ DRF_CODES = {
 }
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The error body, for the schema."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(required=False)
+
+
 def error_body(code: str, detail: str, **extra) -> dict:
     return {"code": code, "detail": detail, **extra}
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def document_service_unavailable(result, generator, request, public):
+    """Schema postprocessing: every operation may answer 503 (`exception_handler` below); say so once for all."""
+    unavailable = {
+        "description": "`service_unavailable`: the database cannot be reached; retry after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "required": True,
+                                    "description": "Seconds to wait before trying again."}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", {"type": "object", "required": ["code", "detail"],
+                                 "properties": {"code": {"type": "string"}, "detail": {"type": "string"}}})
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method != "parameters":
+                operation["responses"].setdefault("503", unavailable)
+    return result
 
 
 def exception_handler(exc, context):
@@ -49,7 +78,7 @@ def exception_handler(exc, context):
             error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
-        response["Retry-After"] = "5"
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     if isinstance(exc, Http404):

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "accounts",
     "whiteboard",
     "attendance",
+    "families",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -161,6 +163,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "attendance", "description": "Attendance suggestions, marking and history."},
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Any operation answers 503 while the database is unreachable.
+        "config.api.document_service_unavailable",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceStatusEnum": "attendance.models.AttendanceStatus",
         "AttendanceSourceEnum": "attendance.models.AttendanceSource",
@@ -207,3 +214,22 @@ ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES",
 # API tokens issued through Django admin, per admin.
 TOKEN_ISSUE_LIMIT = env.int("TOKEN_ISSUE_LIMIT", default=10)
 TOKEN_ISSUE_PERIOD_SECONDS = env.int("TOKEN_ISSUE_PERIOD_SECONDS", default=3600)
+
+# E-mail (issue #6). Printed to the console unless a server is configured: either
+# EMAIL_URL (smtp+tls://user:password@mail.example.com:587) or EMAIL_HOST and friends.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# A slow mail server must not hold a request (or a cron run) for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tutoring Attendance <attendance@localhost>")
+# Links in e-mails are absolute: where people open the app.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -10,6 +10,8 @@ urlpatterns = [
     path("whiteboard/", include("whiteboard.page_urls")),
     path("api/whiteboard/", include("whiteboard.urls")),
     path("api/tutor/", include("attendance.urls")),
+    path("family/", include("families.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("attendance.page_urls")),
     path("api/ping", PingApi.as_view(), name="ping"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
@@ -17,4 +19,5 @@ urlpatterns = [
     path("docs/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
+handler404 = "config.views.page_not_found"
 handler500 = "config.views.server_error"

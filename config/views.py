@@ -2,9 +2,17 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.views.defaults import page_not_found as django_page_not_found
 from django.views.defaults import server_error as django_server_error
 
-from config.api import error_body
+from config.api import RETRY_AFTER_SECONDS, error_body
+
+
+def page_not_found(request, exception, template_name="404.html"):
+    """An /api/ URL that matches no route answers in the API's JSON error shape, like every other API 404."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return django_page_not_found(request, exception, template_name)
 
 
 def server_error(request, template_name="500.html"):
@@ -23,7 +31,7 @@ def server_error(request, template_name="500.html"):
                 "<p>We could not reach the database. Please try again in a moment.</p>",
                 status=503,
             )
-        response["Retry-After"] = "5"
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     if is_api:
         return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)

@@ -140,3 +140,87 @@ def test_page(world, page, persona):
     assert response.status_code == expected[PERSONAS.index(persona)]
     if response.status_code == 302 and expected[0] == 302 and persona in ("anonymous", "bearer"):
         assert "login" in response.url
+
+
+# --- Parents (issue #6) ----------------------------------------------------------------------------
+# "parent" is the session's student's parent, "other_parent" a parent of another student. To the API
+# and the tutors' pages both are outsiders; the family pages are theirs alone, each for their own child.
+PARENT_PERSONAS = ["parent", "other_parent"]
+
+
+@pytest.fixture
+def families(world, student, other_student):
+    from tests.factories import GuardianFactory
+
+    parent = UserFactory(username="pam_parent")
+    GuardianFactory(user=parent, children=[student])
+    other_parent = UserFactory(username="oscar_parent")
+    GuardianFactory(user=other_parent, children=[other_student])
+    return {**world, "parent": parent, "other_parent": other_parent}
+
+
+@pytest.mark.parametrize("endpoint", API)
+@pytest.mark.parametrize("persona", PARENT_PERSONAS)
+def test_api_endpoint_for_parents(families, endpoint, persona):
+    method, kind, suffix, _ = API[endpoint]
+    session = families["session"]
+    client = _client(persona, families, api=True)
+    if kind == "wb":
+        url = f"/api/whiteboard/sessions/{session.whiteboard_id}/{suffix}"
+    else:
+        url = f"/api/tutor/sessions/{session.pk}/{suffix}"
+    body = {"connection_id": str(uuid.uuid4()), "visibility": "visible", "student_attendance_status": "absent"}
+    response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == 404, response.content
+
+
+# expected status per parent persona, in PARENT_PERSONAS order; a parent's "/" is their family page
+PARENT_PAGES = {
+    "home": [302, 302],
+    "session": [404, 404],
+    "mark": [404, 404],
+    "accept": [404, 404],
+    "whiteboard": [404, 404],
+    "settings": [200, 200],
+    "admin": [302, 302],
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("persona", PARENT_PERSONAS)
+def test_page_for_parents(families, page, persona):
+    method, path, _ = PAGES[page]
+    session = families["session"]
+    client = _client(persona, families, api=False)
+    data = {"tutor_status": "present", "student_status": "absent", "notes": "matrix"}
+    response = getattr(client, method)(path.format(s=session.pk, w=session.whiteboard_id), data)
+    assert response.status_code == PARENT_PAGES[page][PARENT_PERSONAS.index(persona)]
+    if page == "home":
+        assert response.url == "/family/"
+    session.refresh_from_db()
+    assert session.attendance_source == "system_default"
+
+
+# expected status per persona, in PERSONAS + PARENT_PERSONAS order. The world is after the
+# session, so the parent's own report and withdrawal are refused with a form error (400).
+FAMILY_PAGES = {
+    "family": ("get", "/family/", [302, 404, 404, 404, 404, 404, 302, 200, 200]),
+    "family-session": ("get", "/family/sessions/{s}/", [302, 404, 404, 404, 404, 404, 302, 200, 404]),
+    "family-report": ("post", "/family/sessions/{s}/report", [302, 404, 404, 404, 404, 404, 302, 400, 404]),
+    "family-withdraw": ("post", "/family/sessions/{s}/withdraw", [302, 404, 404, 404, 404, 404, 302, 400, 404]),
+    "family-notifications": ("post", "/family/notifications", [302, 404, 404, 404, 404, 404, 302, 302, 302]),
+}
+
+
+@pytest.mark.parametrize("page", FAMILY_PAGES)
+@pytest.mark.parametrize("persona", PERSONAS + PARENT_PERSONAS)
+def test_family_page(families, page, persona):
+    method, path, expected = FAMILY_PAGES[page]
+    session = families["session"]
+    client = _client(persona, families, api=False)
+    response = getattr(client, method)(path.format(s=session.pk), {"reason": "matrix"})
+    assert response.status_code == expected[(PERSONAS + PARENT_PERSONAS).index(persona)]
+    if persona in ("anonymous", "bearer"):
+        assert "login" in response.url
+    session.refresh_from_db()
+    assert session.attendance_source == "system_default"

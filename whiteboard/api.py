@@ -3,22 +3,18 @@
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from config.api import ErrorSerializer
 from whiteboard import services
 from whiteboard.models import Visibility, WhiteboardSession
 
 TAG = "whiteboard-tracking"
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    errors = serializers.DictField(required=False)
 
 
 ERRORS = {
@@ -26,6 +22,15 @@ ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Not signed in / no valid token."),
     404: OpenApiResponse(ErrorSerializer, description="No such whiteboard session you take part in."),
 }
+
+# Connect and heartbeat are throttled per user (THROTTLE_CONNECT, THROTTLE_HEARTBEAT).
+THROTTLED = {429: OpenApiResponse(
+    ErrorSerializer, description="`throttled`: too many requests from this user; retry after `Retry-After` seconds."
+)}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429], required=True,
+    description="Seconds to wait before trying again.",
+)
 
 
 class ConnectionIdField(serializers.UUIDField):
@@ -69,8 +74,8 @@ class ConnectApi(APIView):
         visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
 
     @extend_schema(
-        tags=[TAG], operation_id="whiteboard_connect", request=InputSerializer,
-        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS},
+        tags=[TAG], operation_id="whiteboard_connect", request=InputSerializer, parameters=[RETRY_AFTER],
+        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS, **THROTTLED},
         summary="A tab or socket of the signed-in participant opened the whiteboard.",
     )
     def post(self, request, session_id: int):
@@ -91,10 +96,10 @@ class HeartbeatApi(APIView):
         visibility = serializers.ChoiceField(choices=Visibility.choices)
 
     @extend_schema(
-        tags=[TAG], operation_id="whiteboard_heartbeat", request=InputSerializer,
+        tags=[TAG], operation_id="whiteboard_heartbeat", request=InputSerializer, parameters=[RETRY_AFTER],
         responses={200: ConnectionSerializer, 409: OpenApiResponse(
             ErrorSerializer, description="`connection_closed`: the server closed this connection; connect again."
-        ), **ERRORS},
+        ), **ERRORS, **THROTTLED},
         summary="The connection is still there (every heartbeat_interval seconds).",
     )
     def post(self, request, session_id: int):

@@ -5,9 +5,9 @@
   const select = document.getElementById("id_time_zone");
   let zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* very old browser */ }
-  if (!button || !select || !zone || select.value === zone) return;
+  if (!button || !select || !zone || zone === button.dataset.currentZone) return;
   if (![...select.options].some((option) => option.value === zone)) return;
-  button.textContent = "Use this device's zone (" + zone.replace(/_/g, " ") + ")";
+  button.textContent = `Use this device's zone (${zone})`;
   button.hidden = false;
   button.addEventListener("click", () => {
     select.value = zone;

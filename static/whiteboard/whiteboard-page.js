@@ -24,11 +24,16 @@
 
   const selfBadge = document.getElementById("connection-badge");
   const OFFLINE_TEXT = { unauthorized: "Offline: sign in again", not_found: "Offline: not your session" };
+  let polling = null;
   const tracker = window.AttendanceTracker.start({
     whiteboardId: board.dataset.whiteboardId,
     csrfToken: board.dataset.csrfToken,
     onStatus(state, detail) {
       setBadge(selfBadge, state, state === "offline" ? OFFLINE_TEXT[detail.reason] : undefined);
+      if (state === "connected" && !polling) {
+        // Look for the other participant every few seconds (no more often than we beat).
+        polling = setInterval(refreshOther, Math.min(5, detail.heartbeatInterval) * 1000);
+      }
     },
   });
   window.whiteboardTracker = tracker; // for the console and for tests
@@ -47,7 +52,6 @@
     }
   }
   refreshOther();
-  setInterval(refreshOther, 5000);
   document.addEventListener("visibilitychange", refreshOther);
 
   // ---- Drawing (local only) ----

@@ -1,5 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -134,3 +136,19 @@ def test_one_viewers_zone_does_not_leak_into_the_next_request(client, student, s
 
     # The test client runs requests on this thread, as a server thread would run the next one.
     assert timezone.get_current_timezone_name() == settings.TIME_ZONE
+
+
+def test_api_requests_skip_the_zone_lookup(client, student, session):
+    profile = profile_for(student)
+    profile.time_zone = "Asia/Tokyo"
+    profile.save()
+    client.force_login(student)
+    url = reverse("whiteboard-api:connection-status", args=[session.whiteboard_id])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    assert not any("profiles" in query["sql"] for query in queries.captured_queries)
+    # The JSON is the same for every client, whatever their display zone.
+    assert not response.json()["server_time"].endswith("+09:00")

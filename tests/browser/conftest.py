@@ -90,12 +90,13 @@ def fast_heartbeats(settings):
 
 @pytest.fixture
 def new_page(browser, live_server, fast_heartbeats) -> Callable:
-    """`new_page(user=None, viewport=DESKTOP)`: a page in its own browser context, signed in
-    through the real sign-in form when a user is given. Contexts are closed after the test."""
+    """`new_page(user=None, viewport=DESKTOP, **context_options)`: a page in its own browser
+    context, signed in through the real sign-in form when a user is given. Contexts are
+    closed after the test."""
     contexts = []
 
-    def make(user=None, viewport=DESKTOP):
-        context = browser.new_context(base_url=live_server.url, viewport=viewport)
+    def make(user=None, viewport=DESKTOP, **context_options):
+        context = browser.new_context(base_url=live_server.url, viewport=viewport, **context_options)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

@@ -39,10 +39,21 @@ def test_choosing_a_time_zone_changes_the_top_bar(student, student_page, screens
     page.get_by_role("combobox", name="Time zone").select_option("America/New_York")
     page.get_by_role("button", name="Save").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Times are now shown in America/New York")
+    expect(page.get_by_role("status")).to_contain_text("Times are now shown in America/New_York")
     expect(page.get_by_test_id("user-zone")).to_contain_text("America/New_York")
     assert profile_for(student).time_zone == "America/New_York"
     screenshot(page, "settings")
+
+
+def test_the_settings_offer_the_devices_own_zone(student, new_page):
+    page = new_page(student, timezone_id="Asia/Tokyo")  # signed in, on the settings page
+
+    page.get_by_role("button", name="Use this device's zone (Asia/Tokyo)").click()
+    expect(page.get_by_role("combobox", name="Time zone")).to_have_value("Asia/Tokyo")
+    page.get_by_role("button", name="Save").click()
+
+    expect(page.get_by_test_id("user-zone")).to_contain_text("Asia/Tokyo")
+    expect(page.get_by_test_id("clock-preview")).to_contain_text("JST")
 
 
 def test_signing_out_returns_to_the_sign_in_page(tutor_page):

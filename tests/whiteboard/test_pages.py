@@ -68,7 +68,7 @@ def test_the_window_shows_in_the_business_zone_by_default(client, session, tutor
     html = signed_in(client, tutor).get(page_url(session)).content.decode()
 
     # T0 is Tue 10 Mar 2026, 14:00 UTC: still GMT in London.
-    assert "Tue 10 Mar, 14:00</time>–<time" in html
+    assert "Tue 10 Mar, 14:00</time>\N{EN DASH}<time" in html
     assert "15:00 GMT</time>" in html
 
 
@@ -79,7 +79,7 @@ def test_the_window_shows_in_the_viewers_own_zone(client, session, student):
 
     html = signed_in(client, student).get(page_url(session)).content.decode()
 
-    assert "Tue 10 Mar, 10:00</time>–<time" in html
+    assert "Tue 10 Mar, 10:00</time>\N{EN DASH}<time" in html
     assert "11:00 EDT</time>" in html
 
 
@@ -90,5 +90,5 @@ def test_a_window_across_midnight_names_both_days(client, session, student):
 
     html = signed_in(client, student).get(page_url(session)).content.decode()
 
-    assert "Tue 10 Mar, 23:00</time>–<time" in html
+    assert "Tue 10 Mar, 23:00</time>\N{EN DASH}<time" in html
     assert "Wed 11 Mar, 00:00 JST</time>" in html

@@ -1,0 +1,61 @@
+"""Django admin: where the office sets up parents and links them to their children."""
+
+from django.contrib import admin
+
+from families.models import Guardian, GuardianStudent, SentNotification
+
+
+class GuardianStudentInline(admin.TabularInline):
+    model = GuardianStudent
+    extra = 1
+    autocomplete_fields = ["student"]
+    fields = ["student", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Guardian)
+class GuardianAdmin(admin.ModelAdmin):
+    """A parent: a user account, their children, and whether they want e-mails."""
+
+    list_display = ["__str__", "user", "children", "notify_absent_or_late", "created_at"]
+    list_filter = ["notify_absent_or_late"]
+    search_fields = [
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "user__email",
+        "links__student__username",
+        "links__student__first_name",
+        "links__student__last_name",
+    ]
+    autocomplete_fields = ["user"]
+    fields = ["user", "notify_absent_or_late", "created_at"]
+    readonly_fields = ["created_at"]
+    inlines = [GuardianStudentInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user").prefetch_related("students")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The account a parent record belongs to is fixed once made (it is the primary key).
+        return [*self.readonly_fields, "user"] if obj else self.readonly_fields
+
+    @admin.display(description="Children")
+    def children(self, obj):
+        return ", ".join(s.get_full_name() or s.get_username() for s in obj.students.all()) or "—"
+
+
+@admin.register(SentNotification)
+class SentNotificationAdmin(admin.ModelAdmin):
+    """What was e-mailed to whom: read-only, the log that stops anything going out twice."""
+
+    list_display = ["created_at", "kind", "email", "subject", "sent_at"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["key", "email", "subject", "recipient__username"]
+    list_select_related = ["recipient"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

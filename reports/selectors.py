@@ -1,0 +1,212 @@
+"""Read side of the attendance report: who may see it, which sessions, and the database aggregates.
+
+Every figure is counted by the database (Count with filter=Q, Avg), grouped by tutor, by
+student or by week, so a page costs the same handful of queries whatever the data size.
+`reports.figures` turns the resulting rows into rates.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Greatest, TruncWeek
+from django.utils import timezone
+
+from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_rows
+
+User = get_user_model()
+
+# The CSV reads sessions in chunks of this many rows, so a year of them never sits in memory at once.
+EXPORT_CHUNK_SIZE = 500
+
+
+def business_zone() -> zoneinfo.ZoneInfo:
+    """The business's time zone: report dates, weeks and CSV times are in it, whoever looks."""
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def business_today(now: datetime | None = None) -> date:
+    return timezone.localdate(now or timezone.now(), business_zone())
+
+
+def reports_visible_to(user) -> bool:
+    """Staff see every report; a tutor sees reports of their own sessions; nobody else (students, parents)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or TutoringSession.objects.filter(tutor=user).exists()
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What the report covers: a date range (inclusive, business time zone) and optional narrowing."""
+
+    date_from: date
+    date_to: date
+    tutor_id: int | None = None
+    student_id: int | None = None
+    status: str = ""  # the student's attendance status
+    source: str = ""
+
+    def window(self) -> tuple[datetime, datetime]:
+        """[start of date_from, start of the day after date_to) as aware datetimes in the business zone."""
+        zone = business_zone()
+        start = datetime.combine(self.date_from, time.min, tzinfo=zone)
+        end = datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=zone)
+        return start, end
+
+
+def report_sessions(*, user, filters: ReportFilters) -> QuerySet[TutoringSession]:
+    """The sessions a report covers: those starting in the range, and only the tutor's own for a tutor."""
+    start, end = filters.window()
+    queryset = TutoringSession.objects.filter(scheduled_start__gte=start, scheduled_start__lt=end)
+    if not user.is_staff:
+        queryset = queryset.filter(tutor=user)
+    if filters.tutor_id:
+        queryset = queryset.filter(tutor_id=filters.tutor_id)
+    if filters.student_id:
+        queryset = queryset.filter(student_id=filters.student_id)
+    if filters.status:
+        queryset = queryset.filter(student_attendance_status=filters.status)
+    if filters.source:
+        queryset = queryset.filter(attendance_source=filters.source)
+    return queryset
+
+
+def report_people(*, user, role: str) -> QuerySet:
+    """Tutors or students (role) of the sessions the user may report on, for the filter menus."""
+    sessions = TutoringSession.objects.all() if user.is_staff else TutoringSession.objects.filter(tutor=user)
+    return User.objects.filter(pk__in=sessions.values(f"{role}_id")).order_by("first_name", "last_name", "username")
+
+
+# --- aggregates -----------------------------------------------------------------
+
+# Minutes late, from presence: the student's first join on the whiteboard minus the scheduled
+# start (a student who had joined before the start counts as 0), for students marked late.
+# Sessions without a whiteboard, or where the student never joined, are left out.
+LATENESS = Greatest(
+    ExpressionWrapper(F("whiteboard__student_connected_at") - F("scheduled_start"), output_field=DurationField()),
+    timedelta(0),
+)
+LATE_MEASURED = Q(student_attendance_status=AttendanceStatus.LATE, whiteboard__student_connected_at__isnull=False)
+
+
+def _figure_aggregates() -> dict:
+    """Counts of every status of both participants, no-shows and lateness: one SQL row per group."""
+    aggregates = {"sessions": Count("pk")}
+    for role in ("tutor", "student"):
+        for status in AttendanceStatus.values:
+            aggregates[f"{role}_{status}"] = Count("pk", filter=Q(**{f"{role}_attendance_status": status}))
+    aggregates["late_average"] = Avg(LATENESS, filter=LATE_MEASURED)
+    aggregates["late_measured"] = Count("pk", filter=LATE_MEASURED)
+    return aggregates
+
+
+def _person_columns(role: str) -> tuple[str, ...]:
+    return (f"{role}_id", f"{role}__first_name", f"{role}__last_name", f"{role}__username")
+
+
+def figures_by(queryset: QuerySet, role: str) -> list[PersonRow]:
+    """One row of figures per tutor or per student (role), by name."""
+    columns = _person_columns(role)
+    rows = queryset.values(*columns).annotate(**_figure_aggregates()).order_by(*columns[1:], columns[0])
+    return person_rows(rows, role)
+
+
+def weekly_figures(queryset: QuerySet, filters: ReportFilters) -> list[WeekPoint]:
+    """Student attendance per week (weeks start on Monday in the business zone), empty weeks included."""
+    rows = (
+        queryset.annotate(week=TruncWeek("scheduled_start", tzinfo=business_zone()))
+        .values("week")
+        .annotate(**_figure_aggregates())
+        .order_by("week")
+    )
+    return fill_weeks(rows, date_from=filters.date_from, date_to=filters.date_to)
+
+
+def _latest_suggested(role: str) -> Subquery:
+    """The status the suggestion said for `role`, from the session's latest change that kept one."""
+    return Subquery(
+        AttendanceChange.objects.filter(session=OuterRef("pk"), suggestion__isnull=False)
+        .order_by("-id")
+        .values(status=KT(f"suggestion__{role}__status"))[:1]
+    )
+
+
+def suggestion_agreement(queryset: QuerySet) -> Agreement:
+    """How often final statuses agree with the suggestion, grouped by the few status combinations."""
+    rows = (
+        queryset.annotate(suggested_tutor=_latest_suggested("tutor"), suggested_student=_latest_suggested("student"))
+        .values(
+            "suggested_tutor",
+            "suggested_student",
+            "tutor_attendance_status",
+            "student_attendance_status",
+            "attendance_source",
+        )
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return agreement(rows)
+
+
+@dataclass(frozen=True)
+class Report:
+    filters: ReportFilters
+    totals: Figures
+    by_tutor: list[PersonRow]
+    by_student: list[PersonRow]
+    weeks: list[WeekPoint]
+    agreement: Agreement
+
+
+def attendance_report(*, user, filters: ReportFilters) -> Report:
+    """The whole report for what the user may see: five queries, whatever the number of sessions."""
+    sessions = report_sessions(user=user, filters=filters)
+    return Report(
+        filters=filters,
+        totals=Figures.from_aggregate(sessions.aggregate(**_figure_aggregates())),
+        by_tutor=figures_by(sessions, "tutor"),
+        by_student=figures_by(sessions, "student"),
+        weeks=weekly_figures(sessions, filters),
+        agreement=suggestion_agreement(sessions),
+    )
+
+
+# --- export ---------------------------------------------------------------------
+
+EXPORT_FIELDS = (
+    "pk",
+    "title",
+    "scheduled_start",
+    "scheduled_end",
+    *_person_columns("tutor")[1:],
+    *_person_columns("student")[1:],
+    "tutor_attendance_status",
+    "student_attendance_status",
+    "attendance_source",
+    "attendance_marked_by__first_name",
+    "attendance_marked_by__last_name",
+    "attendance_marked_by__username",
+    "attendance_marked_at",
+    "attendance_notes",
+    "whiteboard_id",
+    *(
+        f"whiteboard__{role}_{column}"
+        for role in ("tutor", "student")
+        for column in ("connected_at", "last_activity_at", "total_active_seconds", "presence_spans")
+    ),
+)
+
+
+def export_rows(*, user, filters: ReportFilters) -> Iterator[dict]:
+    """The report's sessions as plain dicts, oldest first, read from the database in chunks (one query)."""
+    queryset = report_sessions(user=user, filters=filters).order_by("scheduled_start", "pk").values(*EXPORT_FIELDS)
+    return queryset.iterator(chunk_size=EXPORT_CHUNK_SIZE)
