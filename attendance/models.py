@@ -105,6 +105,12 @@ class TutoringSession(models.Model):
             models.Index(fields=["tutor", "scheduled_start"], name="sessions_tutor_start"),
             # Student page: a student's sessions by time.
             models.Index(fields=["student", "scheduled_start"], name="sessions_student_start"),
+            # Tutors' daily digest: a tutor's ended sessions still waiting for a decision.
+            models.Index(
+                fields=["tutor", "scheduled_end"],
+                condition=Q(attendance_source="system_default"),
+                name="sessions_undecided_by_tutor",
+            ),
             # Finalising job: ended sessions still at the system default that it has not looked at.
             models.Index(
                 fields=["scheduled_end"],
