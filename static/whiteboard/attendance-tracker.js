@@ -22,7 +22,7 @@
  * onStatus(state, detail) states:
  *   "connecting" | "connected" ({ connectionId, heartbeatInterval })
  *   "reconnecting" ({ attempt, retryInMs, status?, error? }): a request failed, retrying
- *   "offline" ({ reason }): "stopped", "socket_closed", "page_hidden", "unauthorized" (401/403),
+ *   "offline" ({ reason }): "stopped", "socket_closed", "left_page", "unauthorized" (401/403),
  *              "not_found" (not a participant) or "rejected" (another 4xx)
  *
  * It POSTs .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats
@@ -206,7 +206,7 @@
     }
 
     function onVisibilityChange() { if (connectionId) heartbeat(); }
-    function onPageHide() { if (active) { disconnect(); report("offline", { reason: "page_hidden" }); } }
+    function onPageHide() { if (active) { disconnect(); report("offline", { reason: "left_page" }); } }
     function onPageShow(event) { if (event.persisted && active && !connectionId) connect(); } // back from bfcache
     function onOnline() { if (active && failures && pending) { timer.cancel(); pending(); } }
     const listening = new AbortController();
