@@ -105,6 +105,8 @@ class TutoringSession(models.Model):
             models.Index(fields=["tutor", "scheduled_start"], name="sessions_tutor_start"),
             # Student page: a student's sessions by time.
             models.Index(fields=["student", "scheduled_start"], name="sessions_student_start"),
+            # Staff reports and CSV export: every session in a date range.
+            models.Index(fields=["scheduled_start"], name="sessions_start"),
             # Tutors' daily digest: a tutor's ended sessions still waiting for a decision.
             models.Index(
                 fields=["tutor", "scheduled_end"],
@@ -158,6 +160,12 @@ class AttendanceChange(models.Model):
         db_table = "attendance_history"
         db_table_comment = "Append-only history of attendance changes; UPDATE and DELETE are refused"
         ordering = ["session", "id"]
+        indexes = [
+            # Reports' agreement rate: each session's latest change that carries a suggestion.
+            models.Index(
+                fields=["session", "-id"], condition=Q(suggestion__isnull=False), name="history_with_suggestion"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(source__in=AttendanceSource.values), name="%(app_label)s_%(class)s_source_valid"
