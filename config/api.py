@@ -54,13 +54,24 @@ def document_service_unavailable(result, generator, request, public):
     """Schema postprocessing: every operation may answer 503 (`exception_handler` below); say so once for all."""
     unavailable = {
         "description": "`service_unavailable`: the database cannot be reached; retry after `Retry-After` seconds.",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}, "required": True,
-                                    "description": "Seconds to wait before trying again."}},
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer"},
+                "required": True,
+                "description": "Seconds to wait before trying again.",
+            }
+        },
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas.setdefault("Error", {"type": "object", "required": ["code", "detail"],
-                                 "properties": {"code": {"type": "string"}, "detail": {"type": "string"}}})
+    schemas.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "required": ["code", "detail"],
+            "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+        },
+    )
     for path in result.get("paths", {}).values():
         for method, operation in path.items():
             if method != "parameters":
