@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/attendance
 
-.PHONY: run test test-postgres lint format migrations-check sweep finalize
+.PHONY: run test test-postgres lint format sweep finalize digest bench
 
 run:               ## set up and serve the app with demo data on SQLite
 	python3 dev.py run
@@ -24,6 +24,15 @@ format:
 
 sweep:             ## close stale whiteboard connections (cron: every minute)
 	$(PY) manage.py sweep_connections
+
+finalize:          ## settle ended sessions nobody marked (cron: every 5 minutes)
+	$(PY) manage.py finalize_attendance
+
+digest:            ## e-mail tutors their sessions waiting for a decision (cron: daily)
+	$(PY) manage.py send_decision_digest
+
+bench:             ## heartbeat throughput/latency against gunicorn on PostgreSQL, suggestion and dashboard timings
+	$(PY) bench/heartbeat_bench.py
 
 .PHONY: schemathesis
 schemathesis:      ## schemathesis, all checks, as tutor and student, against gunicorn on a scratch SQLite DB (~2 min)
