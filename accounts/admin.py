@@ -29,8 +29,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         if request.method == "POST":
-            wait = ratelimit.hit(f"token-issue:{request.user.pk}", limit=settings.TOKEN_ISSUE_LIMIT,
-                                 period=settings.TOKEN_ISSUE_PERIOD_SECONDS)
+            wait = ratelimit.hit(
+                f"token-issue:{request.user.pk}",
+                limit=settings.TOKEN_ISSUE_LIMIT,
+                period=settings.TOKEN_ISSUE_PERIOD_SECONDS,
+            )
             if wait is not None:
                 response = HttpResponse(
                     f"Too many tokens issued; try again in {wait} seconds.", status=429, content_type="text/plain"

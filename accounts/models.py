@@ -21,7 +21,9 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False, db_comment="SHA-256 of the key")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, db_comment="Set when revoked; a revoked token authenticates nobody")
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, db_comment="Set when revoked; a revoked token authenticates nobody"
+    )
 
     class Meta:
         db_table = "api_tokens"

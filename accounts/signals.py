@@ -11,6 +11,7 @@ security_log = logging.getLogger("security")
 def log_failed_sign_in(sender, credentials, request=None, **kwargs):
     security_log.warning(
         "sign-in failed username=%r ip=%s at=%s",
-        credentials.get("username"), request.META.get("REMOTE_ADDR") if request else None,
+        credentials.get("username"),
+        request.META.get("REMOTE_ADDR") if request else None,
         timezone.now().isoformat(),
     )

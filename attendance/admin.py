@@ -42,8 +42,16 @@ class AttendanceChangeInline(admin.TabularInline):
     model = AttendanceChange
     extra = 0
     can_delete = False
-    fields = ["changed_at", "actor", "source", "old_tutor_status", "new_tutor_status", "old_student_status",
-              "new_student_status", "notes"]
+    fields = [
+        "changed_at",
+        "actor",
+        "source",
+        "old_tutor_status",
+        "new_tutor_status",
+        "old_student_status",
+        "new_student_status",
+        "notes",
+    ]
     readonly_fields = fields
     ordering = ["id"]
 
@@ -56,33 +64,80 @@ class AttendanceChangeInline(admin.TabularInline):
 
 @admin.register(TutoringSession)
 class TutoringSessionAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "tutor", "student", "scheduled_start", "tutor_attendance_status",
-                    "student_attendance_status", "attendance_source", "attendance_marked_by", "attendance_marked_at"]
+    list_display = [
+        "id",
+        "title",
+        "tutor",
+        "student",
+        "scheduled_start",
+        "tutor_attendance_status",
+        "student_attendance_status",
+        "attendance_source",
+        "attendance_marked_by",
+        "attendance_marked_at",
+    ]
     list_select_related = ["tutor", "student", "attendance_marked_by"]
-    list_filter = ["attendance_source", "student_attendance_status", "tutor_attendance_status", "scheduled_start",
-                   ("tutor", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["title", "tutor__username", "tutor__first_name", "tutor__last_name", "student__username",
-                     "student__first_name", "student__last_name"]
+    list_filter = [
+        "attendance_source",
+        "student_attendance_status",
+        "tutor_attendance_status",
+        "scheduled_start",
+        ("tutor", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = [
+        "title",
+        "tutor__username",
+        "tutor__first_name",
+        "tutor__last_name",
+        "student__username",
+        "student__first_name",
+        "student__last_name",
+    ]
     date_hierarchy = "scheduled_start"
     autocomplete_fields = ["tutor", "student"]
     raw_id_fields = ["whiteboard"]
     inlines = [AttendanceChangeInline]
     actions = ["apply_suggestion_action", "override_action"]
     # Attendance is changed only through the override form, which records who, when and why.
-    readonly_fields = ["override_link", "tutor_attendance_status", "student_attendance_status", "attendance_source",
-                       "attendance_marked_by", "attendance_marked_at", "attendance_notes", "finalize_checked_at",
-                       "presence"]
+    readonly_fields = [
+        "override_link",
+        "tutor_attendance_status",
+        "student_attendance_status",
+        "attendance_source",
+        "attendance_marked_by",
+        "attendance_marked_at",
+        "attendance_notes",
+        "finalize_checked_at",
+        "presence",
+    ]
     fieldsets = [
         (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "whiteboard"]}),
-        ("Attendance", {"fields": ["override_link", "tutor_attendance_status", "student_attendance_status",
-                                   "attendance_source", "attendance_marked_by", "attendance_marked_at",
-                                   "attendance_notes", "finalize_checked_at"]}),
+        (
+            "Attendance",
+            {
+                "fields": [
+                    "override_link",
+                    "tutor_attendance_status",
+                    "student_attendance_status",
+                    "attendance_source",
+                    "attendance_marked_by",
+                    "attendance_marked_at",
+                    "attendance_notes",
+                    "finalize_checked_at",
+                ]
+            },
+        ),
         ("Whiteboard presence (evidence, read-only)", {"fields": ["presence"]}),
     ]
 
     def get_urls(self):
-        custom = [path("<int:pk>/override/", self.admin_site.admin_view(self.override_view),
-                       name="attendance_tutoringsession_override")]
+        custom = [
+            path(
+                "<int:pk>/override/",
+                self.admin_site.admin_view(self.override_view),
+                name="attendance_tutoringsession_override",
+            )
+        ]
         return custom + super().get_urls()
 
     @admin.display(description="Override")
@@ -99,25 +154,37 @@ class TutoringSessionAdmin(admin.ModelAdmin):
         snapshot = presence_snapshot(whiteboard=obj.whiteboard)
         rows = []
         for role, status in snapshot.items():
-            rows.append((role, "connected" if status.connected else "not connected", status.connected_at or "—",
-                         status.last_activity_at or "—", status.total_active_seconds // 60,
-                         status.hidden_seconds // 60, status.reconnects))
+            rows.append(
+                (
+                    role,
+                    "connected" if status.connected else "not connected",
+                    status.connected_at or "—",
+                    status.last_activity_at or "—",
+                    status.total_active_seconds // 60,
+                    status.hidden_seconds // 60,
+                    status.reconnects,
+                )
+            )
         summary = format_html_join(
             "", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{} min</td><td>{} min</td><td>{}</td></tr>", rows
         )
         spans = format_html_join(
-            "", "<li>{}: {} → {}</li>",
+            "",
+            "<li>{}: {} → {}</li>",
             ((role, span["start"], span["end"]) for role, s in snapshot.items() for span in s.spans),
         )
         log = format_html_join(
-            "", "<li>{} — {} {} (connection {})</li>",
+            "",
+            "<li>{} — {} {} (connection {})</li>",
             ((e["at"], e["role"], e["event"], e["connection_id"][:8]) for e in obj.whiteboard.connection_logs),
         )
         return format_html(
             "<table><tr><th></th><th>now</th><th>first joined</th><th>last seen</th><th>active</th>"
             "<th>hidden</th><th>reconnects</th></tr>{}</table><p><b>Presence spans</b></p><ul>{}</ul>"
             "<p><b>Connection log</b></p><ul>{}</ul>",
-            summary, spans or "—", log or "—",
+            summary,
+            spans or "—",
+            log or "—",
         )
 
     def override_view(self, request, pk):
@@ -128,16 +195,24 @@ class TutoringSessionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 attendance_mark_by_hand(
-                    session=session, by=request.user, tutor_status=form.cleaned_data["tutor_status"] or None,
-                    student_status=form.cleaned_data["student_status"] or None, notes=form.cleaned_data["notes"],
+                    session=session,
+                    by=request.user,
+                    tutor_status=form.cleaned_data["tutor_status"] or None,
+                    student_status=form.cleaned_data["student_status"] or None,
+                    notes=form.cleaned_data["notes"],
                 )
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
                 self.message_user(request, f"Attendance of {session} overridden.", messages.SUCCESS)
                 return redirect("admin:attendance_tutoringsession_change", session.pk)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": session,
-                   "title": f"Override attendance: {session}", "form": form}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": session,
+            "title": f"Override attendance: {session}",
+            "form": form,
+        }
         return TemplateResponse(request, "admin/attendance/override.html", context)
 
     def _bulk(self, request, queryset, *, title, form_class, apply):
@@ -155,25 +230,40 @@ class TutoringSessionAdmin(admin.ModelAdmin):
             for failure in failed:
                 self.message_user(request, failure, messages.ERROR)
             return None
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title,
-                   "form": form, "queryset": queryset, "action": request.POST.get("action"),
-                   "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "action": request.POST.get("action"),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
         return TemplateResponse(request, "admin/attendance/bulk_action.html", context)
 
     @admin.action(description="Apply the whiteboard suggestion (admin override)", permissions=["change"])
     def apply_suggestion_action(self, request, queryset):
         return self._bulk(
-            request, queryset, title="Apply the whiteboard suggestion", form_class=BulkNoteForm,
+            request,
+            queryset,
+            title="Apply the whiteboard suggestion",
+            form_class=BulkNoteForm,
             apply=lambda s, data: attendance_apply_suggestion(session=s, by=request.user, notes=data["notes"]),
         )
 
     @admin.action(description="Override attendance of selected sessions", permissions=["change"])
     def override_action(self, request, queryset):
         return self._bulk(
-            request, queryset, title="Override attendance", form_class=OverrideForm,
+            request,
+            queryset,
+            title="Override attendance",
+            form_class=OverrideForm,
             apply=lambda s, data: attendance_mark_by_hand(
-                session=s, by=request.user, tutor_status=data["tutor_status"] or None,
-                student_status=data["student_status"] or None, notes=data["notes"],
+                session=s,
+                by=request.user,
+                tutor_status=data["tutor_status"] or None,
+                student_status=data["student_status"] or None,
+                notes=data["notes"],
             ),
         )
 
@@ -182,8 +272,16 @@ class TutoringSessionAdmin(admin.ModelAdmin):
 class AttendanceChangeAdmin(admin.ModelAdmin):
     """The audit trail: searchable, never editable."""
 
-    list_display = ["changed_at", "session", "actor", "source", "old_student_status", "new_student_status",
-                    "old_tutor_status", "new_tutor_status"]
+    list_display = [
+        "changed_at",
+        "session",
+        "actor",
+        "source",
+        "old_student_status",
+        "new_student_status",
+        "old_tutor_status",
+        "new_tutor_status",
+    ]
     list_filter = ["source", "changed_at"]
     search_fields = ["session__id", "actor__username", "notes"]
     list_select_related = ["session__tutor", "session__student", "actor"]

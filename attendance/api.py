@@ -40,8 +40,13 @@ class AttendanceSerializer(serializers.ModelSerializer):
     class Meta:
         model = TutoringSession
         fields = [
-            "session_id", "tutor_attendance_status", "student_attendance_status", "attendance_source",
-            "attendance_marked_by", "attendance_marked_at", "attendance_notes",
+            "session_id",
+            "tutor_attendance_status",
+            "student_attendance_status",
+            "attendance_source",
+            "attendance_marked_by",
+            "attendance_marked_at",
+            "attendance_notes",
         ]
 
 
@@ -74,7 +79,9 @@ class SuggestionSerializer(serializers.Serializer):
 
 class AttendanceSuggestionApi(APIView):
     @extend_schema(
-        tags=[TAG], operation_id="attendance_suggestion", responses={200: SuggestionSerializer, **ERRORS},
+        tags=[TAG],
+        operation_id="attendance_suggestion",
+        responses={200: SuggestionSerializer, **ERRORS},
         summary="What the whiteboard evidence suggests, with confidence and reasons.",
     )
     def get(self, request, session_id: int):
@@ -110,12 +117,18 @@ class AttendanceMarkApi(APIView):
             return data
 
     @extend_schema(
-        tags=[TAG], operation_id="attendance_mark", request=InputSerializer,
-        responses={200: AttendanceSerializer, 409: OpenApiResponse(
-            ErrorSerializer,
-            description="`admin_override_locked`, `not_started`, `marking_window_closed`, `suggestion_not_final`, "
-                        "`no_suggestion`",
-        ), **ERRORS},
+        tags=[TAG],
+        operation_id="attendance_mark",
+        request=InputSerializer,
+        responses={
+            200: AttendanceSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`admin_override_locked`, `not_started`, `marking_window_closed`, `suggestion_not_final`, "
+                "`no_suggestion`",
+            ),
+            **ERRORS,
+        },
         summary="Mark attendance by hand (tutor: manual; staff: admin_override) or accept the suggestion.",
     )
     def put(self, request, session_id: int):
@@ -125,8 +138,11 @@ class AttendanceMarkApi(APIView):
             session = services.attendance_apply_suggestion(session=session, by=request.user, notes=data["notes"])
         else:
             session = services.attendance_mark_by_hand(
-                session=session, by=request.user, tutor_status=data.get("tutor_attendance_status"),
-                student_status=data.get("student_attendance_status"), notes=data["notes"],
+                session=session,
+                by=request.user,
+                tutor_status=data.get("tutor_attendance_status"),
+                student_status=data.get("student_attendance_status"),
+                notes=data["notes"],
             )
         return Response(AttendanceSerializer(session).data)
 
@@ -145,12 +161,21 @@ class AttendanceMarkInputSchema(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        return {**schema, "oneOf": [
-            {"title": "Accept the suggestion", "required": ["apply_suggestion"],
-             "not": {"anyOf": [*GIVES_A_STATUS, {"properties": {"apply_suggestion": {"enum": [False]}}}]}},
-            {"title": "Mark by hand", "anyOf": GIVES_A_STATUS,
-             "not": {"required": ["apply_suggestion"], "properties": {"apply_suggestion": {"enum": [True]}}}},
-        ]}
+        return {
+            **schema,
+            "oneOf": [
+                {
+                    "title": "Accept the suggestion",
+                    "required": ["apply_suggestion"],
+                    "not": {"anyOf": [*GIVES_A_STATUS, {"properties": {"apply_suggestion": {"enum": [False]}}}]},
+                },
+                {
+                    "title": "Mark by hand",
+                    "anyOf": GIVES_A_STATUS,
+                    "not": {"required": ["apply_suggestion"], "properties": {"apply_suggestion": {"enum": [True]}}},
+                },
+            ],
+        }
 
 
 class AttendanceChangeSerializer(serializers.ModelSerializer):
@@ -159,14 +184,24 @@ class AttendanceChangeSerializer(serializers.ModelSerializer):
     class Meta:
         model = AttendanceChange
         fields = [
-            "id", "changed_at", "actor", "source", "previous_source", "old_tutor_status", "new_tutor_status",
-            "old_student_status", "new_student_status", "notes", "suggestion",
+            "id",
+            "changed_at",
+            "actor",
+            "source",
+            "previous_source",
+            "old_tutor_status",
+            "new_tutor_status",
+            "old_student_status",
+            "new_student_status",
+            "notes",
+            "suggestion",
         ]
 
 
 class AttendanceHistoryApi(APIView):
     @extend_schema(
-        tags=[TAG], operation_id="attendance_history",
+        tags=[TAG],
+        operation_id="attendance_history",
         responses={200: AttendanceChangeSerializer(many=True), **ERRORS},
         summary="Every change of the session's attendance, oldest first.",
     )

@@ -32,9 +32,9 @@ PAST_DAYS = 30
 def _sessions_with_live_presence():
     """Sessions with everything a card shows, in a constant number of queries however many there are."""
     open_connections = Connection.objects.filter(closed_at__isnull=True)
-    return TutoringSession.objects.select_related("tutor", "student", "whiteboard", "attendance_marked_by").prefetch_related(
-        Prefetch("whiteboard__connections", queryset=open_connections, to_attr="open_connections")
-    )
+    return TutoringSession.objects.select_related(
+        "tutor", "student", "whiteboard", "attendance_marked_by"
+    ).prefetch_related(Prefetch("whiteboard__connections", queryset=open_connections, to_attr="open_connections"))
 
 
 def _card(session: TutoringSession, now) -> dict:
@@ -106,8 +106,13 @@ class MarkForm(forms.Form):
 
     tutor_status = forms.ChoiceField(choices=AttendanceStatus.choices, label="Tutor")
     student_status = forms.ChoiceField(choices=AttendanceStatus.choices, label="Student")
-    notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
-                            label="Notes", help_text="Why, in a few words. Kept in the history.")
+    notes = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Notes",
+        help_text="Why, in a few words. Kept in the history.",
+    )
 
 
 class AcceptForm(forms.Form):
@@ -128,12 +133,17 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
     if session.whiteboard is not None:
         snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
         timeline = build_timeline(
-            scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end, now=now,
+            scheduled_start=session.scheduled_start,
+            scheduled_end=session.scheduled_end,
+            now=now,
             spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
         )
-    mark_form = mark_form or MarkForm(initial={
-        "tutor_status": session.tutor_attendance_status, "student_status": session.student_attendance_status,
-    })
+    mark_form = mark_form or MarkForm(
+        initial={
+            "tutor_status": session.tutor_attendance_status,
+            "student_status": session.student_attendance_status,
+        }
+    )
     context = {
         "session": session,
         "suggestion": suggestion,
@@ -158,8 +168,11 @@ def session_mark(request, session_id: int):
     if form.is_valid():
         try:
             services.attendance_mark_by_hand(
-                session=session, by=request.user, tutor_status=form.cleaned_data["tutor_status"],
-                student_status=form.cleaned_data["student_status"], notes=form.cleaned_data["notes"],
+                session=session,
+                by=request.user,
+                tutor_status=form.cleaned_data["tutor_status"],
+                student_status=form.cleaned_data["student_status"],
+                notes=form.cleaned_data["notes"],
             )
         except DomainError as error:
             form.add_error(None, error.message)

@@ -23,7 +23,11 @@ class AccessDeniedLogMiddleware:
             who = f"{user.pk}:{user.get_username()}" if user is not None and user.is_authenticated else "anonymous"
             security_log.warning(
                 "access refused status=%s user=%s method=%s path=%s ip=%s at=%s",
-                response.status_code, who, request.method, request.path, request.META.get("REMOTE_ADDR"),
+                response.status_code,
+                who,
+                request.method,
+                request.path,
+                request.META.get("REMOTE_ADDR"),
                 timezone.now().isoformat(),
             )
         return response

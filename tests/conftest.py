@@ -28,8 +28,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     # The manifest storage needs collectstatic; tests render templates without it.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -110,8 +112,9 @@ def staff(db):
 @pytest.fixture
 def session(tutor, student):
     """Tina tutors Sam from T0 to T0+60 min on a whiteboard."""
-    return TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0,
-                                  scheduled_end=T0 + timedelta(hours=1))
+    return TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1)
+    )
 
 
 def client_for(user) -> APIClient:
@@ -134,6 +137,7 @@ def bearer_client():
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
         return client
+
     return make
 
 

@@ -45,16 +45,21 @@ def _connection_id(persona, world, client):
     """Participants beat/disconnect their own connection; everyone else tries a made-up one."""
     if persona not in PARTICIPANTS:
         return str(uuid.uuid4())
-    response = client.post(f"/api/whiteboard/sessions/{world['session'].whiteboard_id}/connect", {},
-                           format="json")
+    response = client.post(f"/api/whiteboard/sessions/{world['session'].whiteboard_id}/connect", {}, format="json")
     return response.json()["connection_id"]
 
 
 @pytest.fixture
 def world(session, tutor, student, other_tutor, other_student, staff, clock):
     clock.at(END + timedelta(minutes=1))  # after the session: marking and accepting are allowed
-    return {"session": session, "tutor": tutor, "student": student, "other_tutor": other_tutor,
-            "other_student": other_student, "staff": staff}
+    return {
+        "session": session,
+        "tutor": tutor,
+        "student": student,
+        "other_tutor": other_tutor,
+        "other_student": other_student,
+        "staff": staff,
+    }
 
 
 # expected status per persona, in PERSONAS order
@@ -110,8 +115,9 @@ def test_a_token_of_someone_outside_the_session_gets_404(world):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     session = world["session"]
     assert client.get(f"/api/tutor/sessions/{session.pk}/attendance-suggestion").status_code == 404
-    assert client.post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {},
-                       format="json").status_code == 404
+    assert (
+        client.post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {}, format="json").status_code == 404
+    )
 
 
 # Pages: anonymous and token-only clients are sent to sign in (302 to the login page).

@@ -76,8 +76,9 @@ def test_failed_sign_in_is_logged(tutor, caplog):
 
 def test_anonymous_api_call_is_401_json_and_logged(session, caplog):
     with caplog.at_level("WARNING", logger="security"):
-        response = Client().post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {},
-                                 content_type="application/json")
+        response = Client().post(
+            f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {}, content_type="application/json"
+        )
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
     assert any("user=anonymous" in r.getMessage() for r in caplog.records)
@@ -100,8 +101,14 @@ PRODUCTION_ENV = {
 
 def _check_deploy(extra_env):
     env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV} | extra_env
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_check_deploy_is_clean_with_production_settings():

@@ -19,14 +19,28 @@ class ConnectionInline(admin.TabularInline):
 class WhiteboardSessionAdmin(admin.ModelAdmin):
     """Presence is evidence: shown, never edited by hand."""
 
-    list_display = ["id", "tutoring_session", "tutor_total_active_seconds", "student_total_active_seconds",
-                    "created_at"]
+    list_display = [
+        "id",
+        "tutoring_session",
+        "tutor_total_active_seconds",
+        "student_total_active_seconds",
+        "created_at",
+    ]
     inlines = [ConnectionInline]
     exclude = ["connection_logs", "tutor_presence_spans", "student_presence_spans"]
     readonly_fields = [
-        "tutor_connected_at", "tutor_disconnected_at", "tutor_last_activity_at", "tutor_total_active_seconds",
-        "tutor_hidden_seconds", "student_connected_at", "student_disconnected_at", "student_last_activity_at",
-        "student_total_active_seconds", "student_hidden_seconds", "created_at", "presence_spans_table",
+        "tutor_connected_at",
+        "tutor_disconnected_at",
+        "tutor_last_activity_at",
+        "tutor_total_active_seconds",
+        "tutor_hidden_seconds",
+        "student_connected_at",
+        "student_disconnected_at",
+        "student_last_activity_at",
+        "student_total_active_seconds",
+        "student_hidden_seconds",
+        "created_at",
+        "presence_spans_table",
         "connection_log_table",
     ]
 
@@ -38,8 +52,11 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Presence spans")
     def presence_spans_table(self, obj):
-        rows = [(role, span["start"], span["end"], len(span["hidden"]))
-                for role in ("tutor", "student") for span in getattr(obj, f"{role}_presence_spans")]
+        rows = [
+            (role, span["start"], span["end"], len(span["hidden"]))
+            for role in ("tutor", "student")
+            for span in getattr(obj, f"{role}_presence_spans")
+        ]
         return format_html_join("\n", "<div>{}: {} → {} ({} hidden interval(s))</div>", rows) or "—"
 
     @admin.display(description="Connection log")

@@ -24,11 +24,17 @@ ERRORS = {
 }
 
 # Connect and heartbeat are throttled per user (THROTTLE_CONNECT, THROTTLE_HEARTBEAT).
-THROTTLED = {429: OpenApiResponse(
-    ErrorSerializer, description="`throttled`: too many requests from this user; retry after `Retry-After` seconds."
-)}
+THROTTLED = {
+    429: OpenApiResponse(
+        ErrorSerializer, description="`throttled`: too many requests from this user; retry after `Retry-After` seconds."
+    )
+}
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429], required=True,
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    required=True,
     description="Seconds to wait before trying again.",
 )
 
@@ -68,20 +74,26 @@ def _connection_response(result: services.ConnectionResult, status=200) -> Respo
 class ConnectApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "connect"
+
     @extend_schema_serializer(component_name="ConnectInput")
     class InputSerializer(serializers.Serializer):
         connection_id = ConnectionIdField(required=False, help_text="Client-made id; the server makes one if absent.")
         visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
 
     @extend_schema(
-        tags=[TAG], operation_id="whiteboard_connect", request=InputSerializer, parameters=[RETRY_AFTER],
+        tags=[TAG],
+        operation_id="whiteboard_connect",
+        request=InputSerializer,
+        parameters=[RETRY_AFTER],
         responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS, **THROTTLED},
         summary="A tab or socket of the signed-in participant opened the whiteboard.",
     )
     def post(self, request, session_id: int):
         data = validated(self.InputSerializer, request)
         result = services.presence_connect(
-            whiteboard_id=session_id, user=request.user, connection_id=data.get("connection_id"),
+            whiteboard_id=session_id,
+            user=request.user,
+            connection_id=data.get("connection_id"),
             visibility=data["visibility"],
         )
         return _connection_response(result)
@@ -90,22 +102,33 @@ class ConnectApi(APIView):
 class HeartbeatApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "heartbeat"
+
     @extend_schema_serializer(component_name="HeartbeatInput")
     class InputSerializer(serializers.Serializer):
         connection_id = ConnectionIdField()
         visibility = serializers.ChoiceField(choices=Visibility.choices)
 
     @extend_schema(
-        tags=[TAG], operation_id="whiteboard_heartbeat", request=InputSerializer, parameters=[RETRY_AFTER],
-        responses={200: ConnectionSerializer, 409: OpenApiResponse(
-            ErrorSerializer, description="`connection_closed`: the server closed this connection; connect again."
-        ), **ERRORS, **THROTTLED},
+        tags=[TAG],
+        operation_id="whiteboard_heartbeat",
+        request=InputSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            200: ConnectionSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="`connection_closed`: the server closed this connection; connect again."
+            ),
+            **ERRORS,
+            **THROTTLED,
+        },
         summary="The connection is still there (every heartbeat_interval seconds).",
     )
     def post(self, request, session_id: int):
         data = validated(self.InputSerializer, request)
         result = services.presence_heartbeat(
-            whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"],
+            whiteboard_id=session_id,
+            user=request.user,
+            connection_id=data["connection_id"],
             visibility=data["visibility"],
         )
         return _connection_response(result)
@@ -123,7 +146,9 @@ class DisconnectApi(APIView):
         already_closed = serializers.BooleanField()
 
     @extend_schema(
-        tags=[TAG], operation_id="whiteboard_disconnect", request=InputSerializer,
+        tags=[TAG],
+        operation_id="whiteboard_disconnect",
+        request=InputSerializer,
         responses={200: OutputSerializer, **ERRORS},
         summary="The connection closed (idempotent).",
     )
@@ -157,7 +182,8 @@ class ConnectionStatusApi(APIView):
         student = ParticipantStatusSerializer()
 
     @extend_schema(
-        tags=[TAG], operation_id="whiteboard_connection_status",
+        tags=[TAG],
+        operation_id="whiteboard_connection_status",
         responses={200: OutputSerializer, 401: ERRORS[401], 404: ERRORS[404]},
         summary="Live connection metrics of tutor and student.",
     )
@@ -166,12 +192,16 @@ class ConnectionStatusApi(APIView):
         now = timezone.now()
         snapshot = services.presence_snapshot(whiteboard=whiteboard, now=now)
         session = getattr(whiteboard, "tutoring_session", None)
-        return Response(self.OutputSerializer({
-            "whiteboard_id": whiteboard.pk,
-            "session_id": session.pk if session else None,
-            "server_time": now,
-            **snapshot,
-        }).data)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "whiteboard_id": whiteboard.pk,
+                    "session_id": session.pk if session else None,
+                    "server_time": now,
+                    **snapshot,
+                }
+            ).data
+        )
 
 
 def _visible_whiteboard(user, whiteboard_id: int) -> WhiteboardSession:

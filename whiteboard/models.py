@@ -26,19 +26,31 @@ class WhiteboardSession(models.Model):
 
     tutor_connected_at = models.DateTimeField(null=True, blank=True, db_comment="Tutor's first connection")
     tutor_disconnected_at = models.DateTimeField(
-        null=True, blank=True, db_comment="When the tutor last went from connected to not connected; null while connected"
+        null=True,
+        blank=True,
+        db_comment="When the tutor last went from connected to not connected; null while connected",
     )
     tutor_last_activity_at = models.DateTimeField(null=True, blank=True, db_comment="Last signal heard from the tutor")
-    tutor_total_active_seconds = models.PositiveIntegerField(default=0, db_comment="Tutor's presence, union of all tabs")
-    tutor_hidden_seconds = models.PositiveIntegerField(default=0, db_comment="Part of the tutor's presence with the tab hidden")
+    tutor_total_active_seconds = models.PositiveIntegerField(
+        default=0, db_comment="Tutor's presence, union of all tabs"
+    )
+    tutor_hidden_seconds = models.PositiveIntegerField(
+        default=0, db_comment="Part of the tutor's presence with the tab hidden"
+    )
     tutor_presence_spans = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
 
     student_connected_at = models.DateTimeField(null=True, blank=True, db_comment="Student's first connection")
     student_disconnected_at = models.DateTimeField(
-        null=True, blank=True, db_comment="When the student last went from connected to not connected; null while connected"
+        null=True,
+        blank=True,
+        db_comment="When the student last went from connected to not connected; null while connected",
     )
-    student_last_activity_at = models.DateTimeField(null=True, blank=True, db_comment="Last signal heard from the student")
-    student_total_active_seconds = models.PositiveIntegerField(default=0, db_comment="Student's presence, union of all tabs")
+    student_last_activity_at = models.DateTimeField(
+        null=True, blank=True, db_comment="Last signal heard from the student"
+    )
+    student_total_active_seconds = models.PositiveIntegerField(
+        default=0, db_comment="Student's presence, union of all tabs"
+    )
     student_hidden_seconds = models.PositiveIntegerField(
         default=0, db_comment="Part of the student's presence with the tab hidden"
     )
@@ -82,16 +94,15 @@ class Connection(models.Model):
         db_table = "whiteboard_connections"
         constraints = [
             models.UniqueConstraint(fields=["whiteboard", "connection_id"], name="%(app_label)s_%(class)s_unique_id"),
-            models.CheckConstraint(
-                condition=models.Q(role__in=Role.values), name="%(app_label)s_%(class)s_role_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="%(app_label)s_%(class)s_role_valid"),
             models.CheckConstraint(
                 condition=models.Q(visibility__in=Visibility.values), name="%(app_label)s_%(class)s_visibility_valid"
             ),
             models.CheckConstraint(
-                condition=(models.Q(closed_at__isnull=True, close_reason="") | models.Q(
-                    closed_at__isnull=False, close_reason__in=["disconnect", "timeout"]
-                )),
+                condition=(
+                    models.Q(closed_at__isnull=True, close_reason="")
+                    | models.Q(closed_at__isnull=False, close_reason__in=["disconnect", "timeout"])
+                ),
                 name="%(app_label)s_%(class)s_closed_has_reason",
             ),
         ]

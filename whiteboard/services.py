@@ -40,8 +40,14 @@ class DisconnectResult:
 class _Participant:
     """Read/write view over one participant's `<role>_*` columns of a whiteboard row."""
 
-    FIELDS = ("connected_at", "disconnected_at", "last_activity_at", "total_active_seconds", "hidden_seconds",
-              "presence_spans")
+    FIELDS = (
+        "connected_at",
+        "disconnected_at",
+        "last_activity_at",
+        "total_active_seconds",
+        "hidden_seconds",
+        "presence_spans",
+    )
 
     def __init__(self, whiteboard: WhiteboardSession, role: str):
         self.whiteboard = whiteboard
@@ -63,10 +69,17 @@ class _Participant:
         self.set("hidden_seconds", hidden)
 
 
-def _log(whiteboard: WhiteboardSession, *, event: str, role: str, user_id: int, connection_id, at: datetime,
-         **extra) -> None:
-    entry = {"event": event, "role": role, "user_id": user_id, "connection_id": str(connection_id),
-             "at": at.isoformat(), **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in extra.items()}}
+def _log(
+    whiteboard: WhiteboardSession, *, event: str, role: str, user_id: int, connection_id, at: datetime, **extra
+) -> None:
+    entry = {
+        "event": event,
+        "role": role,
+        "user_id": user_id,
+        "connection_id": str(connection_id),
+        "at": at.isoformat(),
+        **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in extra.items()},
+    }
     whiteboard.connection_logs = [*whiteboard.connection_logs, entry]
 
 
@@ -98,8 +111,15 @@ def _time_out(whiteboard: WhiteboardSession, participant: _Participant, stale: l
     )
     for connection in stale:
         connection.closed_at, connection.close_reason = now, Connection.CloseReason.TIMEOUT
-        _log(whiteboard, event="timeout", role=connection.role, user_id=connection.user_id,
-             connection_id=connection.connection_id, at=now, last_seen_at=connection.last_signal_at)
+        _log(
+            whiteboard,
+            event="timeout",
+            role=connection.role,
+            user_id=connection.user_id,
+            connection_id=connection.connection_id,
+            at=now,
+            last_seen_at=connection.last_signal_at,
+        )
     participant.changed.add("connection_logs")
 
 
@@ -131,7 +151,11 @@ def _touch(connection: Connection, *, visibility: str, now, conf: PresenceSettin
 
 
 def presence_connect(
-    *, whiteboard_id: int, user, connection_id: uuid.UUID | None = None, visibility: str = Visibility.VISIBLE,
+    *,
+    whiteboard_id: int,
+    user,
+    connection_id: uuid.UUID | None = None,
+    visibility: str = Visibility.VISIBLE,
     now: datetime | None = None,
 ) -> ConnectionResult:
     """Open a connection (a tab or socket). Connecting again with the same open id is a harmless retry."""
@@ -148,8 +172,7 @@ def presence_connect(
             if existing is not None and existing.user_id != user.pk:
                 raise DomainError("This connection id is already used by someone else.", "connection_id_taken")
             if existing is not None and not existing.is_alive(now):
-                raise DomainError("This connection was closed; connect with a new connection id.",
-                                  "connection_closed")
+                raise DomainError("This connection was closed; connect with a new connection id.", "connection_closed")
 
         _time_out(whiteboard, participant, [c for c in connections if not c.is_alive(now)], now)
         alive = [c for c in connections if c.is_alive(now)]
@@ -163,19 +186,28 @@ def presence_connect(
                 participant.set("connected_at", now)
 
         if existing is None:
-            existing = Connection(whiteboard=whiteboard, role=role, user=user,
-                                  connection_id=connection_id or uuid.uuid4(), opened_at=now)
+            existing = Connection(
+                whiteboard=whiteboard, role=role, user=user, connection_id=connection_id or uuid.uuid4(), opened_at=now
+            )
             _touch(existing, visibility=visibility, now=now, conf=conf)
             existing.save(force_insert=True)
-            _log(whiteboard, event="connect", role=role, user_id=user.pk, connection_id=existing.connection_id,
-                 at=now, visibility=visibility)
+            _log(
+                whiteboard,
+                event="connect",
+                role=role,
+                user_id=user.pk,
+                connection_id=existing.connection_id,
+                at=now,
+                visibility=visibility,
+            )
             participant.changed.add("connection_logs")
         else:
             _touch(existing, visibility=visibility, now=now, conf=conf)
             existing.save(update_fields=["last_signal_at", "visibility", "expires_at"])
         _save(whiteboard, participant)
-    return ConnectionResult(existing.connection_id, role, conf.heartbeat_interval,
-                            int(conf.timeout(visibility).total_seconds()))
+    return ConnectionResult(
+        existing.connection_id, role, conf.heartbeat_interval, int(conf.timeout(visibility).total_seconds())
+    )
 
 
 def presence_heartbeat(
@@ -195,8 +227,9 @@ def presence_heartbeat(
         _time_out(whiteboard, participant, stale, now)
 
         if connection is None:
-            if not Connection.objects.filter(whiteboard=whiteboard, connection_id=connection_id,
-                                             user_id=user.pk).exists():
+            if not Connection.objects.filter(
+                whiteboard=whiteboard, connection_id=connection_id, user_id=user.pk
+            ).exists():
                 raise DomainError("No such connection on this whiteboard; connect first.", "unknown_connection")
             closed_message = "This connection was closed by the server; connect again."
         elif connection in stale:
@@ -224,8 +257,9 @@ def presence_disconnect(
         whiteboard, role = _lock_for_participant(whiteboard_id=whiteboard_id, user=user)
         now = now or timezone.now()
         participant = _Participant(whiteboard, role)
-        connection = Connection.objects.filter(whiteboard=whiteboard, connection_id=connection_id,
-                                               user_id=user.pk).first()
+        connection = Connection.objects.filter(
+            whiteboard=whiteboard, connection_id=connection_id, user_id=user.pk
+        ).first()
         if connection is None:
             raise DomainError("No such connection on this whiteboard.", "unknown_connection")
         if connection.closed_at is not None:

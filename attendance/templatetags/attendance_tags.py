@@ -2,10 +2,22 @@ from django import template
 
 register = template.Library()
 
-BADGE = {"present": "ok", "late": "warn", "left_early": "warn", "absent": "bad", "excused": "neutral",
-         "unknown": "neutral"}
-LABEL = {"present": "Present", "late": "Late", "left_early": "Left early", "absent": "Absent", "excused": "Excused",
-         "unknown": "Unknown"}
+BADGE = {
+    "present": "ok",
+    "late": "warn",
+    "left_early": "warn",
+    "absent": "bad",
+    "excused": "neutral",
+    "unknown": "neutral",
+}
+LABEL = {
+    "present": "Present",
+    "late": "Late",
+    "left_early": "Left early",
+    "absent": "Absent",
+    "excused": "Excused",
+    "unknown": "Unknown",
+}
 
 
 @register.inclusion_tag("attendance/_status.html")

@@ -24,14 +24,17 @@ def admin_client(staff):
 
 
 def test_changelist_shows_both_statuses_source_and_filters(admin_client, session):
-    response = admin_client.get(reverse("admin:attendance_tutoringsession_changelist"),
-                                {"attendance_source__exact": "system_default", "q": "tina"})
+    response = admin_client.get(
+        reverse("admin:attendance_tutoringsession_changelist"),
+        {"attendance_source__exact": "system_default", "q": "tina"},
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert f">{session.pk}<" in content
     assert "Assumed (not yet marked)" in content
-    filtered_out = admin_client.get(reverse("admin:attendance_tutoringsession_changelist"),
-                                    {"attendance_source__exact": "manual"})
+    filtered_out = admin_client.get(
+        reverse("admin:attendance_tutoringsession_changelist"), {"attendance_source__exact": "manual"}
+    )
     assert f">{session.pk}<" not in filtered_out.content.decode()
 
 
@@ -67,8 +70,12 @@ def test_override_without_a_note_is_a_form_error_and_changes_nothing(admin_clien
 
 
 def test_bulk_override_asks_for_a_note_then_uses_the_service(admin_client, tutor, student, staff):
-    sessions = [TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0 + timedelta(days=i),
-                                       scheduled_end=END + timedelta(days=i)) for i in range(3)]
+    sessions = [
+        TutoringSessionFactory(
+            tutor=tutor, student=student, scheduled_start=T0 + timedelta(days=i), scheduled_end=END + timedelta(days=i)
+        )
+        for i in range(3)
+    ]
     changelist = reverse("admin:attendance_tutoringsession_changelist")
     ids = [str(s.pk) for s in sessions]
     confirm_page = admin_client.post(changelist, {"action": "override_action", "_selected_action": ids})
@@ -76,8 +83,17 @@ def test_bulk_override_asks_for_a_note_then_uses_the_service(admin_client, tutor
     assert "Why (required)" in confirm_page.content.decode()
     assert not AttendanceChange.objects.exists()
 
-    admin_client.post(changelist, {"action": "override_action", "_selected_action": ids, "confirm": "yes",
-                                   "student_status": "excused", "tutor_status": "", "notes": "Snow day"})
+    admin_client.post(
+        changelist,
+        {
+            "action": "override_action",
+            "_selected_action": ids,
+            "confirm": "yes",
+            "student_status": "excused",
+            "tutor_status": "",
+            "notes": "Snow day",
+        },
+    )
     assert AttendanceChange.objects.filter(source="admin_override", actor=staff, notes="Snow day").count() == 3
     for session in sessions:
         session.refresh_from_db()
@@ -87,13 +103,20 @@ def test_bulk_override_asks_for_a_note_then_uses_the_service(admin_client, tutor
 def test_bulk_apply_suggestion_reports_sessions_it_could_not_decide(admin_client, tutor, student, clock):
     with_evidence = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END)
     presence_trace(with_evidence.whiteboard, tutor, T0, END)
-    without = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END,
-                                     whiteboard=None)
+    without = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END, whiteboard=None
+    )
     clock.at(END + timedelta(minutes=1))
-    response = admin_client.post(reverse("admin:attendance_tutoringsession_changelist"), {
-        "action": "apply_suggestion_action", "_selected_action": [with_evidence.pk, without.pk],
-        "confirm": "yes", "notes": "Term review",
-    }, follow=True)
+    response = admin_client.post(
+        reverse("admin:attendance_tutoringsession_changelist"),
+        {
+            "action": "apply_suggestion_action",
+            "_selected_action": [with_evidence.pk, without.pk],
+            "confirm": "yes",
+            "notes": "Term review",
+        },
+        follow=True,
+    )
     messages = [str(m) for m in response.context["messages"]]
     assert any("1 session(s) changed" in m for m in messages)
     assert any(f"#{without.pk}" in m and "by hand" in m for m in messages)
@@ -108,9 +131,14 @@ def test_history_in_admin_is_read_only(admin_client, session, tutor, clock):
     attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late")
     change = AttendanceChange.objects.get()
     assert admin_client.get(reverse("admin:attendance_attendancechange_changelist")).status_code == 200
-    response = admin_client.post(reverse("admin:attendance_attendancechange_change", args=[change.pk]),
-                                 {"notes": "rewritten"})
+    response = admin_client.post(
+        reverse("admin:attendance_attendancechange_change", args=[change.pk]), {"notes": "rewritten"}
+    )
     assert response.status_code == 403
-    assert admin_client.post(reverse("admin:attendance_attendancechange_delete", args=[change.pk]),
-                             {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:attendance_attendancechange_delete", args=[change.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert AttendanceChange.objects.get().notes == ""

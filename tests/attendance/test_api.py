@@ -79,8 +79,9 @@ def test_suggestion_while_running_is_provisional(api, tutor, student, session, c
 
 
 def test_session_without_whiteboard_suggests_unknown(api, tutor, student, clock):
-    session = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END,
-                                     whiteboard=None)
+    session = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END, whiteboard=None
+    )
     clock.at(END + minutes(1))
     body = api(tutor).get(url(session, "attendance-suggestion")).json()
     assert body["student"]["status"] == body["tutor"]["status"] == "unknown"
@@ -101,9 +102,15 @@ def test_only_the_tutor_and_staff_see_the_suggestion(request, api, session, staf
 
 def test_tutor_marks_by_hand_and_it_is_recorded_as_manual(api, tutor, session, clock):
     clock.at(END + minutes(5))
-    response = api(tutor).put(url(session, "attendance"), {
-        "tutor_attendance_status": "present", "student_attendance_status": "absent", "notes": "No show, no message",
-    }, format="json")
+    response = api(tutor).put(
+        url(session, "attendance"),
+        {
+            "tutor_attendance_status": "present",
+            "student_attendance_status": "absent",
+            "notes": "No show, no message",
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["student_attendance_status"] == "absent"
@@ -120,8 +127,7 @@ def test_tutor_marks_by_hand_and_it_is_recorded_as_manual(api, tutor, session, c
 
 def test_tutor_accepts_the_suggestion(api, tutor, student_late, clock):
     clock.at(END + minutes(2))
-    response = api(tutor).put(url(student_late, "attendance"), {"apply_suggestion": True, "notes": "ok"},
-                              format="json")
+    response = api(tutor).put(url(student_late, "attendance"), {"apply_suggestion": True, "notes": "ok"}, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["student_attendance_status"] == "late"
     assert response.json()["attendance_source"] == "whiteboard_auto"
@@ -135,8 +141,11 @@ def test_tutor_accepts_the_suggestion(api, tutor, student_late, clock):
 
 def test_staff_marking_is_an_admin_override_and_locks_out_the_tutor(api, tutor, staff, session, clock):
     clock.at(END + minutes(5))
-    response = api(staff).put(url(session, "attendance"), {"student_attendance_status": "excused",
-                                                           "notes": "Family emergency, confirmed"}, format="json")
+    response = api(staff).put(
+        url(session, "attendance"),
+        {"student_attendance_status": "excused", "notes": "Family emergency, confirmed"},
+        format="json",
+    )
     assert response.json()["attendance_source"] == "admin_override"
 
     response = api(tutor).put(url(session, "attendance"), {"student_attendance_status": "absent"}, format="json")
@@ -188,7 +197,8 @@ def test_marking_window_is_a_setting(api, tutor, session, clock, settings):
 def test_nobody_but_the_tutor_and_staff_may_mark(request, api, session, who, clock):
     clock.at(END)
     response = api(request.getfixturevalue(who)).put(
-        url(session, "attendance"), {"student_attendance_status": "present"}, format="json")
+        url(session, "attendance"), {"student_attendance_status": "present"}, format="json"
+    )
     assert response.status_code == 404
     assert TutoringSession.objects.get(pk=session.pk).attendance_source == "system_default"
 
@@ -197,25 +207,29 @@ def test_suggestion_cannot_be_applied_while_running_or_without_a_whiteboard(api,
     clock.at(T0 + minutes(10))
     response = api(tutor).put(url(session, "attendance"), {"apply_suggestion": True}, format="json")
     assert response.json()["code"] == "suggestion_not_final"
-    in_person = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END,
-                                       whiteboard=None)
+    in_person = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END, whiteboard=None
+    )
     clock.at(END + minutes(1))
     response = api(tutor).put(url(in_person, "attendance"), {"apply_suggestion": True}, format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "no_suggestion"
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"notes": "only notes"},
-    {"student_attendance_status": "unknown"},
-    {"student_attendance_status": "maybe"},
-    {"tutor_attendance_status": 3},
-    {"apply_suggestion": True, "student_attendance_status": "absent"},
-    {"apply_suggestion": "perhaps"},
-    {"student_attendance_status": "absent", "notes": "x" * 2001},
-    ["student_attendance_status", "absent"],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"notes": "only notes"},
+        {"student_attendance_status": "unknown"},
+        {"student_attendance_status": "maybe"},
+        {"tutor_attendance_status": 3},
+        {"apply_suggestion": True, "student_attendance_status": "absent"},
+        {"apply_suggestion": "perhaps"},
+        {"student_attendance_status": "absent", "notes": "x" * 2001},
+        ["student_attendance_status", "absent"],
+    ],
+)
 def test_bad_marking_requests_are_400_and_change_nothing(api, tutor, session, clock, body):
     clock.at(END)
     response = api(tutor).put(url(session, "attendance"), body, format="json")
@@ -238,14 +252,15 @@ def test_malformed_json_is_a_clear_400(api, tutor, session, clock):
 
 def test_history_lists_every_change_in_order_with_who_how_and_why(api, tutor, staff, session, clock):
     clock.at(END + minutes(1))
-    api(tutor).put(url(session, "attendance"), {"student_attendance_status": "late", "notes": "5 min late"},
-                   format="json")
+    api(tutor).put(
+        url(session, "attendance"), {"student_attendance_status": "late", "notes": "5 min late"}, format="json"
+    )
     clock.at(END + minutes(3))
-    api(tutor).put(url(session, "attendance"), {"student_attendance_status": "present", "notes": "typo"},
-                   format="json")
+    api(tutor).put(url(session, "attendance"), {"student_attendance_status": "present", "notes": "typo"}, format="json")
     clock.at(END + timedelta(days=1))
-    api(staff).put(url(session, "attendance"), {"student_attendance_status": "excused", "notes": "doctor"},
-                   format="json")
+    api(staff).put(
+        url(session, "attendance"), {"student_attendance_status": "excused", "notes": "doctor"}, format="json"
+    )
 
     history = api(tutor).get(url(session, "attendance-history")).json()
     assert [(h["source"], h["old_student_status"], h["new_student_status"], h["notes"]) for h in history] == [
@@ -276,8 +291,11 @@ def test_history_cannot_be_edited_or_deleted_through_the_app(api, tutor, session
 
 def test_a_manual_mark_keeps_the_suggestion_it_disagreed_with(api, tutor, student_late, clock):
     clock.at(END + minutes(2))
-    api(tutor).put(url(student_late, "attendance"), {"student_attendance_status": "present",
-                                                     "notes": "traffic, agreed in advance"}, format="json")
+    api(tutor).put(
+        url(student_late, "attendance"),
+        {"student_attendance_status": "present", "notes": "traffic, agreed in advance"},
+        format="json",
+    )
     change = AttendanceChange.objects.get(session=student_late)
     assert change.source == "manual"
     assert (change.new_student_status, change.suggestion["student"]["status"]) == ("present", "late")
@@ -295,8 +313,7 @@ def test_attendance_changed_is_announced_after_commit_only(tutor, session, clock
     attendance_changed.connect(receiver)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late",
-                                    now=END)
+            attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late", now=END)
             assert heard == []  # not before the commit
         assert heard == ["late"]
     finally:

@@ -1,5 +1,6 @@
 """What only a real PostgreSQL can show: row locks, the history trigger, concurrent jobs."""
 
+import itertools
 import threading
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ def run_together(*jobs):
         try:
             barrier.wait()
             job()
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()
@@ -59,8 +60,9 @@ def test_concurrent_marks_all_land_in_history_in_order_and_the_last_wins():
     statuses = ["late", "absent", "left_early", "present", "excused", "late", "absent", "present"]
 
     def mark(status):
-        return lambda: attendance_mark_by_hand(session=session, by=tutor, tutor_status=None,
-                                               student_status=status, notes=status, now=END)
+        return lambda: attendance_mark_by_hand(
+            session=session, by=tutor, tutor_status=None, student_status=status, notes=status, now=END
+        )
 
     run_together(*(mark(s) for s in statuses))
 
@@ -68,7 +70,7 @@ def test_concurrent_marks_all_land_in_history_in_order_and_the_last_wins():
     assert sorted(h.new_student_status for h in history) == sorted(statuses)
     # Each change starts from what the one before it left: no lost update.
     assert history[0].old_student_status == "present"
-    for before, after in zip(history, history[1:], strict=False):
+    for before, after in itertools.pairwise(history):
         assert after.old_student_status == before.new_student_status
     session.refresh_from_db()
     assert session.student_attendance_status == history[-1].new_student_status

@@ -68,8 +68,14 @@ def test_waits_fifteen_minutes_after_the_end(clear_session):
 
 
 def test_never_touches_a_session_someone_marked(clear_session, tutor):
-    attendance_mark_by_hand(session=clear_session, by=tutor, tutor_status=None, student_status="present",
-                            notes="traffic, we agreed", now=END)
+    attendance_mark_by_hand(
+        session=clear_session,
+        by=tutor,
+        tutor_status=None,
+        student_status="present",
+        notes="traffic, we agreed",
+        now=END,
+    )
     attendance_finalize(now=AFTER)
     clear_session.refresh_from_db()
     assert (clear_session.student_attendance_status, clear_session.attendance_source) == ("present", "manual")
@@ -77,16 +83,24 @@ def test_never_touches_a_session_someone_marked(clear_session, tutor):
 
 
 def test_a_session_without_whiteboard_is_left_for_the_tutor(tutor, student):
-    session = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END,
-                                     whiteboard=None)
+    session = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END, whiteboard=None
+    )
     assert attendance_finalize(now=AFTER).left_for_tutor == 1
     session.refresh_from_db()
     assert session.attendance_source == "system_default"
 
 
 def test_command_prints_what_it_did_and_progress_for_a_backlog(tutor, student):
-    sessions = [TutoringSession(tutor=tutor, student=student, scheduled_start=T0 - timedelta(hours=2 * i),
-                                scheduled_end=END - timedelta(hours=2 * i)) for i in range(250)]
+    sessions = [
+        TutoringSession(
+            tutor=tutor,
+            student=student,
+            scheduled_start=T0 - timedelta(hours=2 * i),
+            scheduled_end=END - timedelta(hours=2 * i),
+        )
+        for i in range(250)
+    ]
     TutoringSession.objects.bulk_create(sessions)
     out = StringIO()
     with pytest.MonkeyPatch.context() as patch:

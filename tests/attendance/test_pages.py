@@ -33,16 +33,37 @@ def test_anonymous_is_sent_to_sign_in(session):
 
 
 def test_dashboard_groups_sessions_and_flags_those_needing_a_decision(tutor, student, clock):
-    ended = TutoringSessionFactory(tutor=tutor, student=student, title="Ended, unmarked",
-                                   scheduled_start=T0 - timedelta(days=1), scheduled_end=END - timedelta(days=1))
-    marked = TutoringSessionFactory(tutor=tutor, student=student, title="Ended, marked",
-                                    scheduled_start=T0 - timedelta(days=2), scheduled_end=END - timedelta(days=2))
-    attendance_mark_by_hand(session=marked, by=tutor, tutor_status=None, student_status="late", notes="",
-                            now=END - timedelta(days=2))
-    TutoringSessionFactory(tutor=tutor, student=student, title="Later today", scheduled_start=T0 + timedelta(hours=3),
-                           scheduled_end=END + timedelta(hours=3))
-    TutoringSessionFactory(tutor=tutor, student=student, title="Next week", scheduled_start=T0 + timedelta(days=7),
-                           scheduled_end=END + timedelta(days=7))
+    ended = TutoringSessionFactory(
+        tutor=tutor,
+        student=student,
+        title="Ended, unmarked",
+        scheduled_start=T0 - timedelta(days=1),
+        scheduled_end=END - timedelta(days=1),
+    )
+    marked = TutoringSessionFactory(
+        tutor=tutor,
+        student=student,
+        title="Ended, marked",
+        scheduled_start=T0 - timedelta(days=2),
+        scheduled_end=END - timedelta(days=2),
+    )
+    attendance_mark_by_hand(
+        session=marked, by=tutor, tutor_status=None, student_status="late", notes="", now=END - timedelta(days=2)
+    )
+    TutoringSessionFactory(
+        tutor=tutor,
+        student=student,
+        title="Later today",
+        scheduled_start=T0 + timedelta(hours=3),
+        scheduled_end=END + timedelta(hours=3),
+    )
+    TutoringSessionFactory(
+        tutor=tutor,
+        student=student,
+        title="Next week",
+        scheduled_start=T0 + timedelta(days=7),
+        scheduled_end=END + timedelta(days=7),
+    )
     clock.at(T0)
     page = browser(tutor).get("/")
     groups = page.context["groups"]
@@ -79,8 +100,9 @@ def test_dashboard_query_count_does_not_grow_with_sessions(tutor, clock):
         for i in range(n):
             student = UserFactory()
             start = T0 + timedelta(hours=offset + i)
-            session = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=start,
-                                             scheduled_end=start + timedelta(minutes=50))
+            session = TutoringSessionFactory(
+                tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(minutes=50)
+            )
             presence_trace(session.whiteboard, student, T0 - timedelta(minutes=1), T0, disconnect=False)
 
     add_sessions(2, 0)
@@ -104,8 +126,12 @@ def test_session_page_is_for_its_tutor_and_staff_only(tutor, other_tutor, other_
     assert browser(staff).get(f"/sessions/{session.pk}/").status_code == 200
     assert browser(other_tutor).get(f"/sessions/{session.pk}/").status_code == 404
     assert browser(other_student).get(f"/sessions/{session.pk}/").status_code == 404
-    assert browser(other_tutor).post(f"/sessions/{session.pk}/mark", {"tutor_status": "present",
-                                     "student_status": "absent"}).status_code == 404
+    assert (
+        browser(other_tutor)
+        .post(f"/sessions/{session.pk}/mark", {"tutor_status": "present", "student_status": "absent"})
+        .status_code
+        == 404
+    )
 
 
 def test_session_page_shows_timeline_suggestion_and_reasons(tutor, student, session, clock):
@@ -121,8 +147,10 @@ def test_session_page_shows_timeline_suggestion_and_reasons(tutor, student, sess
 
 def test_manual_mark_from_the_page_uses_the_service(tutor, session, clock):
     clock.at(END + timedelta(minutes=2))
-    response = browser(tutor).post(f"/sessions/{session.pk}/mark", {
-        "tutor_status": "present", "student_status": "absent", "notes": "Did not show up"})
+    response = browser(tutor).post(
+        f"/sessions/{session.pk}/mark",
+        {"tutor_status": "present", "student_status": "absent", "notes": "Did not show up"},
+    )
     assert response.status_code == 302
     session.refresh_from_db()
     assert (session.student_attendance_status, session.attendance_source) == ("absent", "manual")
@@ -131,8 +159,9 @@ def test_manual_mark_from_the_page_uses_the_service(tutor, session, clock):
 
 def test_bad_manual_mark_is_a_form_error_and_changes_nothing(tutor, session, clock):
     clock.at(END)
-    response = browser(tutor).post(f"/sessions/{session.pk}/mark", {"tutor_status": "present",
-                                                                    "student_status": "vanished"})
+    response = browser(tutor).post(
+        f"/sessions/{session.pk}/mark", {"tutor_status": "present", "student_status": "vanished"}
+    )
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
     session.refresh_from_db()
@@ -141,8 +170,9 @@ def test_bad_manual_mark_is_a_form_error_and_changes_nothing(tutor, session, clo
 
 def test_rule_violation_is_shown_as_a_form_error(tutor, session, clock):
     clock.at(T0 - timedelta(hours=1))
-    response = browser(tutor).post(f"/sessions/{session.pk}/mark", {"tutor_status": "present",
-                                                                    "student_status": "absent"})
+    response = browser(tutor).post(
+        f"/sessions/{session.pk}/mark", {"tutor_status": "present", "student_status": "absent"}
+    )
     assert response.status_code == 400
     assert "has not started yet" in response.content.decode()
     assert not AttendanceChange.objects.exists()

@@ -20,8 +20,9 @@ def ended_session(tutor, student):
     """A session that ended an hour ago (real time: the browser's clock is real), student 12 min late."""
     end = timezone.now().replace(microsecond=0) - timedelta(hours=1)
     start = end - timedelta(hours=1)
-    session = TutoringSessionFactory(tutor=tutor, student=student, title="Geometry", scheduled_start=start,
-                                     scheduled_end=end)
+    session = TutoringSessionFactory(
+        tutor=tutor, student=student, title="Geometry", scheduled_start=start, scheduled_end=end
+    )
     presence_trace(session.whiteboard, tutor, start - timedelta(minutes=1), end, every=30)
     presence_trace(session.whiteboard, student, start + timedelta(minutes=12), end, every=30)
     return session
@@ -68,13 +69,17 @@ def test_manual_mark_with_notes(ended_session, tutor_page):
     expect(tutor_page.get_by_test_id("current-attendance").get_by_test_id("source")).to_have_text("tutor")
     change = AttendanceChange.objects.get(session=ended_session)
     assert (change.source, change.new_student_status, change.notes) == (
-        "manual", "present", "Traffic; we agreed to start late")
+        "manual",
+        "present",
+        "Traffic; we agreed to start late",
+    )
 
 
 def test_marking_a_session_that_has_not_started_is_a_form_error(tutor, student, tutor_page):
     start = timezone.now() + timedelta(days=1)
-    upcoming = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=start,
-                                      scheduled_end=start + timedelta(hours=1))
+    upcoming = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
+    )
     tutor_page.goto(reverse("attendance:session", args=[upcoming.pk]))
     form = tutor_page.get_by_test_id("mark-form")
     form.get_by_label("Student").select_option("absent")

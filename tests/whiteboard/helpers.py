@@ -11,12 +11,14 @@ class Tab:
         self.connection_id = str(uuid.uuid4())
 
     def connect(self, visibility="visible"):
-        return self.client.post(f"{self.base}/connect", {"connection_id": self.connection_id,
-                                                          "visibility": visibility}, format="json")
+        return self.client.post(
+            f"{self.base}/connect", {"connection_id": self.connection_id, "visibility": visibility}, format="json"
+        )
 
     def beat(self, visibility="visible"):
-        return self.client.post(f"{self.base}/heartbeat", {"connection_id": self.connection_id,
-                                                            "visibility": visibility}, format="json")
+        return self.client.post(
+            f"{self.base}/heartbeat", {"connection_id": self.connection_id, "visibility": visibility}, format="json"
+        )
 
     def disconnect(self):
         return self.client.post(f"{self.base}/disconnect", {"connection_id": self.connection_id}, format="json")
@@ -41,19 +43,29 @@ def status_of(client, whiteboard_id: int) -> dict:
     return response.json()
 
 
-def presence_trace(whiteboard, user, start: datetime, end: datetime, *, every: int = 15, disconnect: bool = True,
-                   visibility: str = "visible"):
+def presence_trace(
+    whiteboard,
+    user,
+    start: datetime,
+    end: datetime,
+    *,
+    every: int = 15,
+    disconnect: bool = True,
+    visibility: str = "visible",
+):
     """Lay down one connection's presence from `start` to `end` through the real service, with explicit times."""
     from whiteboard.services import presence_connect, presence_disconnect, presence_heartbeat
 
     connection_id = uuid.uuid4()
-    presence_connect(whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id, now=start,
-                     visibility=visibility)
+    presence_connect(
+        whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id, now=start, visibility=visibility
+    )
     moment = start
     while moment + timedelta(seconds=every) <= end:
         moment += timedelta(seconds=every)
-        presence_heartbeat(whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id,
-                           visibility=visibility, now=moment)
+        presence_heartbeat(
+            whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id, visibility=visibility, now=moment
+        )
     if disconnect:
         presence_disconnect(whiteboard_id=whiteboard.pk, user=user, connection_id=connection_id, now=end)
     return connection_id

@@ -72,8 +72,16 @@ def test_never_connected(clock, tutor_tab, api, tutor, wb):
     beat_until(clock, tutor_tab, END)
 
     student = status_of(api(tutor), wb.pk)["student"]
-    assert student == {**student, "connected": False, "connected_at": None, "disconnected_at": None,
-                       "last_activity_at": None, "total_active_seconds": 0, "open_connections": 0, "reconnects": 0}
+    assert student == {
+        **student,
+        "connected": False,
+        "connected_at": None,
+        "disconnected_at": None,
+        "last_activity_at": None,
+        "total_active_seconds": 0,
+        "open_connections": 0,
+        "reconnects": 0,
+    }
 
 
 def test_left_twenty_minutes_early(clock, student_tab, api, tutor, wb):
@@ -193,9 +201,7 @@ def test_retried_connect_is_harmless(clock, student_tab, wb):
     assert wb.student_total_active_seconds == 2
 
 
-def test_background_tab_beating_once_a_minute_stays_present_and_counts_hidden_time(
-    clock, student_tab, api, tutor, wb
-):
+def test_background_tab_beating_once_a_minute_stays_present_and_counts_hidden_time(clock, student_tab, api, tutor, wb):
     clock.at(T0)
     student_tab.connect()
     beat_until(clock, student_tab, T0 + minutes(20))
