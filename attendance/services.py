@@ -123,11 +123,21 @@ def parent_change_refusal(session: TutoringSession, *, source: str, now: datetim
 
 
 def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime) -> None:
-    """Raise DomainError unless `by` may change this session's attendance now, with this source."""
+    """Raise DomainError unless `by` may change this session's attendance now, with this source.
+
+    Who `by` is to the session is settled first: someone outside it learns nothing of its state.
+    """
     if source == AttendanceSource.ADMIN_OVERRIDE:
-        if not by.is_staff:
+        if by is None or not by.is_staff:
             raise DomainError("Only an admin can override attendance.", "permission_denied")
         return
+    if by is not None:
+        if source in PARENT_SOURCES:
+            is_theirs = GuardianStudent.objects.filter(guardian_id=by.pk, student_id=session.student_id).exists()
+        else:
+            is_theirs = by.pk == session.tutor_id or by.is_staff
+        if not is_theirs:
+            raise DomainError("No such session.", "not_found")
     if session.attendance_source == AttendanceSource.ADMIN_OVERRIDE:
         raise DomainError(
             "An admin has overridden this session's attendance; only an admin can change it now.",
@@ -136,14 +146,10 @@ def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime)
     if by is None:  # the system (finalising job); it decides itself which sessions to touch
         return
     if source in PARENT_SOURCES:
-        if not GuardianStudent.objects.filter(guardian_id=by.pk, student_id=session.student_id).exists():
-            raise DomainError("No such session.", "not_found")
         refusal = parent_change_refusal(session, source=source, now=now)
         if refusal is not None:
             raise refusal
         return
-    if by.pk != session.tutor_id and not by.is_staff:
-        raise DomainError("No such session.", "not_found")
     if now < session.scheduled_start:
         raise DomainError("The session has not started yet; attendance can be marked from its start.", "not_started")
     deadline = session.scheduled_end + timedelta(days=settings.ATTENDANCE_MARKING_WINDOW_DAYS)

@@ -318,3 +318,17 @@ def test_attendance_changed_is_announced_after_commit_only(tutor, session, clock
         assert heard == ["late"]
     finally:
         attendance_changed.disconnect(receiver)
+
+
+def test_outsiders_learn_nothing_of_an_overridden_session_from_the_service(tutor, other_tutor, staff, session, clock):
+    from attendance.services import attendance_mark_by_hand
+    from config.errors import DomainError
+
+    clock.at(END)
+    attendance_mark_by_hand(session=session, by=staff, tutor_status=None, student_status="excused", notes="ok")
+    with pytest.raises(DomainError) as refused:
+        attendance_mark_by_hand(session=session, by=other_tutor, tutor_status=None, student_status="absent")
+    assert refused.value.code == "not_found"
+    with pytest.raises(DomainError) as locked:
+        attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="absent")
+    assert locked.value.code == "admin_override_locked"
