@@ -252,3 +252,11 @@ def test_reset_rebuilds_the_demo_rows_and_leaves_other_accounts_alone():
     assert User.objects.filter(pk=outsider.pk).exists()
     assert User.objects.get(username="admin").email == "ops@example.org"
     assert "existing account" in again.output
+
+
+def test_a_parent_follows_leo_and_can_sign_in():
+    from django.contrib.auth import get_user_model
+
+    grace = get_user_model().objects.get(username="grace")
+    assert grace.check_password(demo_data.PASSWORD)
+    assert [s.username for s in grace.guardian.students.all()] == ["leo"]

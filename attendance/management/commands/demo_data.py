@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from attendance.models import AttendanceChange, TutoringSession
 from config.errors import DomainError
+from families.models import Guardian, GuardianStudent
 from whiteboard.models import Role, Visibility, WhiteboardSession
 from whiteboard.services import presence_connect, presence_disconnect, presence_heartbeat, presence_sweep
 
@@ -32,7 +33,7 @@ BEAT = 15  # seconds between heartbeats of a visible tab (settings.PRESENCE defa
 HIDDEN_BEAT = 60  # browsers throttle timers in background tabs to about once a minute
 SWEEP_DELAY = 60  # the sweep runs from cron every minute
 
-ADMIN, TUTOR, STUDENT = "admin", "tutor", "student"
+ADMIN, TUTOR, STUDENT, PARENT = "admin", "tutor", "student", "parent"
 PEOPLE = [
     # username, first name, last name, role
     ("admin", "Ada", "Admin", ADMIN),
@@ -44,7 +45,10 @@ PEOPLE = [
     ("noah", "Noah", "Wilson", STUDENT),
     ("mia", "Mia", "Evans", STUDENT),
     ("zoe", "Zoe", "Clarke", STUDENT),
+    ("grace", "Grace", "Martin", PARENT),
 ]
+# Parents and their children.
+FAMILIES = {"grace": ["leo"]}
 
 # Scenario labels, shown in the session titles so whoever demos knows what to expect.
 ON_TIME = "on time"
@@ -239,6 +243,10 @@ class Command(BaseCommand):
                 },
             )
             people[username] = user
+        for parent, children in FAMILIES.items():
+            guardian, _ = Guardian.objects.get_or_create(user=people[parent])
+            for child in children:
+                GuardianStudent.objects.get_or_create(guardian=guardian, student=people[child])
         return people
 
     def _demo_users(self):
