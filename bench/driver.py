@@ -12,6 +12,7 @@ Every loop is bounded by a request count and a deadline, and stops by itself.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 
 # Each reason an in-flight request gives up, so a stuck server cannot hold the driver.
 REQUEST_TIMEOUT = 10.0
+_SOURCE_ADDRESSES = itertools.cycle(range(2, 34))  # 127.0.0.2 .. 127.0.0.33
 
 
 @dataclass
@@ -50,6 +52,9 @@ class PhaseResult:
     # Connections opened (or reopened after a 409) in this phase, by participant index: the
     # parent keeps them so the next phase beats on them.
     connection_ids: dict[int, str] = field(default_factory=dict)
+    # When each participant was last heard by the server (wall clock), so the next phase starts
+    # with those who waited longest, as their 15 s timers would.
+    last_beat: dict[int, float] = field(default_factory=dict)
 
     def error(self, key: str) -> None:
         self.errors[key] = self.errors.get(key, 0) + 1
@@ -65,7 +70,13 @@ class HttpConnection:
         self.reused = False
 
     async def _open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        # gunicorn's sync workers close every connection, so the driver opens thousands a second and
+        # each one waits 60 s in TIME_WAIT: one source address would run out of its ~28,000 ports and
+        # slow every connect() down. Loopback has 16 million addresses; spread over some of them.
+        local = None
+        if self.host == "127.0.0.1":
+            local = (f"127.0.0.{next(_SOURCE_ADDRESSES)}", 0)
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, local_addr=local)
         self.reused = False
 
     def close(self) -> None:
@@ -186,11 +197,14 @@ class Client:
         if status == 200:
             result.ok += 1
             result.latencies.append(time.perf_counter() - started)
+            if kind != "baseline":  # a baseline request keeps no connection alive
+                result.last_beat[p.index] = time.time()
         elif status == 409 and kind == "heartbeat":
             # The server closed this connection (timed out between phases): do as the client does.
             result.reconnects += 1
             try:
-                await self.connect(conn, p, result)
+                if await self.connect(conn, p, result):
+                    result.last_beat[p.index] = time.time()
             except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
                 conn.close()
                 result.error(f"reconnect {type(exc).__name__}")

@@ -1,8 +1,8 @@
 """Read-side timings on the bench database: suggestions from N presence signals, and the dashboard.
 
-Called by heartbeat_bench.py once Django is set up against the bench database; it can also
-run alone (`python bench/suggestion_bench.py`), in which case it expects that database to
-exist already (heartbeat_bench.py makes it).
+Called by heartbeat_bench.py once Django is set up against the bench database. Run alone
+(`.venv/bin/python bench/suggestion_bench.py`) it is `heartbeat_bench.py --only-read-side`:
+the database made afresh, these timings and no load.
 
 What a "signal" is here: one connect or heartbeat as the server receives it. Signals are
 folded into presence spans by the same pure functions the presence service uses
