@@ -1,6 +1,5 @@
 """HTTP doors to attendance: thin views that validate, call the service, serialise."""
 
-from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
@@ -11,20 +10,10 @@ from rest_framework.views import APIView
 
 from attendance import services
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.selectors import session_for_tutor_or_staff
 from whiteboard.api import ERRORS, ErrorSerializer, validated
 
 TAG = "attendance"
-
-
-def session_for_tutor_or_staff(user, session_id: int) -> TutoringSession:
-    """The session if `user` is its tutor or staff; 404 for everyone else (no hint it exists)."""
-    queryset = TutoringSession.objects.select_related("whiteboard", "attendance_marked_by")
-    if not user.is_staff:
-        queryset = queryset.filter(tutor_id=user.pk)
-    session = queryset.filter(pk=session_id).first()
-    if session is None:
-        raise Http404
-    return session
 
 
 class UserRefSerializer(serializers.Serializer):

@@ -6,13 +6,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from attendance import services
 from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.selectors import session_for_tutor_or_staff
 from attendance.timeline import build_timeline
 from config.errors import DomainError
 from whiteboard.models import Connection, Role
@@ -90,17 +90,6 @@ def home(request):
     return render(request, template, {"groups": groups, "now": now, "past_days": PAST_DAYS})
 
 
-def _session_for_page(user, session_id: int) -> TutoringSession:
-    """The session if the user is its tutor or staff; 404 for everyone else, students included."""
-    queryset = TutoringSession.objects.select_related("tutor", "student", "whiteboard", "attendance_marked_by")
-    if not user.is_staff:
-        queryset = queryset.filter(tutor=user)
-    session = queryset.filter(pk=session_id).first()
-    if session is None:
-        raise Http404("No such session.")
-    return session
-
-
 class MarkForm(forms.Form):
     """The tutor's manual mark: both statuses and why."""
 
@@ -121,7 +110,7 @@ class AcceptForm(forms.Form):
 
 @login_required
 def session_detail(request, session_id: int):
-    session = _session_for_page(request.user, session_id)
+    session = session_for_tutor_or_staff(request.user, session_id)
     return _render_session(request, session)
 
 
@@ -163,7 +152,7 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
 @require_POST
 @login_required
 def session_mark(request, session_id: int):
-    session = _session_for_page(request.user, session_id)
+    session = session_for_tutor_or_staff(request.user, session_id)
     form = MarkForm(request.POST)
     if form.is_valid():
         try:
@@ -185,7 +174,7 @@ def session_mark(request, session_id: int):
 @require_POST
 @login_required
 def session_accept(request, session_id: int):
-    session = _session_for_page(request.user, session_id)
+    session = session_for_tutor_or_staff(request.user, session_id)
     form = AcceptForm(request.POST)
     if form.is_valid():
         try:

@@ -1,6 +1,5 @@
 """HTTP doors to presence tracking: thin views that validate, call the service, serialise."""
 
-from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -208,7 +207,7 @@ def _visible_whiteboard(user, whiteboard_id: int) -> WhiteboardSession:
     """The whiteboard if the user may see it: its tutor, its student, or staff. 404 otherwise."""
     queryset = WhiteboardSession.objects.select_related("tutoring_session")
     if not user.is_staff:
-        queryset = queryset.filter(Q(tutoring_session__tutor_id=user.pk) | Q(tutoring_session__student_id=user.pk))
+        queryset = queryset.of_participant(user)
     whiteboard = queryset.filter(pk=whiteboard_id).first()
     if whiteboard is None:
         raise Http404

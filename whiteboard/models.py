@@ -16,6 +16,14 @@ class Visibility(models.TextChoices):
     HIDDEN = "hidden"
 
 
+class WhiteboardSessionQuerySet(models.QuerySet):
+    def of_participant(self, user):
+        """Whiteboards whose tutoring session has `user` as its tutor or its student."""
+        return self.filter(
+            models.Q(tutoring_session__tutor_id=user.pk) | models.Q(tutoring_session__student_id=user.pk)
+        )
+
+
 class WhiteboardSession(models.Model):
     """The shared whiteboard of one tutoring session, with each participant's presence so far.
 
@@ -63,6 +71,8 @@ class WhiteboardSession(models.Model):
         db_comment="Audit trail of connect, disconnect and timeout events (server time); heartbeats are not logged",
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WhiteboardSessionQuerySet.as_manager()
 
     class Meta:
         db_table = "whiteboard_sessions"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import DomainError
@@ -89,7 +88,7 @@ def _lock_for_participant(*, whiteboard_id: int, user) -> tuple[WhiteboardSessio
         WhiteboardSession.objects.select_for_update(of=("self",))
         .select_related("tutoring_session")
         .filter(pk=whiteboard_id)
-        .filter(Q(tutoring_session__tutor_id=user.pk) | Q(tutoring_session__student_id=user.pk))
+        .of_participant(user)
         .first()
     )
     if whiteboard is None:

@@ -1,7 +1,6 @@
 """Pages of the whiteboard: the drawing surface participants open, which runs the attendance tracker."""
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 
 from whiteboard.models import Role, WhiteboardSession
@@ -12,9 +11,9 @@ def _get_whiteboard_for_participant(user, whiteboard_id: int) -> WhiteboardSessi
 
     Staff follow sessions on the attendance pages; opening the whiteboard would record them as present.
     """
-    queryset = WhiteboardSession.objects.select_related("tutoring_session__tutor", "tutoring_session__student").filter(
-        Q(tutoring_session__tutor_id=user.pk) | Q(tutoring_session__student_id=user.pk)
-    )
+    queryset = WhiteboardSession.objects.select_related(
+        "tutoring_session__tutor", "tutoring_session__student"
+    ).of_participant(user)
     return get_object_or_404(queryset, pk=whiteboard_id)
 
 
