@@ -17,7 +17,6 @@ logger = logging.getLogger(__name__)
 DOMAIN_ERROR_STATUS = {
     "not_found": status.HTTP_404_NOT_FOUND,
     "unknown_connection": status.HTTP_404_NOT_FOUND,
-    "not_a_participant": status.HTTP_403_FORBIDDEN,
     "permission_denied": status.HTTP_403_FORBIDDEN,
     "invalid": status.HTTP_400_BAD_REQUEST,
 }
@@ -48,6 +47,11 @@ def error_body(code: str, detail: str, **extra) -> dict:
 
 
 RETRY_AFTER_SECONDS = 5
+
+
+def service_unavailable_body() -> dict:
+    """What every door answers while the database cannot be reached."""
+    return error_body("service_unavailable", "The service is temporarily unavailable; retry shortly.")
 
 
 def document_service_unavailable(result, generator, request, public):
@@ -85,10 +89,7 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
         # The database is unreachable: say so quickly, so clients retry instead of seeing a 500 page.
         logger.error("database unavailable: %s", exc)
-        response = Response(
-            error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
+        response = Response(service_unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
@@ -103,8 +104,7 @@ def exception_handler(exc, context):
         response.data = error_body("invalid", "The request has invalid fields.", errors=_field_errors(exc.detail))
         return response
     code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), "error")
-    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    response.data = error_body(code, str(detail))
+    response.data = error_body(code, str(exc.detail))
     return response
 
 

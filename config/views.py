@@ -5,7 +5,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.defaults import page_not_found as django_page_not_found
 from django.views.defaults import server_error as django_server_error
 
-from config.api import RETRY_AFTER_SECONDS, error_body
+from config.api import RETRY_AFTER_SECONDS, error_body, service_unavailable_body
 
 
 def page_not_found(request, exception, template_name="404.html"):
@@ -21,10 +21,7 @@ def server_error(request, template_name="500.html"):
     is_api = request.path.startswith("/api/")
     if isinstance(error, (OperationalError, InterfaceError)):
         if is_api:
-            response = JsonResponse(
-                error_body("service_unavailable", "The service is temporarily unavailable; retry shortly."),
-                status=503,
-            )
+            response = JsonResponse(service_unavailable_body(), status=503)
         else:
             response = HttpResponse(
                 "<!doctype html><title>Unavailable</title><h1>Temporarily unavailable</h1>"
