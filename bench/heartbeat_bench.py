@@ -135,6 +135,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (no database name)"
     )
     parser.add_argument("--db-name", default="attendance_bench", help="database to (re)create; dropped at each run")
+    parser.add_argument(
+        "--cache-url",
+        default="redis://127.0.0.1:6379/1",
+        help="the server's CACHE_URL, where throttle counters live, as in production ('' for local memory)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
         "--sql-after-migrate",
@@ -495,7 +500,7 @@ class CpuMeter:
         self.server_pid, self.db_name = server_pid, db_name
 
     def _groups(self) -> dict[str, dict[int, float]]:
-        groups: dict[str, dict[int, float]] = {"gunicorn": {}, "postgres": {}, "other": {}}
+        groups: dict[str, dict[int, float]] = {"gunicorn": {}, "postgres": {}, "redis": {}, "other": {}}
         me = os.getpid()
         for pid, (cmdline, ppid, cpu) in _proc_cpu().items():
             if pid == self.server_pid or ppid == self.server_pid:
@@ -506,6 +511,8 @@ class CpuMeter:
                 backend = "(" in cmdline or "[local]" in cmdline
                 ours = not backend or f" {self.db_name} " in cmdline
                 groups["postgres" if ours else "other"][pid] = cpu
+            elif cmdline.startswith("redis-server"):  # the throttle counters (--cache-url)
+                groups["redis"][pid] = cpu
             elif pid != me and ppid != me:  # this process and the driver are counted apart
                 groups["other"][pid] = cpu
         return groups
@@ -609,6 +616,7 @@ def summarize(result: driver.PhaseResult, *, cpu: dict[str, float], server: str,
         "driver_cores": result.driver_cpu / result.wall if result.wall else 0.0,
         "gunicorn_cores": cpu.get("gunicorn", 0.0),
         "postgres_cores": cpu.get("postgres", 0.0),
+        "redis_cores": cpu.get("redis", 0.0),
         # Processes that ended during the phase take their CPU time with them: what the machine did
         # beyond our own processes is the better measure of outside work.
         "other_cores": max(
@@ -616,6 +624,7 @@ def summarize(result: driver.PhaseResult, *, cpu: dict[str, float], server: str,
             cpu.get("machine", 0.0)
             - cpu.get("gunicorn", 0.0)
             - cpu.get("postgres", 0.0)
+            - cpu.get("redis", 0.0)
             - (result.driver_cpu / result.wall if result.wall else 0.0),
         ),
         "machine_cores": cpu.get("machine", 0.0),
@@ -625,7 +634,7 @@ def summarize(result: driver.PhaseResult, *, cpu: dict[str, float], server: str,
 def print_row_header() -> None:
     print(
         f"  {'server':13} {'phase':22} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
-        f"{'409':>4} {'429':>4}  cores: {'gunicorn':>8} {'postgres':>8} {'driver':>6} {'others':>6} {'machine':>7}"
+        f"{'409':>4} {'429':>4}  cores: {'gunicorn':>8} {'postgres':>8} {'redis':>5} {'driver':>6} {'others':>6} {'machine':>7}"
     )
 
 
@@ -636,7 +645,7 @@ def print_row(row: dict) -> None:
     print(
         f"  {row['server']:13} {name:22} {row['per_second']:>7.0f} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f} "
         f"{row['max_ms']:>7.0f} {row['errors']:>6} {row['reconnects']:>4} {row['throttled']:>4}   "
-        f"      {row['gunicorn_cores']:>8.2f} {row['postgres_cores']:>8.2f} {row['driver_cores']:>6.2f} "
+        f"      {row['gunicorn_cores']:>8.2f} {row['postgres_cores']:>8.2f} {row['redis_cores']:>5.2f} {row['driver_cores']:>6.2f} "
         f"{row['other_cores']:>6.2f} {row['machine_cores']:>7.2f}",
         flush=True,
     )
@@ -855,6 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C and kill both unwind through the finally blocks that stop the server.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     server_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    server_env["CACHE_URL"] = args.cache_url or "locmemcache://"
     db_url = f"{args.pg}/{args.db_name}"
     facts = machine_facts(args.pg)
     print(

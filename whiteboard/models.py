@@ -123,8 +123,9 @@ class Connection(models.Model):
                 condition=models.Q(closed_at__isnull=True),
                 name="wb_conn_open_by_participant",
             ),
-            # Stale-connection sweep: open connections whose liveness has run out.
-            models.Index(fields=["expires_at"], condition=models.Q(closed_at__isnull=True), name="wb_conn_open_expiry"),
+            # No index may hold a column a heartbeat writes (last_signal_at, expires_at, visibility):
+            # PostgreSQL then rewrites the row in place (a HOT update) and touches no index. The sweep
+            # (open connections past expires_at) reads the partial index above: only open rows are in it.
         ]
 
     def __str__(self):

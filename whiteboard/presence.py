@@ -69,3 +69,25 @@ def span_totals(spans: list[dict]) -> tuple[int, int]:
     active = sum(_seconds(span["start"], span["end"]) for span in spans)
     hidden = sum(_seconds(s, e) for span in spans for s, e in span["hidden"])
     return round(active), round(hidden)
+
+
+def fold_tail(
+    spans: list[dict], *, last_activity_at: datetime | None, signals: list[tuple[datetime, str]]
+) -> tuple[list[dict], datetime | None]:
+    """Catch the spans up with heartbeats the fast path recorded only on the connections.
+
+    `signals` are the participant's open connections' `(last_signal_at, visibility)`, expired
+    ones included. Each of their chains of signals runs continuously from at or before
+    `last_activity_at` (connects and visibility changes take the locked path, which moves it),
+    so everything from there to the latest signal is presence: visible up to the last signal of
+    a visible connection, hidden after it. Returns the spans and the new last activity.
+    """
+    if last_activity_at is None:
+        return spans, last_activity_at
+    end = max([last_activity_at, *(at for at, _ in signals)])
+    visible_end = max([last_activity_at, *(at for at, visibility in signals if visibility == Visibility.VISIBLE)])
+    if visible_end > last_activity_at:
+        spans = extend_span(spans, since=last_activity_at, until=visible_end, hidden=False)
+    if end > visible_end:
+        spans = extend_span(spans, since=visible_end, until=end, hidden=True)
+    return spans, end

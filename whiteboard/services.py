@@ -1,8 +1,11 @@
 """Presence tracking: the one place where connect, heartbeat, disconnect and timeouts are decided.
 
 HTTP views call these today; a WebSocket consumer (socket open/close) and cron jobs
-call the same functions. Every write happens with the whiteboard row locked, so two
-tabs, a retry and the sweep can never interleave halfway through a decision.
+call the same functions. Every decision happens with the whiteboard row locked, so two
+tabs, a retry and the sweep can never interleave halfway through one. The one exception
+is the heartbeat fast path (`_fast_heartbeat`): a beat that changes nothing but time
+touches only its connection row, and the whiteboard row catches up later
+(`presence.fold_tail`), under the lock in every locked path and in memory on every read.
 
 Active time is the union of a participant's connections: each gap between two
 consecutive signals (from any tab) counts when some connection was still alive over
@@ -13,12 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection as db
 from django.db import transaction
+from django.db.models import Case, F, Q, Value, When, sql
 from django.utils import timezone
 
 from config.errors import DomainError
 from whiteboard.models import Connection, Role, Visibility, WhiteboardSession
-from whiteboard.presence import PresenceSettings, extend_span, span_totals, start_span
+from whiteboard.presence import PresenceSettings, extend_span, fold_tail, span_totals, start_span
 
 
 @dataclass(frozen=True)
@@ -98,16 +103,107 @@ def _lock_for_participant(*, whiteboard_id: int, user) -> tuple[WhiteboardSessio
 
 
 def _open_connections(whiteboard: WhiteboardSession, role: str) -> list[Connection]:
-    return list(Connection.objects.filter(whiteboard=whiteboard, role=role, closed_at__isnull=True))
+    """The participant's open connections, locked (under the whiteboard lock, always taken first).
+
+    The lock is for the heartbeat fast path, which writes a connection row without the whiteboard
+    lock: a fast beat in flight has either committed (and is read here, then folded) or waits
+    until this transaction ends, so a beat can never be renewing a connection that this
+    transaction reads as expired and closes, nor be overwritten unread.
+    """
+    return list(Connection.objects.select_for_update().filter(whiteboard=whiteboard, role=role, closed_at__isnull=True))
 
 
-def _time_out(whiteboard: WhiteboardSession, participant: _Participant, stale: list[Connection], now) -> None:
-    """Close connections nobody heard from in time. They stop earning time at their last signal."""
+def _connections_for_beat(
+    whiteboard: WhiteboardSession, role: str, *, user, connection_id: uuid.UUID
+) -> tuple[list[Connection], Connection | None]:
+    """The participant's open connections and the beating one (open or not; None if not the user's), locked.
+
+    One query for both, where `_open_connections` and a lookup of the beating one would take two:
+    the heartbeat's budget.
+    """
+    rows = list(
+        Connection.objects.select_for_update()
+        .filter(whiteboard=whiteboard)
+        .filter(Q(role=role, closed_at__isnull=True) | Q(connection_id=connection_id))
+    )
+    beating = next((c for c in rows if c.connection_id == connection_id and c.user_id == user.pk), None)
+    return [c for c in rows if c.role == role and c.closed_at is None], beating
+
+
+def _store(
+    whiteboard: WhiteboardSession,
+    participant: _Participant,
+    *,
+    timed_out: list[Connection],
+    touched: Connection | None,
+    now: datetime,
+) -> None:
+    """Write a heartbeat's decision: close `timed_out`, renew `touched`, save the participant's columns.
+
+    The connections take one UPDATE (CASE per row) and the whiteboard row another; on PostgreSQL
+    the two go as one statement (the first as a data-modifying WITH), which keeps a heartbeat
+    within four statements even after the fast path's attempt (`_fast_heartbeat`).
+    """
+    statements = []
+    values = {}
+    if timed_out:
+        closing = [c.pk for c in timed_out]
+        values["closed_at"] = Case(When(pk__in=closing, then=Value(now)), default=F("closed_at"))
+        values["close_reason"] = Case(
+            When(pk__in=closing, then=Value(Connection.CloseReason.TIMEOUT.value)), default=F("close_reason")
+        )
+    if touched is not None:
+        for name in ("last_signal_at", "visibility", "expires_at"):
+            values[name] = Case(When(pk=touched.pk, then=Value(getattr(touched, name))), default=F(name))
+    if values:
+        ids = [c.pk for c in timed_out] + ([touched.pk] if touched is not None else [])
+        statements.append(_update_sql(Connection.objects.filter(pk__in=ids), values))
+    if participant.changed:
+        changed = {name: getattr(whiteboard, name) for name in sorted(participant.changed)}
+        statements.append(_update_sql(WhiteboardSession.objects.filter(pk=whiteboard.pk), changed))
+    if db.vendor == "postgresql" and len(statements) == 2:
+        (first_sql, first_params), (second_sql, second_params) = statements
+        statements = [(f"WITH connections_written AS ({first_sql}) {second_sql}", (*first_params, *second_params))]
+    with db.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+
+
+def _update_sql(queryset, values: dict) -> tuple[str, tuple]:
+    """The SQL and parameters `queryset.update(**values)` would send, to send it as part of another statement."""
+    query = queryset.query.chain(sql.UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    return compiler.as_sql()
+
+
+def _catch_up(participant: _Participant, connections: list[Connection]) -> None:
+    """Fold the fast-path heartbeats since `last_activity_at` into the stored spans (under the lock)."""
+    since = participant.get("last_activity_at")
+    spans, end = fold_tail(
+        participant.get("presence_spans"),
+        last_activity_at=since,
+        signals=[(c.last_signal_at, c.visibility) for c in connections],
+    )
+    if end != since:
+        participant.set_spans(spans)
+        participant.set("last_activity_at", end)
+
+
+def _time_out(
+    whiteboard: WhiteboardSession, participant: _Participant, stale: list[Connection], now, *, write: bool = True
+) -> None:
+    """Close connections nobody heard from in time. They stop earning time at their last signal.
+
+    `write=False`: decide and log only; the caller stores the closing with its other writes (`_store`).
+    """
     if not stale:
         return
-    Connection.objects.filter(pk__in=[c.pk for c in stale]).update(
-        closed_at=now, close_reason=Connection.CloseReason.TIMEOUT
-    )
+    if write:
+        Connection.objects.filter(pk__in=[c.pk for c in stale]).update(
+            closed_at=now, close_reason=Connection.CloseReason.TIMEOUT
+        )
     for connection in stale:
         connection.closed_at, connection.close_reason = now, Connection.CloseReason.TIMEOUT
         _log(
@@ -165,6 +261,7 @@ def presence_connect(
         now = now or timezone.now()
         participant = _Participant(whiteboard, role)
         connections = _open_connections(whiteboard, role)
+        _catch_up(participant, connections)
         existing = None
         if connection_id is not None:
             existing = Connection.objects.filter(whiteboard=whiteboard, connection_id=connection_id).first()
@@ -209,39 +306,141 @@ def presence_connect(
     )
 
 
+# The heartbeat fast path (`_fast_heartbeat`): tables `whiteboard_connections` (Connection) and
+# `sessions` (TutoringSession). PostgreSQL only: SQLite runs one writer at a time anyway, and there
+# every heartbeat takes the locked path.
+_FAST_HEARTBEAT_SQL = """
+    UPDATE whiteboard_connections SET last_signal_at = %s, expires_at = %s
+    WHERE whiteboard_id = %s AND connection_id = %s AND user_id = %s
+      AND closed_at IS NULL AND expires_at >= %s AND visibility = %s
+      AND NOT EXISTS (
+        SELECT 1 FROM whiteboard_connections other
+        WHERE other.whiteboard_id = whiteboard_connections.whiteboard_id
+          AND other.role = whiteboard_connections.role
+          AND other.closed_at IS NULL AND other.id <> whiteboard_connections.id
+          AND (other.expires_at < %s
+            OR (whiteboard_connections.visibility = 'hidden' AND other.visibility = 'visible')))
+      AND EXISTS (
+        SELECT 1 FROM sessions s WHERE s.whiteboard_id = whiteboard_connections.whiteboard_id
+          AND ((whiteboard_connections.role = 'tutor' AND s.tutor_id = whiteboard_connections.user_id)
+            OR (whiteboard_connections.role = 'student' AND s.student_id = whiteboard_connections.user_id
+                AND s.tutor_id <> whiteboard_connections.user_id)))
+    RETURNING role
+"""
+
+
+def _fast_heartbeat(
+    *, whiteboard_id: int, user, connection_id: uuid.UUID, visibility: str, now: datetime, conf: PresenceSettings
+) -> str | None:
+    """The common heartbeat in one statement: an open, alive connection whose visibility is unchanged.
+
+    Returns the role, or None when the beat needs the locked path, which decides it exactly as
+    before: a closed, expired, unknown or someone else's connection; a visibility change; another
+    tab of the participant whose liveness ran out (the locked path times it out at this beat, as
+    it always has); a hidden beat while the participant has a visible tab open; a user no longer
+    part of the session (the EXISTS: the locked path's 404).
+
+    Only the connection row moves; the participant's `last_activity_at` and spans lag behind
+    and are caught up by `presence.fold_tail`, in memory on every read (`presence_snapshot`) and
+    stored under the whiteboard lock by every locked path before it decides anything. The fold
+    gives the numbers beat-by-beat processing would have given because, with the NOT EXISTS
+    below, a tail holds beats of one kind only: visible beats (each gap ends at a visible, alive
+    tab: visible time), or hidden beats while no tab of the participant is visible (hidden time);
+    going from one kind to the other takes a locked path, which moves `last_activity_at`.
+
+    Concurrency (PostgreSQL, READ COMMITTED). This UPDATE takes one lock, its connection row's,
+    and waits for nothing while holding it. Every locked path takes the whiteboard row, then
+    the participant's open connection rows (`_open_connections`, FOR UPDATE), and only then
+    folds and decides; so a fast beat and a locked path serialise on the connection row:
+    - the fast beat committed first: the locked path's FOR UPDATE waits for it and reads its
+      `last_signal_at` and `expires_at`, so the fold counts the beat once, and the liveness
+      the locked path judges (timeout, disconnect, 409) is the one the beat left;
+    - the locked path locked first: the fast UPDATE waits, then re-checks its WHERE on the row
+      as committed. Closed by a disconnect or a timeout: no row, the locked path answers (409,
+      as it would have in that order); still open: the beat lands on the row, where the next
+      fold (read or locked path) finds it. If its time is not after the stored
+      `last_activity_at` it lies inside a span already extended past it and adds nothing.
+    Spans only grow (`extend_span` ignores what they already cover), `last_activity_at` only
+    moves forward, and the fold reads each beat from the one row it was written to: no
+    acknowledged heartbeat is lost, and none counts twice. What the NOT EXISTS saw is a snapshot:
+    a tab turning visible at the same instant as another's hidden fast beat can leave those
+    few milliseconds counted as hidden; the total is unaffected.
+    """
+    low, high = db.ops.integer_field_range(WhiteboardSession._meta.pk.get_internal_type())
+    if not low <= whiteboard_id <= high:
+        return None  # the ORM answers not_found for an id no row can have; the locked path does that
+    # psycopg sends these as timestamptz, uuid and integers: no Django adaptation needed.
+    params = [now, now + conf.timeout(visibility), whiteboard_id, connection_id, user.pk, now, visibility, now]
+    with _prepared_cursor() as cursor:
+        cursor.execute(_FAST_HEARTBEAT_SQL, params)
+        rows = cursor.fetchall()
+    return rows[0][0] if rows else None
+
+
+def _prepared_cursor():
+    """A cursor whose statements PostgreSQL prepares once per connection instead of planning on every call.
+
+    Django's cursors bind parameters client-side, so nothing is ever prepared; planning the fast
+    heartbeat's statement costs PostgreSQL several times what running it does. This is a
+    server-binding psycopg cursor: psycopg prepares a statement once the connection has sent it
+    `prepare_threshold` times (DATABASES OPTIONS, from `DB_PREPARE_THRESHOLD`). It is wrapped like
+    any Django cursor, so its errors are Django's. While queries are logged (DEBUG, or a test
+    counting them) Django's own cursor runs the statement instead: its log cannot show the text
+    of a prepared statement.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    if db.queries_logged:
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        cursor = ServerBindingCursor(db.connection)
+    return db.make_cursor(cursor)
+
+
 def presence_heartbeat(
     *, whiteboard_id: int, user, connection_id: uuid.UUID, visibility: str, now: datetime | None = None
 ) -> ConnectionResult:
     """Record that a connection is still there. A connection the server has closed must connect again."""
     conf = PresenceSettings.current()
+    if db.vendor == "postgresql" and visibility in Visibility.values:
+        role = _fast_heartbeat(
+            whiteboard_id=whiteboard_id,
+            user=user,
+            connection_id=connection_id,
+            visibility=visibility,
+            now=now or timezone.now(),
+            conf=conf,
+        )
+        if role is not None:
+            return ConnectionResult(
+                connection_id, role, conf.heartbeat_interval, int(conf.timeout(visibility).total_seconds())
+            )
     closed_message = None
     with transaction.atomic():
         whiteboard, role = _lock_for_participant(whiteboard_id=whiteboard_id, user=user)
         now = now or timezone.now()
         participant = _Participant(whiteboard, role)
-        connections = _open_connections(whiteboard, role)
-        connection = next((c for c in connections if c.connection_id == connection_id), None)
+        connections, connection = _connections_for_beat(whiteboard, role, user=user, connection_id=connection_id)
+        if connection is None:
+            raise DomainError("No such connection on this whiteboard; connect first.", "unknown_connection")
+        _catch_up(participant, connections)
         stale = [c for c in connections if not c.is_alive(now)]
         alive = [c for c in connections if c.is_alive(now)]
-        _time_out(whiteboard, participant, stale, now)
-
-        if connection is None:
-            if not Connection.objects.filter(
-                whiteboard=whiteboard, connection_id=connection_id, user_id=user.pk
-            ).exists():
-                raise DomainError("No such connection on this whiteboard; connect first.", "unknown_connection")
+        touched = None
+        if connection.closed_at is not None:
             closed_message = "This connection was closed by the server; connect again."
         elif connection in stale:
             closed_message = "This connection timed out; connect again."
         else:
             _continue_presence(participant, alive, now)
             _touch(connection, visibility=visibility, now=now, conf=conf)
-            Connection.objects.filter(pk=connection.pk).update(
-                last_signal_at=now, visibility=visibility, expires_at=connection.expires_at
-            )
+            touched = connection
+        _time_out(whiteboard, participant, stale, now, write=False)
         if closed_message:
             _mark_gone_if_no_one_left(participant, alive)
-        _save(whiteboard, participant)
+        _store(whiteboard, participant, timed_out=stale, touched=touched, now=now)
     # Raised after the commit: the timeout just recorded must stay recorded.
     if closed_message:
         raise DomainError(closed_message, "connection_closed")
@@ -265,6 +464,7 @@ def presence_disconnect(
             return DisconnectResult(connection_id, role, already_closed=True)
 
         connections = _open_connections(whiteboard, role)
+        _catch_up(participant, connections)
         alive = [c for c in connections if c.is_alive(now)]
         _time_out(whiteboard, participant, [c for c in connections if not c.is_alive(now)], now)
         if connection in alive:
@@ -296,6 +496,7 @@ def presence_sweep(*, now: datetime | None = None) -> int:
             for role in Role.values:
                 participant = _Participant(whiteboard, role)
                 connections = _open_connections(whiteboard, role)
+                _catch_up(participant, connections)  # before closing: the stale ones' last beats count
                 stale = [c for c in connections if not c.is_alive(now)]
                 _time_out(whiteboard, participant, stale, now)
                 _mark_gone_if_no_one_left(participant, [c for c in connections if c.is_alive(now)])
@@ -331,19 +532,31 @@ def presence_snapshot(
     result = {}
     for role in Role.values:
         participant = _Participant(whiteboard, role)
-        alive = [c for c in open_connections if c.role == role and c.is_alive(now)]
+        mine = [c for c in open_connections if c.role == role]
+        alive = [c for c in mine if c.is_alive(now)]
+        # The fast-path heartbeats not yet folded into the row, folded here in memory (never saved).
+        last_activity_at = participant.get("last_activity_at")
+        spans, end = fold_tail(
+            participant.get("presence_spans"),
+            last_activity_at=last_activity_at,
+            signals=[(c.last_signal_at, c.visibility) for c in mine],
+        )
+        if end != last_activity_at:
+            last_activity_at = end
+            active_seconds, hidden_seconds = span_totals(spans)
+        else:
+            active_seconds, hidden_seconds = participant.get("total_active_seconds"), participant.get("hidden_seconds")
         disconnected_at = participant.get("disconnected_at")
         if not alive and disconnected_at is None:
-            disconnected_at = participant.get("last_activity_at")  # timed out, not yet swept
-        spans = participant.get("presence_spans")
+            disconnected_at = last_activity_at  # timed out, not yet swept
         result[role] = ParticipantStatus(
             user_id=getattr(session, f"{role}_id", None),
             connected=bool(alive),
             connected_at=participant.get("connected_at"),
             disconnected_at=None if alive else disconnected_at,
-            last_activity_at=participant.get("last_activity_at"),
-            total_active_seconds=participant.get("total_active_seconds"),
-            hidden_seconds=participant.get("hidden_seconds"),
+            last_activity_at=last_activity_at,
+            total_active_seconds=active_seconds,
+            hidden_seconds=hidden_seconds,
             open_connections=len(alive),
             reconnects=max(0, len(spans) - 1),
             spans=spans,

@@ -242,3 +242,19 @@ def test_the_report_page_links_to_the_csv_with_its_filters(staff, tutor, student
     assert 'href="/reports/attendance.csv?date_from=2026-03-01&amp;date_to=2026-03-31&amp;status=present"' in (
         html.content.decode()
     )
+
+
+def test_a_live_session_exports_the_heartbeats_the_fast_path_has_not_folded_yet(staff, session):
+    from tests.conftest import T0
+    from tests.whiteboard.helpers import presence_trace
+
+    # 20 minutes of heartbeats, tab still open: the whiteboard row itself still says "last seen at T0".
+    presence_trace(session.whiteboard, session.student, T0, T0 + timedelta(minutes=20), disconnect=False)
+    session.whiteboard.refresh_from_db()
+    assert session.whiteboard.student_last_activity_at == T0
+
+    _, body, _ = download(browser(staff), {"date_from": "2026-03-01", "date_to": "2026-03-31"})
+    (row,) = [dict(zip(HEADER, row, strict=True)) for row in rows_of(body)[1:]]
+    assert row["Student last seen (Europe/London)"] == "2026-03-10 14:20:00"
+    assert row["Student active minutes"] == "20.0"
+    assert row["Student reconnects"] == "0"

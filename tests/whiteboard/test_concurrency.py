@@ -10,7 +10,7 @@ from django.db import connection
 from tests.conftest import T0
 from tests.factories import TutoringSessionFactory, UserFactory
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_connect, presence_heartbeat, presence_sweep
+from whiteboard.services import presence_connect, presence_heartbeat, presence_snapshot, presence_sweep
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -71,11 +71,13 @@ def test_two_tabs_beating_at_once_count_the_union_of_their_time_and_lose_nothing
 
     wb = WhiteboardSession.objects.get(pk=wb.pk)
     last_signal = T0 + timedelta(seconds=INTERVAL * BEATS + OFFSET)
-    assert wb.student_total_active_seconds == (last_signal - T0).total_seconds()
-    assert wb.student_last_activity_at == last_signal
-    assert wb.student_connected_at == T0
-    assert wb.student_disconnected_at is None
-    assert len(wb.student_presence_spans) == 1
+    status = presence_snapshot(whiteboard=wb, now=last_signal)["student"]
+    assert status.total_active_seconds == (last_signal - T0).total_seconds()
+    assert status.last_activity_at == last_signal
+    assert status.connected_at == T0
+    assert status.disconnected_at is None
+    assert status.open_connections == 2
+    assert len(status.spans) == 1
     assert [(e["event"], e["connection_id"]) for e in wb.connection_logs] == [
         ("connect", str(tab_a)),
         ("connect", str(tab_b)),
@@ -83,6 +85,54 @@ def test_two_tabs_beating_at_once_count_the_union_of_their_time_and_lose_nothing
     signals = dict(Connection.objects.values_list("connection_id", "last_signal_at"))
     assert signals == {tab_a: T0 + timedelta(seconds=INTERVAL * BEATS), tab_b: last_signal}
     assert not Connection.objects.filter(closed_at__isnull=False).exists()
+
+    # Under the lock the sweep folds the fast beats into the row first, then closes both tabs.
+    assert presence_sweep(now=last_signal + timedelta(minutes=5)) == 2
+    wb = WhiteboardSession.objects.get(pk=wb.pk)
+    assert wb.student_total_active_seconds == (last_signal - T0).total_seconds()
+    assert wb.student_last_activity_at == wb.student_disconnected_at == last_signal
+    assert len(wb.student_presence_spans) == 1
+
+
+def test_fast_beats_racing_locked_visibility_changes_lose_nothing():
+    """Tab A beats on the fast path while tab B flips visible/hidden (its hidden beats take the locked path)."""
+    session = TutoringSessionFactory(scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1))
+    wb, student = session.whiteboard, session.student
+    tab_a, tab_b = uuid.uuid4(), uuid.uuid4()
+    presence_connect(whiteboard_id=wb.pk, user=student, connection_id=tab_a, now=T0)
+    presence_connect(whiteboard_id=wb.pk, user=student, connection_id=tab_b, now=T0 + timedelta(seconds=OFFSET))
+    rounds = threading.Barrier(2)
+
+    def beats(connection_id, offset, visibility_of):
+        def job():
+            for k in range(1, BEATS + 1):
+                rounds.wait()
+                presence_heartbeat(
+                    whiteboard_id=wb.pk,
+                    user=student,
+                    connection_id=connection_id,
+                    visibility=visibility_of(k),
+                    now=T0 + timedelta(seconds=INTERVAL * k + offset),
+                )
+
+        return job
+
+    in_threads(
+        beats(tab_a, 0, lambda k: "visible"),
+        beats(tab_b, OFFSET, lambda k: "hidden" if k % 2 else "visible"),
+    )
+
+    last_signal = T0 + timedelta(seconds=INTERVAL * BEATS + OFFSET)
+    status = presence_snapshot(whiteboard=WhiteboardSession.objects.get(pk=wb.pk), now=last_signal)["student"]
+    # Tab A was visible and alive throughout: all of it is visible presence, one span.
+    assert (status.total_active_seconds, status.hidden_seconds) == ((last_signal - T0).total_seconds(), 0)
+    assert status.last_activity_at == last_signal
+    assert len(status.spans) == 1
+    assert presence_sweep(now=last_signal + timedelta(minutes=5)) == 2
+    wb = WhiteboardSession.objects.get(pk=wb.pk)
+    assert (wb.student_total_active_seconds, wb.student_hidden_seconds) == ((last_signal - T0).total_seconds(), 0)
+    assert wb.student_last_activity_at == wb.student_disconnected_at == last_signal
+    assert [e["event"] for e in wb.connection_logs] == ["connect", "connect", "timeout", "timeout"]
 
 
 def test_two_sweeps_at_once_log_exactly_one_timeout_per_stale_connection():

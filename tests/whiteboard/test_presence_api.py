@@ -233,19 +233,153 @@ def test_visible_tab_silent_past_45_seconds_is_gone(clock, student_tab, api, tut
     assert student_tab.beat().status_code == 409
 
 
-def test_heartbeat_costs_at_most_four_queries(clock, student, wb):
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
+
+
+def _statements(queries) -> list[str]:
+    # The test's own transaction turns atomic() into savepoints; in production they are BEGIN/COMMIT.
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+@pytest.fixture
+def quiet_client(student):
     client = APIClient()
     client.force_authenticate(student)  # authentication's own queries are not counted
-    tab = Tab(client, wb.pk)
+    return client
+
+
+@pytest.fixture
+def quiet_tab(quiet_client, wb):
+    return Tab(quiet_client, wb.pk)
+
+
+def _steady(clock, tabs, wb):
     clock.at(T0)
-    tab.connect()
+    tabs[0].connect()
+    beat_until(clock, tabs[0], T0 + minutes(1))
+    clock.advance(INTERVAL)
+    return tabs[0], "visible", 200
+
+
+def _visibility_change(clock, tabs, wb):
+    tab, _, _ = _steady(clock, tabs, wb)
+    return tab, "hidden", 200
+
+
+def _lapsed_sibling(clock, tabs, wb):
+    clock.at(T0)
+    tabs[1].connect()
+    tabs[0].connect()
+    beat_until(clock, tabs[0], T0 + timedelta(seconds=45))  # tab 1 silent: past its 45 s at the next beat
+    clock.advance(INTERVAL)
+    return tabs[0], "visible", 200
+
+
+def _timed_out_with_a_lapsed_sibling(clock, tabs, wb):
+    clock.at(T0)
+    tabs[1].connect()
+    tabs[0].connect()
+    clock.advance(60)
+    return tabs[0], "visible", 409
+
+
+def _swept_before_it_beat(clock, tabs, wb):
+    clock.at(T0)
+    tabs[0].connect()
+    clock.advance(60)
+    call_command("sweep_connections")
+    return tabs[0], "visible", 409
+
+
+def _unknown_connection(clock, tabs, wb):
+    clock.at(T0)
+    tabs[0].connect()
+    clock.advance(INTERVAL)
+    return tabs[2], "visible", 404
+
+
+BEATS = {
+    "steady": _steady,
+    "a visibility change": _visibility_change,
+    "a sibling tab lapsed": _lapsed_sibling,
+    "timed out, with a lapsed sibling": _timed_out_with_a_lapsed_sibling,
+    "timed out and swept": _swept_before_it_beat,
+    "an unknown connection": _unknown_connection,
+}
+
+
+@pytest.mark.parametrize("kind", BEATS)
+def test_every_kind_of_heartbeat_costs_at_most_four_statements(kind, clock, quiet_client, wb):
+    tabs = [Tab(quiet_client, wb.pk) for _ in range(3)]
+    tab, visibility, expected_status = BEATS[kind](clock, tabs, wb)
+    with CaptureQueriesContext(db_connection) as queries:
+        assert tab.beat(visibility).status_code == expected_status
+    statements = _statements(queries)
+    assert len(statements) <= 4, statements
+
+
+@pytest.mark.postgres
+def test_a_steady_heartbeat_is_one_statement(clock, quiet_tab, wb):
+    clock.at(T0)
+    quiet_tab.connect()
     clock.advance(INTERVAL)
     with CaptureQueriesContext(db_connection) as queries:
-        assert tab.beat().status_code == 200
-    # The test's own transaction turns atomic() into savepoints; in production they are BEGIN/COMMIT.
-    transaction_control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
-    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(transaction_control)]
-    assert len(statements) <= 4, statements
+        assert quiet_tab.beat().status_code == 200
+    assert len(queries.captured_queries) == 1, queries.captured_queries  # not even a transaction
+    assert queries.captured_queries[0]["sql"].lstrip().startswith("UPDATE")
+
+
+@pytest.mark.postgres
+def test_a_visibility_change_takes_the_locked_path_and_catches_up(clock, quiet_tab, api, tutor, wb):
+    clock.at(T0)
+    quiet_tab.connect()
+    beat_until(clock, quiet_tab, T0 + minutes(2))  # fast path: the whiteboard row is not written
+    wb.refresh_from_db()
+    assert wb.student_last_activity_at == T0
+    clock.advance(INTERVAL)
+    with CaptureQueriesContext(db_connection) as queries:
+        assert quiet_tab.beat("hidden").status_code == 200
+    fast_attempt, *locked = _statements(queries)
+    assert fast_attempt.lstrip().startswith("UPDATE")  # matched nothing: the visibility changed
+    assert len(locked) == 3, locked  # whiteboard lock, connections, one write for both tables
+    # Under the lock the fast beats were folded first, then the gap to this beat counted as before.
+    wb.refresh_from_db()
+    assert wb.student_last_activity_at == clock.now
+    assert wb.student_total_active_seconds == 2 * 60 + INTERVAL
+    assert wb.student_hidden_seconds == 0
+    assert Connection.objects.get(connection_id=quiet_tab.connection_id).visibility == "hidden"
+    beat_until(clock, quiet_tab, T0 + minutes(5), every=60, visibility="hidden")
+    student = status_of(api(tutor), wb.pk)["student"]
+    assert student["total_active_seconds"] == 4 * 60 + INTERVAL
+    assert student["hidden_seconds"] == 4 * 60 + INTERVAL - (2 * 60 + INTERVAL)
+
+
+@pytest.mark.postgres
+def test_many_fast_heartbeats_show_the_same_status_as_the_locked_path_gave(clock, student_tab, api, tutor, wb):
+    """The on-time scenario's figures, while the whiteboard row itself still says 'connected at T0 - 1 min'."""
+    clock.at(T0 - minutes(1))
+    student_tab.connect()
+    beat_until(clock, student_tab, END)
+    wb.refresh_from_db()
+    assert (wb.student_last_activity_at, wb.student_total_active_seconds) == (T0 - minutes(1), 0)
+
+    live = status_of(api(tutor), wb.pk)["student"]
+    assert live["connected"] is True
+    assert live["total_active_seconds"] == 61 * 60
+    assert live["hidden_seconds"] == 0
+    assert live["reconnects"] == 0
+    assert live["last_activity_at"] == END.isoformat().replace("+00:00", "Z")
+
+    assert student_tab.disconnect().status_code == 200
+    wb.refresh_from_db()
+    assert (wb.student_last_activity_at, wb.student_total_active_seconds) == (END, 61 * 60)
+    assert wb.student_disconnected_at == END
+    assert status_of(api(tutor), wb.pk)["student"] == {
+        **live,
+        "connected": False,
+        "disconnected_at": live["last_activity_at"],
+        "open_connections": 0,
+    }
 
 
 def test_disconnect_is_idempotent(clock, student_tab, wb):

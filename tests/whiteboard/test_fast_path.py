@@ -1,0 +1,134 @@
+"""The heartbeat fast path changes no presence result: each trace, run once as it is and once with every
+heartbeat forced through the locked path, gives the same status at every step, the same stored row and the
+same connection log."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from attendance.services import participant_evidence
+from tests.conftest import T0
+from tests.factories import TutoringSessionFactory
+from whiteboard import services
+from whiteboard.models import Connection, WhiteboardSession
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]  # the fast path is PostgreSQL's
+
+A, B = "tab A", "tab B"
+
+
+def steady(tab, start, end, *, every=15, visibility="visible"):
+    return [(t, "beat", tab, visibility) for t in range(start + every, end + 1, every)]
+
+
+TRACES = {
+    "one visible tab, a network drop, a crash": [
+        (0, "connect", A, "visible"),
+        *steady(A, 0, 600),
+        *[(t, "beat", A, "visible") for t in range(720, 1200, 15)],  # 2 min of silence: a new span
+        (1800, "sweep", None, None),
+    ],
+    "two overlapping tabs, one closed": [
+        (0, "connect", A, "visible"),
+        *sorted([*steady(A, 0, 900), (307, "connect", B, "visible"), *steady(B, 307, 1500)], key=lambda e: e[0]),
+        (905, "disconnect", A, None),
+        (1510, "disconnect", B, None),
+    ],
+    "a background tab beating once a minute": [
+        (0, "connect", A, "visible"),
+        *steady(A, 0, 600),
+        (605, "beat", A, "hidden"),
+        *steady(A, 605, 2400, every=60, visibility="hidden"),
+        (2460, "beat", A, "visible"),
+        *steady(A, 2460, 3000),
+        (3000, "disconnect", A, None),
+    ],
+    "a visible tab crashes next to a hidden one": [
+        (0, "connect", A, "visible"),
+        (5, "connect", B, "hidden"),
+        *sorted(steady(A, 0, 300) + steady(B, 5, 1800, every=60, visibility="hidden"), key=lambda e: e[0]),
+        (1900, "connect", A, "visible"),  # A comes back (a retried id of a timed-out tab: 409)
+        (2000, "sweep", None, None),
+    ],
+    "a visible tab crashes next to another visible one": [
+        (0, "connect", A, "visible"),
+        (3, "connect", B, "visible"),
+        *sorted(steady(A, 0, 300) + steady(B, 3, 900), key=lambda e: e[0]),
+        (1000, "sweep", None, None),
+    ],
+    "hidden beats only, then a crash": [
+        (0, "connect", A, "hidden"),
+        *steady(A, 0, 900, every=60, visibility="hidden"),
+        (1200, "sweep", None, None),
+    ],
+}
+
+
+def replay(trace, session, ids):
+    """Run the trace; the status (and the suggestion's evidence) after every step, the stored row at the end."""
+    wb, user = session.whiteboard, session.student
+    seen = []
+    for seconds, action, tab, visibility in trace:
+        now = T0 + timedelta(seconds=seconds)
+        try:
+            if action == "connect":
+                services.presence_connect(
+                    whiteboard_id=wb.pk, user=user, connection_id=ids[tab], visibility=visibility, now=now
+                )
+            elif action == "beat":
+                services.presence_heartbeat(
+                    whiteboard_id=wb.pk, user=user, connection_id=ids[tab], visibility=visibility, now=now
+                )
+            elif action == "disconnect":
+                services.presence_disconnect(whiteboard_id=wb.pk, user=user, connection_id=ids[tab], now=now)
+            else:
+                services.presence_sweep(now=now)
+            outcome = "ok"
+        except services.DomainError as error:
+            outcome = error.code
+        wb = WhiteboardSession.objects.get(pk=wb.pk)
+        seen.append((seconds, action, outcome, services.presence_snapshot(whiteboard=wb, now=now)["student"]))
+        session.refresh_from_db()
+        seen.append(participant_evidence(session, now=now)["student"])
+    stored = {f: getattr(wb, f"student_{f}") for f in services._Participant.FIELDS}
+    connections = sorted(
+        Connection.objects.filter(whiteboard=wb).values_list("last_signal_at", "closed_at", "close_reason")
+    )
+    return seen, stored, wb.connection_logs, connections
+
+
+@pytest.mark.parametrize("name", TRACES)
+def test_the_fast_path_gives_the_same_presence_as_the_locked_path(name, monkeypatch, tutor, student):
+    trace = TRACES[name]
+    ids = {A: uuid.uuid4(), B: uuid.uuid4()}  # the same ids on both whiteboards: the logs compare as they are
+    fast_calls = []
+    real_fast = services._fast_heartbeat
+
+    def counting(**kwargs):
+        role = real_fast(**kwargs)
+        fast_calls.append(role)
+        return role
+
+    monkeypatch.setattr(services, "_fast_heartbeat", counting)
+    fast = replay(trace, new_session(tutor, student), ids)
+    monkeypatch.setattr(services, "_fast_heartbeat", lambda **kwargs: None)
+    locked = replay(trace, new_session(tutor, student), ids)
+
+    assert any(fast_calls), "the trace never took the fast path"
+    fast_seen, locked_seen = fast[0], locked[0]
+    for step, (mine, theirs) in enumerate(zip(fast_seen, locked_seen, strict=True)):
+        if isinstance(mine, tuple):
+            mine, theirs = (*mine[:3], _without_user(mine[3])), (*theirs[:3], _without_user(theirs[3]))
+        assert mine == theirs, f"step {step}"
+    assert fast[1:] == locked[1:]
+
+
+def new_session(tutor, student):
+    return TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1)
+    )
+
+
+def _without_user(status):
+    return {k: v for k, v in vars(status).items() if k != "user_id"}
