@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import Prefetch
 from django.utils.html import format_html_join
 
 from whiteboard.models import Connection, WhiteboardSession
+from whiteboard.services import presence_snapshot
 
 
 class ConnectionInline(admin.TabularInline):
@@ -19,16 +21,11 @@ class ConnectionInline(admin.TabularInline):
 class WhiteboardSessionAdmin(admin.ModelAdmin):
     """Presence is evidence: shown, never edited by hand."""
 
-    list_display = [
-        "id",
-        "tutoring_session",
-        "tutor_total_active_seconds",
-        "student_total_active_seconds",
-        "created_at",
-    ]
+    list_display = ["id", "tutoring_session", "tutor_active_seconds", "student_active_seconds", "created_at"]
     inlines = [ConnectionInline]
     exclude = ["connection_logs", "tutor_presence_spans", "student_presence_spans"]
     readonly_fields = [
+        "live_presence",
         "tutor_connected_at",
         "tutor_disconnected_at",
         "tutor_last_activity_at",
@@ -43,6 +40,46 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
         "presence_spans_table",
         "connection_log_table",
     ]
+
+    def get_queryset(self, request):
+        open_connections = Connection.objects.filter(closed_at__isnull=True)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("tutoring_session")
+            .prefetch_related(Prefetch("connections", queryset=open_connections, to_attr="open_connection_list"))
+        )
+
+    @staticmethod
+    def _live(obj) -> dict:
+        """Presence as of now. The stored columns lag behind a live session: steady heartbeats touch only
+        their connection row, and the whiteboard row catches up at the next connect, disconnect,
+        visibility change or sweep (whiteboard.services)."""
+        return presence_snapshot(whiteboard=obj, open_connections=obj.open_connection_list)
+
+    @admin.display(description="Tutor active s (live)")
+    def tutor_active_seconds(self, obj):
+        return self._live(obj)["tutor"].total_active_seconds
+
+    @admin.display(description="Student active s (live)")
+    def student_active_seconds(self, obj):
+        return self._live(obj)["student"].total_active_seconds
+
+    @admin.display(description="Live presence")
+    def live_presence(self, obj):
+        rows = [
+            (
+                role,
+                "connected" if status.connected else "not connected",
+                status.last_activity_at or "—",
+                status.total_active_seconds,
+                status.hidden_seconds,
+            )
+            for role, status in self._live(obj).items()
+        ]
+        return format_html_join(
+            "\n", "<div>{}: {}, last activity {}, {} s active ({} s hidden)</div>", rows
+        )
 
     def has_change_permission(self, request, obj=None):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)

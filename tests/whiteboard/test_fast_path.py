@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db
 
 from attendance.services import participant_evidence
 from tests.conftest import T0
@@ -132,3 +133,39 @@ def new_session(tutor, student):
 
 def _without_user(status):
     return {k: v for k, v in vars(status).items() if k != "user_id"}
+
+
+def _steady_beats(session, count: int) -> None:
+    wb, user, connection_id = session.whiteboard, session.student, uuid.uuid4()
+    services.presence_connect(whiteboard_id=wb.pk, user=user, connection_id=connection_id, now=T0)
+    for n in range(1, count + 1):
+        now = T0 + timedelta(seconds=15 * n)
+        services.presence_heartbeat(
+            whiteboard_id=wb.pk, user=user, connection_id=connection_id, visibility="visible", now=now
+        )
+
+
+def test_the_fast_statement_is_prepared_on_the_connection(tutor, student):
+    _steady_beats(TutoringSessionFactory(tutor=tutor, student=student), 8)  # past psycopg's prepare_threshold
+    with db.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("UPDATE whiteboard_connections SET last_signal_at" in s for s in prepared), prepared
+
+
+def test_steady_heartbeats_rewrite_their_row_in_place_without_touching_an_index(tutor, student):
+    """HOT updates: no index holds a column a heartbeat writes (migration 0002)."""
+
+    def updates():
+        with db.cursor() as cursor:  # this transaction's own counts
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'whiteboard_connections'"
+            )
+            return cursor.fetchone() or (0, 0)
+
+    session = TutoringSessionFactory(tutor=tutor, student=student)
+    before = updates()
+    _steady_beats(session, 10)
+    updated, hot = (after - prior for after, prior in zip(updates(), before, strict=True))
+    assert updated >= 10
+    assert hot == updated
