@@ -88,7 +88,9 @@ else:
     # the heartbeat's fast statement is eligible (whiteboard.services._prepared_cursor); the ORM binds
     # client-side and never prepares. Empty: never (a transaction-pooling PgBouncer before 1.21).
     prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
-    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", int(prepare_threshold) if prepare_threshold else None)
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", int(prepare_threshold) if prepare_threshold else None
+    )
 
 # Throttle counters must be shared by every app process: Redis in production
 # (CACHE_URL=redis://127.0.0.1:6379/1); local memory is enough for one process.

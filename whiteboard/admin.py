@@ -77,9 +77,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
             )
             for role, status in self._live(obj).items()
         ]
-        return format_html_join(
-            "\n", "<div>{}: {}, last activity {}, {} s active ({} s hidden)</div>", rows
-        )
+        return format_html_join("\n", "<div>{}: {}, last activity {}, {} s active ({} s hidden)</div>", rows)
 
     def has_change_permission(self, request, obj=None):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)

@@ -21,7 +21,11 @@ def redis_cache(settings):
         pytest.skip(f"no Redis at {REDIS_URL}")
     prefix = f"test-{uuid.uuid4()}"  # runs side by side never share counters
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": prefix}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
     }
     yield caches["default"]
     server = redis.Redis.from_url(REDIS_URL)

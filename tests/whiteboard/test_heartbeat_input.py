@@ -40,7 +40,7 @@ BODIES = {
 
 RAW_BODIES = {
     "not JSON": b"{connection_id: 1}",
-    "NaN in an extra key": ('{"connection_id": "%s", "visibility": "visible", "x": NaN}' % ID).encode(),
+    "NaN in an extra key": json.dumps({"connection_id": ID, "visibility": "visible", "x": float("nan")}).encode(),
     "not UTF-8": b'{"connection_id": "\xff", "visibility": "visible"}',
     "empty": b"",
     "long": json.dumps({"connection_id": ID, "visibility": "visible", "pad": "x" * 2000}).encode(),
@@ -74,7 +74,15 @@ def test_the_plain_reading_accepts_only_what_drf_accepts_and_reads_the_same(body
     assert api._plain_heartbeat(_request(body)) in (None, _drf_reading(body))
 
 
-PLAIN = ["the tracker's body", "hidden", "upper-case id", "id in braces", "id as a URN", "id without dashes", "an extra key"]
+PLAIN = [
+    "the tracker's body",
+    "hidden",
+    "upper-case id",
+    "id in braces",
+    "id as a URN",
+    "id without dashes",
+    "an extra key",
+]
 
 
 @pytest.mark.parametrize("name", PLAIN)
