@@ -147,7 +147,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="SQL",
         help="run this SQL on the bench database after migrating, to try a schema change before writing its "
-        'migration (e.g. "DROP INDEX wb_conn_open_expiry"); repeatable',
+        'migration (e.g. "ALTER TABLE whiteboard_connections SET (fillfactor = 50)"); repeatable',
     )
     args = parser.parse_args(argv)
     if args.participants < 2 or args.participants % 2:

@@ -103,7 +103,11 @@ def main(argv=None) -> int:
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime, cumulative, ...")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--db-name", default="attendance_bench_profile")
+    parser.add_argument(
+        "--cache-url", default="redis://127.0.0.1:6379/1", help="throttle counters, as in production ('' for memory)"
+    )
     args = parser.parse_args(argv)
+    os.environ["CACHE_URL"] = args.cache_url or "locmemcache://"
 
     # One participant beats far faster than a real tab: lift the per-user limit, keep the throttle's work.
     os.environ["THROTTLE_HEARTBEAT"] = os.environ["THROTTLE_CONNECT"] = "1000000/min"

@@ -5,7 +5,12 @@ call the same functions. Every decision happens with the whiteboard row locked, 
 tabs, a retry and the sweep can never interleave halfway through one. The one exception
 is the heartbeat fast path (`_fast_heartbeat`): a beat that changes nothing but time
 touches only its connection row, and the whiteboard row catches up later
-(`presence.fold_tail`), under the lock in every locked path and in memory on every read.
+(`presence.fold_tail`), under the lock in every locked path and in memory on every read
+(`presence_snapshot`: read presence through it, not from the row's columns). The fast
+path is PostgreSQL's; on SQLite every heartbeat takes the locked path.
+
+A heartbeat costs at most four statements besides authentication: the fast attempt, then,
+when it does not apply, the whiteboard lock, the connections, and one write (`_store`).
 
 Active time is the union of a participant's connections: each gap between two
 consecutive signals (from any tab) counts when some connection was still alive over
@@ -350,7 +355,8 @@ def _fast_heartbeat(
 
     Concurrency (PostgreSQL, READ COMMITTED). This UPDATE takes one lock, its connection row's,
     and waits for nothing while holding it. Every locked path takes the whiteboard row, then
-    the participant's open connection rows (`_open_connections`, FOR UPDATE), and only then
+    the participant's open connection rows (FOR UPDATE: `_open_connections`, or
+    `_connections_for_beat` for a heartbeat), and only then
     folds and decides; so a fast beat and a locked path serialise on the connection row:
     - the fast beat committed first: the locked path's FOR UPDATE waits for it and reads its
       `last_signal_at` and `expires_at`, so the fold counts the beat once, and the liveness

@@ -244,6 +244,7 @@ def test_the_report_page_links_to_the_csv_with_its_filters(staff, tutor, student
     )
 
 
+@pytest.mark.postgres  # the fast path is PostgreSQL's
 def test_a_live_session_exports_the_heartbeats_the_fast_path_has_not_folded_yet(staff, session):
     from tests.conftest import T0
     from tests.whiteboard.helpers import presence_trace
