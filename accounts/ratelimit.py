@@ -1,5 +1,6 @@
 """Fixed-window rate limits counted in the shared cache, so every app process sees the same count."""
 
+import functools
 import time
 
 from django.core.cache import cache, caches
@@ -32,7 +33,9 @@ def _count(key: str, period: int) -> int:
     """Add one to the window's counter and return it; the counter lives as long as the window."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        return _redis_counter(backend)(keys=[backend.make_and_validate_key(key)], args=[period])
+        # make_key, not make_and_validate_key: our keys are short ASCII (validation warns about keys
+        # memcached would refuse, character by character, on every call).
+        return _redis_counter(backend)(keys=[backend.make_key(key)], args=[period])
     if cache.add(key, 1, timeout=period):
         return 1
     try:
@@ -55,6 +58,7 @@ def _redis_counter(backend: RedisCache):
     return script
 
 
+@functools.cache
 def parse_rate(rate: str) -> tuple[int, int]:
     """'40/min' -> (40, 60): DRF's notation for throttle rates."""
     count, _, unit = rate.partition("/")

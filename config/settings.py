@@ -189,6 +189,10 @@ PRESENCE = {
     "TIMEOUT_VISIBLE": env.int("PRESENCE_TIMEOUT_VISIBLE", default=45),
     # ...and this long after one from a hidden tab (browsers throttle background timers to ~1/min).
     "TIMEOUT_HIDDEN": env.int("PRESENCE_TIMEOUT_HIDDEN", default=150),
+    # PostgreSQL: a steady heartbeat commits without waiting for its WAL flush (whiteboard.services).
+    # A database crash (not a stop) can then lose the last ~0.6 s of heartbeats: their participants'
+    # presence ends at their previous beat, at most one interval earlier.
+    "HEARTBEAT_ASYNC_COMMIT": env.bool("PRESENCE_HEARTBEAT_ASYNC_COMMIT", default=True),
 }
 
 LOGGING = {

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts.ratelimit import ScopedUserRateThrottle
 from config.api import ErrorSerializer
 from whiteboard import services
-from whiteboard.models import Visibility, WhiteboardSession
+from whiteboard.models import VISIBILITIES, Visibility, WhiteboardSession
 
 TAG = "whiteboard-tracking"
 
@@ -239,7 +239,7 @@ def _plain_heartbeat(request) -> dict | None:
     if type(data) is not dict:
         return None
     connection_id, visibility = data.get("connection_id"), data.get("visibility")
-    if type(connection_id) is not str or type(visibility) is not str or visibility not in Visibility.values:
+    if type(connection_id) is not str or type(visibility) is not str or visibility not in VISIBILITIES:
         return None
     try:
         return {"connection_id": uuid.UUID(connection_id), "visibility": visibility}

@@ -16,6 +16,9 @@ class Visibility(models.TextChoices):
     HIDDEN = "hidden"
 
 
+VISIBILITIES = frozenset(Visibility.values)  # for membership tests on hot paths (`.values` builds a list)
+
+
 class WhiteboardSessionQuerySet(models.QuerySet):
     def of_participant(self, user):
         """Whiteboards whose tutoring session has `user` as its tutor or its student."""

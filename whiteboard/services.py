@@ -21,13 +21,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When, sql
 from django.utils import timezone
 
 from config.errors import DomainError
-from whiteboard.models import Connection, Role, Visibility, WhiteboardSession
+from whiteboard.models import VISIBILITIES, Connection, Role, Visibility, WhiteboardSession
 from whiteboard.presence import PresenceSettings, extend_span, fold_tail, span_totals, start_span
 
 
@@ -330,8 +331,11 @@ _FAST_HEARTBEAT_SQL = """
           AND ((whiteboard_connections.role = 'tutor' AND s.tutor_id = whiteboard_connections.user_id)
             OR (whiteboard_connections.role = 'student' AND s.student_id = whiteboard_connections.user_id
                 AND s.tutor_id <> whiteboard_connections.user_id)))
-    RETURNING role
+    RETURNING role{commit}
 """
+# Returned per updated row, so evaluated before the statement's own transaction commits: that commit
+# then skips waiting for its WAL flush (`synchronous_commit` off for this transaction only).
+_ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
 
 
 def _fast_heartbeat(
@@ -371,14 +375,24 @@ def _fast_heartbeat(
     acknowledged heartbeat is lost, and none counts twice. What the NOT EXISTS saw is a snapshot:
     a tab turning visible at the same instant as another's hidden fast beat can leave those
     few milliseconds counted as hidden; the total is unaffected.
+
+    Durability. Unless PRESENCE["HEARTBEAT_ASYNC_COMMIT"] is off, the statement's own transaction
+    commits asynchronously: it answers without waiting for its WAL to reach the disk, and
+    PostgreSQL's WAL writer flushes it within three `wal_writer_delay`s (0.6 s by default). A
+    stopped server flushes first; only a crash of PostgreSQL or its machine can lose those last
+    beats, and a lost beat only moves its participant's end of presence back to their previous
+    beat, at most one heartbeat interval: the accuracy presence is kept to. Everything else
+    (connects, disconnects, timeouts, attendance) commits synchronously.
     """
     low, high = db.ops.integer_field_range(WhiteboardSession._meta.pk.get_internal_type())
     if not low <= whiteboard_id <= high:
         return None  # the ORM answers not_found for an id no row can have; the locked path does that
     # psycopg sends these as timestamptz, uuid and integers: no Django adaptation needed.
     params = [now, now + conf.timeout(visibility), whiteboard_id, connection_id, user.pk, now, visibility, now]
+    # Asynchronous commit for a heartbeat in its own transaction only, never for a caller's atomic() block.
+    asynchronous = settings.PRESENCE["HEARTBEAT_ASYNC_COMMIT"] and not db.in_atomic_block
     with _prepared_cursor() as cursor:
-        cursor.execute(_FAST_HEARTBEAT_SQL, params)
+        cursor.execute(_FAST_HEARTBEAT_SQL.format(commit=_ASYNC_COMMIT if asynchronous else ""), params)
         rows = cursor.fetchall()
     return rows[0][0] if rows else None
 
@@ -410,7 +424,7 @@ def presence_heartbeat(
 ) -> ConnectionResult:
     """Record that a connection is still there. A connection the server has closed must connect again."""
     conf = PresenceSettings.current()
-    if db.vendor == "postgresql" and visibility in Visibility.values:
+    if db.vendor == "postgresql" and visibility in VISIBILITIES:
         role = _fast_heartbeat(
             whiteboard_id=whiteboard_id,
             user=user,

@@ -169,3 +169,47 @@ def test_steady_heartbeats_rewrite_their_row_in_place_without_touching_an_index(
     updated, hot = (after - prior for after, prior in zip(updates(), before, strict=True))
     assert updated >= 10
     assert hot == updated
+
+
+def _synchronous_commit() -> str:
+    with db.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_asynchronous_heartbeat_commit_stays_with_its_own_statement(tutor, student):
+    """Nothing after the steady beat (here the next query on the connection) commits without its flush."""
+    assert _synchronous_commit() == "on"
+    _steady_beats(TutoringSessionFactory(tutor=tutor, student=student), 3)
+    assert _synchronous_commit() == "on"
+
+
+def test_a_callers_transaction_never_commits_asynchronously(tutor, student):
+    """Inside atomic() (every test here runs in one) the beat must not turn the whole transaction asynchronous."""
+    _steady_beats(TutoringSessionFactory(tutor=tutor, student=student), 3)
+    assert _synchronous_commit() == "on"
+
+
+def test_the_fast_statement_in_its_own_transaction_sets_asynchronous_commit_for_that_transaction(tutor, student):
+    """What the statement does to the transaction it runs in, seen from inside (a caller's block is skipped above)."""
+    session = TutoringSessionFactory(tutor=tutor, student=student)
+    connection_id = uuid.uuid4()
+    services.presence_connect(whiteboard_id=session.whiteboard_id, user=student, connection_id=connection_id, now=T0)
+    sql = services._FAST_HEARTBEAT_SQL.format(commit=services._ASYNC_COMMIT)
+    with db.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                T0 + timedelta(seconds=15),
+                T0 + timedelta(seconds=60),
+                session.whiteboard_id,
+                connection_id,
+                student.pk,
+                T0 + timedelta(seconds=15),
+                "visible",
+                T0,
+            ],
+        )
+        assert cursor.fetchall() == [("student", "off")]
+    assert _synchronous_commit() == "off"
