@@ -88,3 +88,27 @@ def profile_for(user) -> Profile:
     """The user's profile, created (with the defaults) the first time someone needs it."""
     profile, _ = Profile.objects.get_or_create(user=user)
     return profile
+
+
+class RateCounter(models.Model):
+    """A user's requests in the current fixed window of one rate limit (`accounts.ratelimit`), on PostgreSQL.
+
+    One row per scope and user, rewritten in place when a new window starts, so the table never
+    grows with time. Written in the same statement as the work it limits (the heartbeat's), which
+    saves a round trip to the cache on every request.
+    """
+
+    scope = models.CharField(max_length=40, db_comment="Which limit, e.g. heartbeat")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    window_id = models.BigIntegerField(db_comment="Which window: Unix time // the limit's period")
+    hits = models.PositiveIntegerField(db_comment="Requests counted in that window, refused ones included")
+
+    class Meta:
+        db_table = "rate_counters"
+        constraints = [
+            # Also the index of the counting upsert (ON CONFLICT (scope, user_id)).
+            models.UniqueConstraint(fields=["scope", "user"], name="%(app_label)s_%(class)s_one_per_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.scope} {self.user_id}: {self.hits} in window {self.window_id}"

@@ -2,6 +2,7 @@
 
 import functools
 import time
+from dataclasses import dataclass
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -11,14 +12,50 @@ from rest_framework.throttling import BaseThrottle
 PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
-def hit(key: str, *, limit: int, period: int) -> int | None:
+def hit(key: str, *, limit: int, period: int, now: float | None = None) -> int | None:
     """Count one attempt in the current window; seconds to wait if over `limit`, else None."""
-    now = time.time()
+    now = time.time() if now is None else now
     window = int(now // period)
     count = _count(f"ratelimit:{key}:{window}", period)
     if count <= limit:
         return None
     return max(1, int((window + 1) * period - now))
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A per-user limit of one scope: `limit` requests per fixed window of `period` seconds."""
+
+    scope: str
+    limit: int
+    period: int
+
+    @classmethod
+    def of_scope(cls, scope: str) -> "Rate":
+        """The rate REST_FRAMEWORK's DEFAULT_THROTTLE_RATES gives `scope` (e.g. THROTTLE_HEARTBEAT)."""
+        return cls(scope, *parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope]))
+
+    def window_id(self, now: float) -> int:
+        return int(now // self.period)
+
+    def wait(self, now: float) -> int:
+        """Seconds from `now` to the next window."""
+        return max(1, int((self.window_id(now) + 1) * self.period - now))
+
+    def hit(self, user_id: int, now: float) -> int | None:
+        """Count one request in the cache (`hit`); seconds to wait if over the limit, else None."""
+        return hit(f"{self.scope}:{user_id}", limit=self.limit, period=self.period, now=now)
+
+
+# PostgreSQL: count one request of a user in the same statement as its work (`RateCounter`). Parameters:
+# scope, user id, window id; returns the window's hits, this one included.
+COUNT_IN_DATABASE_SQL = """
+    INSERT INTO rate_counters AS counter (scope, user_id, window_id, hits) VALUES (%s, %s, %s, 1)
+    ON CONFLICT (scope, user_id) DO UPDATE SET
+        hits = CASE WHEN counter.window_id = EXCLUDED.window_id THEN counter.hits + 1 ELSE 1 END,
+        window_id = EXCLUDED.window_id
+    RETURNING hits
+"""
 
 
 # Add one to the window's counter, starting it with the window's length to live: one command.
@@ -77,8 +114,7 @@ class ScopedUserRateThrottle(BaseThrottle):
         self.wait_seconds = None
         if not request.user or not request.user.is_authenticated:
             return True  # authentication answers those first
-        limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[view.throttle_scope])
-        self.wait_seconds = hit(f"{view.throttle_scope}:{request.user.pk}", limit=limit, period=period)
+        self.wait_seconds = Rate.of_scope(view.throttle_scope).hit(request.user.pk, time.time())
         return self.wait_seconds is None
 
     def wait(self) -> int | None:

@@ -9,7 +9,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import DomainError
+from config.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ def document_service_unavailable(result, generator, request, public):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DomainError):
+    if isinstance(exc, Throttled):
+        exc = exceptions.Throttled(wait=exc.wait)  # DRF's 429 body and Retry-After, as its throttles give
+    elif isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message), status=DOMAIN_ERROR_STATUS.get(exc.code, 409))
     if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
         # The database is unreachable: say so quickly, so clients retry instead of seeing a 500 page.

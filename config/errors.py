@@ -9,3 +9,11 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class Throttled(DomainError):
+    """Too many requests from one user: the next is accepted in `wait` seconds."""
+
+    def __init__(self, wait: int):
+        super().__init__(f"Request was throttled. Expected available in {wait} seconds.", "throttled")
+        self.wait = wait

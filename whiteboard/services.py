@@ -17,6 +17,7 @@ consecutive signals (from any tab) counts when some connection was still alive o
 it, so a second tab never counts twice and a retried request adds nothing.
 """
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,8 +28,10 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When, sql
 from django.utils import timezone
 
-from config.errors import DomainError
-from whiteboard.models import VISIBILITIES, Connection, Role, Visibility, WhiteboardSession
+from accounts import ratelimit
+from accounts.ratelimit import Rate
+from config.errors import DomainError, Throttled
+from whiteboard.models import Connection, Role, Visibility, WhiteboardSession
 from whiteboard.presence import PresenceSettings, extend_span, fold_tail, span_totals, start_span
 
 
@@ -315,7 +318,7 @@ def presence_connect(
 # The heartbeat fast path (`_fast_heartbeat`): tables `whiteboard_connections` (Connection) and
 # `sessions` (TutoringSession). PostgreSQL only: SQLite runs one writer at a time anyway, and there
 # every heartbeat takes the locked path.
-_FAST_HEARTBEAT_SQL = """
+_FAST_HEARTBEAT_UPDATE = """
     UPDATE whiteboard_connections SET last_signal_at = %s, expires_at = %s
     WHERE whiteboard_id = %s AND connection_id = %s AND user_id = %s
       AND closed_at IS NULL AND expires_at >= %s AND visibility = %s
@@ -331,20 +334,44 @@ _FAST_HEARTBEAT_SQL = """
           AND ((whiteboard_connections.role = 'tutor' AND s.tutor_id = whiteboard_connections.user_id)
             OR (whiteboard_connections.role = 'student' AND s.student_id = whiteboard_connections.user_id
                 AND s.tutor_id <> whiteboard_connections.user_id)))
-    RETURNING role{commit}
 """
 # Returned per updated row, so evaluated before the statement's own transaction commits: that commit
 # then skips waiting for its WAL flush (`synchronous_commit` off for this transaction only).
 _ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
 
 
+@functools.cache
+def _fast_heartbeat_sql(*, counted: bool, asynchronous: bool) -> str:
+    """The fast statement: optionally count the request against the user's rate first (the beat then
+    applies only within the limit), then the UPDATE. Answers one row: (hits or NULL, role or NULL)."""
+    # Only this module's constants are pieced together here; every value goes as a parameter.
+    commit = _ASYNC_COMMIT if asynchronous else ""
+    beat = f"{_FAST_HEARTBEAT_UPDATE} RETURNING role{commit}"
+    if not counted:
+        return f"WITH beat AS ({beat}) SELECT NULL, (SELECT role FROM beat)"  # noqa: S608
+    within = f"{_FAST_HEARTBEAT_UPDATE} AND (SELECT hits FROM counted) <= %s RETURNING role{commit}"  # noqa: S608
+    return (
+        f"WITH counted AS ({ratelimit.COUNT_IN_DATABASE_SQL}), beat AS ({within}) "  # noqa: S608
+        "SELECT (SELECT hits FROM counted), (SELECT role FROM beat)"
+    )
+
+
 def _fast_heartbeat(
-    *, whiteboard_id: int, user, connection_id: uuid.UUID, visibility: str, now: datetime, conf: PresenceSettings
-) -> str | None:
+    *,
+    whiteboard_id: int,
+    user,
+    connection_id: uuid.UUID,
+    visibility: str,
+    now: datetime,
+    conf: PresenceSettings,
+    rate: Rate | None,
+) -> tuple[int | None, str | None]:
     """The common heartbeat in one statement: an open, alive connection whose visibility is unchanged.
 
-    Returns the role, or None when the beat needs the locked path, which decides it exactly as
-    before: a closed, expired, unknown or someone else's connection; a visibility change; another
+    With a `rate`, the same statement first counts the request against the user's limit (in
+    `rate_counters`: no round trip to the cache) and applies the beat only within it. Returns the
+    hits counted in the window (None without a rate) and the role, or None for the role when
+    the beat was over the limit or needs the locked path, which decides it exactly as before: a closed, expired, unknown or someone else's connection; a visibility change; another
     tab of the participant whose liveness ran out (the locked path times it out at this beat, as
     it always has); a hidden beat while the participant has a visible tab open; a user no longer
     part of the session (the EXISTS: the locked path's 404).
@@ -384,17 +411,16 @@ def _fast_heartbeat(
     beat, at most one heartbeat interval: the accuracy presence is kept to. Everything else
     (connects, disconnects, timeouts, attendance) commits synchronously.
     """
-    low, high = db.ops.integer_field_range(WhiteboardSession._meta.pk.get_internal_type())
-    if not low <= whiteboard_id <= high:
-        return None  # the ORM answers not_found for an id no row can have; the locked path does that
     # psycopg sends these as timestamptz, uuid and integers: no Django adaptation needed.
     params = [now, now + conf.timeout(visibility), whiteboard_id, connection_id, user.pk, now, visibility, now]
+    if rate is not None:
+        params = [rate.scope, user.pk, rate.window_id(now.timestamp()), *params, rate.limit]
     # Asynchronous commit for a heartbeat in its own transaction only, never for a caller's atomic() block.
     asynchronous = settings.PRESENCE["HEARTBEAT_ASYNC_COMMIT"] and not db.in_atomic_block
     with _prepared_cursor() as cursor:
-        cursor.execute(_FAST_HEARTBEAT_SQL.format(commit=_ASYNC_COMMIT if asynchronous else ""), params)
-        rows = cursor.fetchall()
-    return rows[0][0] if rows else None
+        cursor.execute(_fast_heartbeat_sql(counted=rate is not None, asynchronous=asynchronous), params)
+        hits, role = cursor.fetchone()
+    return hits, role
 
 
 def _prepared_cursor():
@@ -420,23 +446,39 @@ def _prepared_cursor():
 
 
 def presence_heartbeat(
-    *, whiteboard_id: int, user, connection_id: uuid.UUID, visibility: str, now: datetime | None = None
+    *,
+    whiteboard_id: int,
+    user,
+    connection_id: uuid.UUID,
+    visibility: str,
+    now: datetime | None = None,
+    rate: Rate | None = None,
 ) -> ConnectionResult:
-    """Record that a connection is still there. A connection the server has closed must connect again."""
+    """Record that a connection is still there. A connection the server has closed must connect again.
+
+    `rate`: count the request against this per-user limit first; over it, `Throttled` and nothing
+    is recorded. On PostgreSQL the count is part of the fast statement, elsewhere it is the cache's.
+    """
     conf = PresenceSettings.current()
-    if db.vendor == "postgresql" and visibility in VISIBILITIES:
-        role = _fast_heartbeat(
+    asked_at = now or timezone.now()
+    if db.vendor == "postgresql":
+        hits, role = _fast_heartbeat(
             whiteboard_id=whiteboard_id,
             user=user,
             connection_id=connection_id,
             visibility=visibility,
-            now=now or timezone.now(),
+            now=asked_at,
             conf=conf,
+            rate=rate,
         )
+        if rate is not None and hits > rate.limit:
+            raise Throttled(rate.wait(asked_at.timestamp()))
         if role is not None:
             return ConnectionResult(
                 connection_id, role, conf.heartbeat_interval, int(conf.timeout(visibility).total_seconds())
             )
+    elif rate is not None and (wait := rate.hit(user.pk, asked_at.timestamp())) is not None:
+        raise Throttled(wait)
     closed_message = None
     with transaction.atomic():
         whiteboard, role = _lock_for_participant(whiteboard_id=whiteboard_id, user=user)

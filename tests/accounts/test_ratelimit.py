@@ -1,6 +1,7 @@
 """Rate limits on the cache production uses (Redis, real server at 127.0.0.1:6379) and on local memory."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
@@ -87,3 +88,43 @@ def test_heartbeats_are_throttled_through_redis(redis_cache, api, student, sessi
     response = tab.beat()
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_heartbeats_count_in_one_row_per_user_that_restarts_with_each_window(api, student, session, clock, settings):
+    from accounts.models import RateCounter
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "heartbeat": "3/min"},
+    }
+    clock.at(T0 + timedelta(seconds=30))
+    tab = Tab(api(student), session.whiteboard_id)
+    tab.connect()
+    assert [tab.beat().status_code for _ in range(4)] == [200, 200, 200, 429]
+    clock.advance(30)  # the next minute: a new window, the tab still alive
+    assert tab.beat().status_code == 200
+    (counter,) = RateCounter.objects.filter(user=student)
+    assert (counter.scope, counter.hits, counter.window_id) == ("heartbeat", 1, int(clock.now.timestamp()) // 60)
+
+
+@pytest.mark.django_db
+def test_a_throttled_heartbeat_records_nothing(api, student, session, clock, settings):
+    from whiteboard.models import Connection
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "heartbeat": "1/min"},
+    }
+    clock.at(T0)
+    tab = Tab(api(student), session.whiteboard_id)
+    tab.connect()
+    clock.advance(10)
+    assert tab.beat().status_code == 200
+    clock.advance(10)
+    response = tab.beat()
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert int(response["Retry-After"]) == 40
+    assert Connection.objects.get(connection_id=tab.connection_id).last_signal_at == T0 + timedelta(seconds=10)

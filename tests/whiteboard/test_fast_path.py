@@ -107,13 +107,13 @@ def test_the_fast_path_gives_the_same_presence_as_the_locked_path(name, monkeypa
     real_fast = services._fast_heartbeat
 
     def counting(**kwargs):
-        role = real_fast(**kwargs)
+        hits, role = real_fast(**kwargs)
         fast_calls.append(role)
-        return role
+        return hits, role
 
     monkeypatch.setattr(services, "_fast_heartbeat", counting)
     fast = replay(trace, new_session(tutor, student), ids)
-    monkeypatch.setattr(services, "_fast_heartbeat", lambda **kwargs: None)
+    monkeypatch.setattr(services, "_fast_heartbeat", lambda **kwargs: (None, None))  # nothing counted or done
     locked = replay(trace, new_session(tutor, student), ids)
 
     assert any(fast_calls), "the trace never took the fast path"
@@ -196,20 +196,10 @@ def test_the_fast_statement_in_its_own_transaction_sets_asynchronous_commit_for_
     session = TutoringSessionFactory(tutor=tutor, student=student)
     connection_id = uuid.uuid4()
     services.presence_connect(whiteboard_id=session.whiteboard_id, user=student, connection_id=connection_id, now=T0)
-    sql = services._FAST_HEARTBEAT_SQL.format(commit=services._ASYNC_COMMIT)
+    sql = services._fast_heartbeat_sql(counted=False, asynchronous=True)
+    beat_at, since = T0 + timedelta(seconds=15), T0 + timedelta(seconds=15)
+    params = [beat_at, T0 + timedelta(seconds=60), session.whiteboard_id, connection_id, student.pk, since, "visible"]
     with db.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                T0 + timedelta(seconds=15),
-                T0 + timedelta(seconds=60),
-                session.whiteboard_id,
-                connection_id,
-                student.pk,
-                T0 + timedelta(seconds=15),
-                "visible",
-                T0,
-            ],
-        )
-        assert cursor.fetchall() == [("student", "off")]
+        cursor.execute(sql, [*params, beat_at])
+        assert cursor.fetchall() == [(None, "student")]
     assert _synchronous_commit() == "off"
