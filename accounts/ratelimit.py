@@ -1,4 +1,6 @@
-"""Fixed-window rate limits counted in the shared cache, so every app process sees the same count."""
+"""Fixed-window rate limits per user, counted where every app process sees the same count: the
+shared cache (Redis in production), or for heartbeats on PostgreSQL the database itself, inside the
+heartbeat's own statement (`COUNT_IN_DATABASE_SQL`, `accounts.models.RateCounter`)."""
 
 import functools
 import time

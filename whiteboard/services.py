@@ -370,10 +370,11 @@ def _fast_heartbeat(
 
     With a `rate`, the same statement first counts the request against the user's limit (in
     `rate_counters`: no round trip to the cache) and applies the beat only within it. Returns the
-    hits counted in the window (None without a rate) and the role, or None for the role when
-    the beat was over the limit or needs the locked path, which decides it exactly as before: a closed, expired, unknown or someone else's connection; a visibility change; another
-    tab of the participant whose liveness ran out (the locked path times it out at this beat, as
-    it always has); a hidden beat while the participant has a visible tab open; a user no longer
+    hits counted in the window (None without a rate) and the role; None for the role when the
+    beat was over the limit or needs the locked path, which decides it exactly as before: a
+    closed, expired, unknown or someone else's connection; a visibility change; another tab of
+    the participant whose liveness ran out (the locked path times it out at this beat, as it
+    always has); a hidden beat while the participant has a visible tab open; a user no longer
     part of the session (the EXISTS: the locked path's 404).
 
     Only the connection row moves; the participant's `last_activity_at` and spans lag behind
@@ -384,11 +385,12 @@ def _fast_heartbeat(
     tab: visible time), or hidden beats while no tab of the participant is visible (hidden time);
     going from one kind to the other takes a locked path, which moves `last_activity_at`.
 
-    Concurrency (PostgreSQL, READ COMMITTED). This UPDATE takes one lock, its connection row's,
-    and waits for nothing while holding it. Every locked path takes the whiteboard row, then
-    the participant's open connection rows (FOR UPDATE: `_open_connections`, or
-    `_connections_for_beat` for a heartbeat), and only then
-    folds and decides; so a fast beat and a locked path serialise on the connection row:
+    Concurrency (PostgreSQL, READ COMMITTED). The UPDATE takes one lock, its connection row's,
+    and waits for nothing while holding it (a counted beat first takes its user's counter row,
+    which no locked path touches). Every locked path takes the whiteboard row, then the
+    participant's open connection rows (FOR UPDATE: `_open_connections`, or
+    `_connections_for_beat` for a heartbeat), and only then folds and decides; so a fast beat
+    and a locked path serialise on the connection row:
     - the fast beat committed first: the locked path's FOR UPDATE waits for it and reads its
       `last_signal_at` and `expires_at`, so the fold counts the beat once, and the liveness
       the locked path judges (timeout, disconnect, 409) is the one the beat left;
