@@ -17,11 +17,16 @@ PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 8
 def hit(key: str, *, limit: int, period: int, now: float | None = None) -> int | None:
     """Count one attempt in the current window; seconds to wait if over `limit`, else None."""
     now = time.time() if now is None else now
-    window = int(now // period)
-    count = _count(f"ratelimit:{key}:{window}", period)
-    if count <= limit:
-        return None
-    return max(1, int((window + 1) * period - now))
+    count = _count(f"ratelimit:{key}:{_window_id(period, now)}", period)
+    return None if count <= limit else _seconds_to_next_window(period, now)
+
+
+def _window_id(period: int, now: float) -> int:
+    return int(now // period)
+
+
+def _seconds_to_next_window(period: int, now: float) -> int:
+    return max(1, int((_window_id(period, now) + 1) * period - now))
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,11 @@ class Rate:
         return cls(scope, *parse_rate(api_settings.DEFAULT_THROTTLE_RATES[scope]))
 
     def window_id(self, now: float) -> int:
-        return int(now // self.period)
+        return _window_id(self.period, now)
 
     def wait(self, now: float) -> int:
         """Seconds from `now` to the next window."""
-        return max(1, int((self.window_id(now) + 1) * self.period - now))
+        return _seconds_to_next_window(self.period, now)
 
     def hit(self, user_id: int, now: float) -> int | None:
         """Count one request in the cache (`hit`); seconds to wait if over the limit, else None."""
