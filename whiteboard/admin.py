@@ -54,8 +54,10 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     def _live(obj) -> dict:
         """Presence as of now. The stored columns lag behind a live session: steady heartbeats touch only
         their connection row, and the whiteboard row catches up at the next connect, disconnect,
-        visibility change or sweep (whiteboard.services)."""
-        return presence_snapshot(whiteboard=obj, open_connections=obj.open_connection_list)
+        visibility change or sweep (whiteboard.services). Worked out once per row and page."""
+        if not hasattr(obj, "live_snapshot"):
+            obj.live_snapshot = presence_snapshot(whiteboard=obj, open_connections=obj.open_connection_list)
+        return obj.live_snapshot
 
     @admin.display(description="Tutor active s (live)")
     def tutor_active_seconds(self, obj):
