@@ -6,7 +6,7 @@ import functools
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -80,12 +80,12 @@ def _count(key: str, period: int) -> int:
         # make_key, not make_and_validate_key: our keys are short ASCII (validation warns about keys
         # memcached would refuse, character by character, on every call).
         return _redis_counter(backend)(keys=[backend.make_key(key)], args=[period])
-    if cache.add(key, 1, timeout=period):
+    if backend.add(key, 1, timeout=period):
         return 1
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=period)
+        backend.add(key, 1, timeout=period)
         return 1
 
 

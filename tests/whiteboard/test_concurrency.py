@@ -44,12 +44,18 @@ def in_threads(*jobs) -> list:
     return results
 
 
-def test_two_tabs_beating_at_once_count_the_union_of_their_time_and_lose_nothing():
+def two_tabs_open():
+    """A one-hour session whose student has opened tab A at T0 and tab B OFFSET seconds later."""
     session = TutoringSessionFactory(scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1))
     wb, student = session.whiteboard, session.student
     tab_a, tab_b = uuid.uuid4(), uuid.uuid4()
     presence_connect(whiteboard_id=wb.pk, user=student, connection_id=tab_a, now=T0)
     presence_connect(whiteboard_id=wb.pk, user=student, connection_id=tab_b, now=T0 + timedelta(seconds=OFFSET))
+    return wb, student, tab_a, tab_b
+
+
+def test_two_tabs_beating_at_once_count_the_union_of_their_time_and_lose_nothing():
+    wb, student, tab_a, tab_b = two_tabs_open()
     # Both tabs send beat k together, so the server sees each pair at once and in either order.
     rounds = threading.Barrier(2)
 
@@ -96,11 +102,7 @@ def test_two_tabs_beating_at_once_count_the_union_of_their_time_and_lose_nothing
 
 def test_fast_beats_racing_locked_visibility_changes_lose_nothing():
     """Tab A beats on the fast path while tab B flips visible/hidden (its hidden beats take the locked path)."""
-    session = TutoringSessionFactory(scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1))
-    wb, student = session.whiteboard, session.student
-    tab_a, tab_b = uuid.uuid4(), uuid.uuid4()
-    presence_connect(whiteboard_id=wb.pk, user=student, connection_id=tab_a, now=T0)
-    presence_connect(whiteboard_id=wb.pk, user=student, connection_id=tab_b, now=T0 + timedelta(seconds=OFFSET))
+    wb, student, tab_a, tab_b = two_tabs_open()
     rounds = threading.Barrier(2)
 
     def beats(connection_id, offset, visibility_of):
