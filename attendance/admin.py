@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
-from config.errors import DomainError
+from core.errors import DomainError
 from whiteboard.services import presence_snapshot
 
 KEEP = ""

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from attendance import services
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
-from whiteboard.api import ERRORS, ErrorSerializer, validated
+from core.api import ERRORS, ErrorSerializer, validated
 
 TAG = "attendance"
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
 from attendance.signals import attendance_changed
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
-from config.errors import DomainError
+from core.errors import DomainError
 from families.models import GuardianStudent
 from whiteboard.models import Role
 from whiteboard.presence import parse_time

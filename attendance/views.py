@@ -14,7 +14,7 @@ from attendance import services
 from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
 from attendance.timeline import build_timeline
-from config.errors import DomainError
+from core.errors import DomainError
 from whiteboard.models import Connection, Role
 from whiteboard.services import presence_snapshot
 

@@ -143,7 +143,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     # Per user: a few tabs' worth of heartbeats (each beats 4/min) plus retries.
     "DEFAULT_THROTTLE_RATES": {
         "heartbeat": env.str("THROTTLE_HEARTBEAT", default="40/min"),
@@ -173,7 +173,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         # Any operation answers 503 while the database is unreachable.
-        "config.api.document_service_unavailable",
+        "core.api.document_service_unavailable",
     ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceStatusEnum": "attendance.models.AttendanceStatus",

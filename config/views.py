@@ -5,7 +5,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.defaults import page_not_found as django_page_not_found
 from django.views.defaults import server_error as django_server_error
 
-from config.api import RETRY_AFTER_SECONDS, error_body, service_unavailable_body
+from core.api import RETRY_AFTER_SECONDS, error_body, service_unavailable_body
 
 
 def page_not_found(request, exception, template_name="404.html"):

@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Profile, zone_or_default
 from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
 from attendance.services import attendance_mark, parent_change_refusal
-from config.errors import DomainError
+from core.errors import DomainError
 from families.models import Guardian, GuardianStudent, NotificationKind, SentNotification
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from attendance.models import AttendanceSource, TutoringSession
 from attendance.services import parent_change_refusal
 from attendance.views import SOURCE_LABELS
-from config.errors import DomainError
+from core.errors import DomainError
 from families import services
 from families.forms import AbsenceReportForm, NotificationSettingsForm, WithdrawForm
 from families.models import Guardian

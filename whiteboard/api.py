@@ -5,40 +5,17 @@ import uuid
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.ratelimit import Rate, ScopedUserRateThrottle
-from config.api import ErrorSerializer
+from core.api import ERRORS, RETRY_AFTER, THROTTLED, ErrorSerializer, validated
 from whiteboard import services
 from whiteboard.models import VISIBILITIES, Visibility, WhiteboardSession
 
 TAG = "whiteboard-tracking"
-
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Malformed or invalid request body."),
-    401: OpenApiResponse(ErrorSerializer, description="Not signed in / no valid token."),
-    404: OpenApiResponse(ErrorSerializer, description="No such whiteboard session you take part in."),
-}
-
-# Connect and heartbeat are throttled per user (THROTTLE_CONNECT, THROTTLE_HEARTBEAT).
-THROTTLED = {
-    429: OpenApiResponse(
-        ErrorSerializer, description="`throttled`: too many requests from this user; retry after `Retry-After` seconds."
-    )
-}
-RETRY_AFTER = OpenApiParameter(
-    "Retry-After",
-    OpenApiTypes.INT,
-    OpenApiParameter.HEADER,
-    response=[429],
-    required=True,
-    description="Seconds to wait before trying again.",
-)
 
 
 class ConnectionIdField(serializers.UUIDField):
@@ -251,11 +228,3 @@ def _plain_heartbeat(request) -> dict | None:
 
 def _refuse(constant: str):
     raise ValueError(f"{constant} is not JSON")  # NaN and Infinity: DRF's parser refuses them too
-
-
-def validated(serializer_class, request) -> dict:
-    if not isinstance(request.data, dict):
-        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from accounts import ratelimit
 from accounts.ratelimit import Rate
-from config.errors import DomainError, Throttled
+from core.errors import DomainError, Throttled
 from whiteboard.models import Connection, Role, Visibility, WhiteboardSession
 from whiteboard.presence import PresenceSettings, extend_span, fold_tail, span_totals, start_span
 

@@ -322,7 +322,7 @@ def test_attendance_changed_is_announced_after_commit_only(tutor, session, clock
 
 def test_outsiders_learn_nothing_of_an_overridden_session_from_the_service(tutor, other_tutor, staff, session, clock):
     from attendance.services import attendance_mark_by_hand
-    from config.errors import DomainError
+    from core.errors import DomainError
 
     clock.at(END)
     attendance_mark_by_hand(session=session, by=staff, tutor_status=None, student_status="excused", notes="ok")

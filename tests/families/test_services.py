@@ -6,7 +6,7 @@ import pytest
 
 from attendance.models import AttendanceChange, AttendanceSource, TutoringSession
 from attendance.services import attendance_finalize, attendance_mark_by_hand
-from config.errors import DomainError
+from core.errors import DomainError
 from families.services import absence_report, absence_withdraw
 from tests.conftest import T0
 from tests.factories import GuardianFactory, TutoringSessionFactory, UserFactory

@@ -21,7 +21,7 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
 from attendance.models import AttendanceChange, TutoringSession
-from config.errors import DomainError
+from core.errors import DomainError
 from families.models import Guardian, GuardianStudent
 from whiteboard.models import Role, Visibility, WhiteboardSession
 from whiteboard.services import presence_connect, presence_disconnect, presence_heartbeat, presence_sweep

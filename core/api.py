@@ -5,11 +5,13 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import DomainError, Throttled
+from core.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,29 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     errors = serializers.DictField(required=False)
+
+
+# The error answers most operations share, for their schema.
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Malformed or invalid request body."),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in / no valid token."),
+    404: OpenApiResponse(ErrorSerializer, description="No such whiteboard session you take part in."),
+}
+
+# Connect and heartbeat are throttled per user (THROTTLE_CONNECT, THROTTLE_HEARTBEAT).
+THROTTLED = {
+    429: OpenApiResponse(
+        ErrorSerializer, description="`throttled`: too many requests from this user; retry after `Retry-After` seconds."
+    )
+}
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    required=True,
+    description="Seconds to wait before trying again.",
+)
 
 
 def error_body(code: str, detail: str, **extra) -> dict:
@@ -117,3 +142,11 @@ def _field_errors(detail):
     if isinstance(detail, list):
         return [_field_errors(item) for item in detail]
     return str(detail)
+
+
+def validated(serializer_class, request) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
