@@ -16,6 +16,7 @@ from attendance.selectors import session_for_tutor_or_staff
 from attendance.timeline import build_timeline
 from core.errors import DomainError
 from whiteboard.models import Connection, Role
+from whiteboard.presence import presence_window
 from whiteboard.services import presence_snapshot
 
 # Where a status came from, in the words tutors use.
@@ -49,7 +50,7 @@ def _card(session: TutoringSession, now) -> dict:
         "running": session.scheduled_start <= now < session.scheduled_end,
         "ended": session.scheduled_end <= now,
         "can_join": session.whiteboard_id is not None
-        and session.scheduled_start - timedelta(minutes=15) <= now < session.scheduled_end + timedelta(minutes=15),
+        and presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end).contains(now),
     }
 
 

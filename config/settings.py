@@ -193,6 +193,9 @@ PRESENCE = {
     # A database crash (not a stop) can then lose the last ~0.6 s of heartbeats: their participants'
     # presence ends at their previous beat, at most one interval earlier.
     "HEARTBEAT_ASYNC_COMMIT": env.bool("PRESENCE_HEARTBEAT_ASYNC_COMMIT", default=True),
+    # The presence window: the whiteboard opens this many minutes before a session's scheduled
+    # start and closes this many minutes after its scheduled end (whiteboard.presence.presence_window).
+    "JOIN_WINDOW_MINUTES": env.int("PRESENCE_JOIN_WINDOW_MINUTES", default=15),
 }
 
 LOGGING = {

@@ -29,6 +29,27 @@ class PresenceSettings:
         return timedelta(seconds=seconds)
 
 
+@dataclass(frozen=True)
+class PresenceWindow:
+    """When presence can be recorded for a session: from `opens_at` (inclusive) to `closes_at` (exclusive)."""
+
+    opens_at: datetime
+    closes_at: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        return self.opens_at <= moment < self.closes_at
+
+
+def presence_window(*, scheduled_start: datetime, scheduled_end: datetime) -> PresenceWindow:
+    """The session's presence window: PRESENCE["JOIN_WINDOW_MINUTES"] either side of its schedule.
+
+    The one home of the join-window rule: the pages offer "join" inside it, and the presence
+    doors (HTTP connect, the WebSocket) record presence only inside it.
+    """
+    margin = timedelta(minutes=settings.PRESENCE["JOIN_WINDOW_MINUTES"])
+    return PresenceWindow(scheduled_start - margin, scheduled_end + margin)
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
 

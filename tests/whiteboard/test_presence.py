@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from tests.conftest import T0
-from whiteboard.presence import extend_span, fold_tail, span_totals, start_span
+from whiteboard.presence import extend_span, fold_tail, presence_window, span_totals, start_span
 
 VISIBLE, HIDDEN = "visible", "hidden"
 
@@ -66,3 +66,13 @@ def test_folding_twice_adds_nothing_the_second_time():
     signals = [(at(100), VISIBLE), (at(130), HIDDEN)]
     once, end = fold_tail(one_span(), last_activity_at=at(60), signals=signals)
     assert fold_tail(once, last_activity_at=end, signals=signals) == (once, end)
+
+
+def test_presence_window_opens_and_closes_the_setting_s_minutes_around_the_schedule(settings):
+    settings.PRESENCE = {**settings.PRESENCE, "JOIN_WINDOW_MINUTES": 10}
+    start = T0
+    window = presence_window(scheduled_start=start, scheduled_end=start + timedelta(hours=1))
+    assert not window.contains(start - timedelta(minutes=10, seconds=1))
+    assert window.contains(start - timedelta(minutes=10))
+    assert window.contains(start + timedelta(hours=1, minutes=9, seconds=59))
+    assert not window.contains(start + timedelta(hours=1, minutes=10))
