@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
 from core.errors import DomainError
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 KEEP = ""
 STATUS_CHOICES = [(KEEP, "— keep as it is —"), *AttendanceStatus.choices]

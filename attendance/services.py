@@ -25,7 +25,7 @@ from core.errors import DomainError
 from families.models import GuardianStudent
 from whiteboard.models import Role
 from whiteboard.presence import parse_time
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 MARKABLE_STATUSES = set(AttendanceStatus.values)
 

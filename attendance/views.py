@@ -17,7 +17,7 @@ from attendance.timeline import build_timeline
 from core.errors import DomainError
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 # Where a status came from, in the words tutors use.
 SOURCE_LABELS = {

@@ -14,7 +14,7 @@ from django.utils import timezone
 from attendance.management.commands import demo_data
 from attendance.models import TutoringSession
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 User = get_user_model()
 
