@@ -102,7 +102,6 @@ class ConnectionStatusSerializer(serializers.Serializer):
 # service (THROTTLE_HEARTBEAT), on PostgreSQL within the heartbeat's own statement, which spares every
 # heartbeat a round trip to the cache; disconnect and connection-status are not throttled.
 class WhiteboardTrackingViewSet(viewsets.ViewSet):
-
     @property
     def throttle_scope(self) -> str | None:
         """The action's rate in REST_FRAMEWORK's DEFAULT_THROTTLE_RATES (`ScopedUserRateThrottle` reads it)."""

@@ -27,10 +27,7 @@ def whiteboard_for_user(*, user, whiteboard_id: int, staff_may_read: bool) -> Wh
 
 
 def participant_role(*, session, user) -> str:
-    """The user's role in the tutoring session they take part in: its tutor, else its student.
-
-    Someone who is both (a tutor booked with themself) is the tutor, as the fast heartbeat's SQL has it.
-    """
+    """The user's role in the tutoring session they take part in: its tutor, else its student."""
     return Role.TUTOR if session.tutor_id == user.pk else Role.STUDENT
 
 
