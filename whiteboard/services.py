@@ -55,7 +55,8 @@ class DisconnectResult:
 
 
 class _Column:
-    """One presence value of a `_Participant`, kept in its role's column (`PresenceColumns`) of the row."""
+    """One presence value of a `_Participant`, kept in its role's column of the row: the attribute
+    `last_activity_at` reads and writes the column `PresenceColumns.last_activity_at` names."""
 
     def __set_name__(self, owner, name: str):
         self.name = name
@@ -74,7 +75,7 @@ class _Participant:
     """Read/write view over one participant's presence columns of a whiteboard row; `changed` names
     the columns written, for a save of those alone."""
 
-    FIELDS = tuple(field.name for field in fields(PresenceColumns))
+    FIELDS = tuple(field.name for field in fields(PresenceColumns))  # the attributes below, by name
 
     connected_at = _Column()
     disconnected_at = _Column()
