@@ -12,13 +12,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from attendance.statuses import ABSENT, LATE, LEFT_EARLY, PRESENT, UNKNOWN
+
 Interval = tuple[datetime, datetime]
 
-PRESENT = "present"
-LATE = "late"
-LEFT_EARLY = "left_early"
-ABSENT = "absent"
-UNKNOWN = "unknown"
 
 # Confidence model (minutes of margin -> base confidence), see _confidence().
 _CURVE = ((0.0, 0.5), (1.0, 0.7), (3.0, 0.9), (5.0, 0.97))
