@@ -119,13 +119,13 @@ class TutoringSession(models.Model):
             # Tutors' daily digest: a tutor's ended sessions still waiting for a decision.
             models.Index(
                 fields=["tutor", "scheduled_end"],
-                condition=Q(attendance_source="system_default"),
+                condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT),
                 name="sessions_undecided_by_tutor",
             ),
             # Finalising job: ended sessions still at the system default that it has not looked at.
             models.Index(
                 fields=["scheduled_end"],
-                condition=Q(attendance_source="system_default", finalize_checked_at__isnull=True),
+                condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT, finalize_checked_at__isnull=True),
                 name="sessions_unmarked_by_end",
             ),
         ]

@@ -188,7 +188,7 @@ def attendance_change_notify(*, change: AttendanceChange) -> int:
     if change.source == AttendanceSource.PARENT_REPORTED:
         kind, template = NotificationKind.ABSENCE_REPORTED, "absence_reported"
     elif (change.previous_source, change.source) == (AttendanceSource.PARENT_REPORTED, AttendanceSource.SYSTEM_DEFAULT):
-        # Only a parent's withdrawal sets the assumed default back (see attendance.services.PARENT_SOURCES).
+        # Only a parent's withdrawal sets the assumed default back (see attendance.rules.PARENT_SOURCES).
         kind, template = NotificationKind.REPORT_WITHDRAWN, "report_withdrawn"
     else:
         return sent
