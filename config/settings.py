@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "attendance",
     "families",
     "reports",
+    "demo",  # manage.py demo_data: fills every app, so it comes last and may import them all
 ]
 
 MIDDLEWARE = [
