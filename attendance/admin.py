@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from attendance.models import ATTENDANCE_FIELDS, AttendanceChange, AttendanceStatus, TutoringSession
 from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
-from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
+from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, session_save
 from core.errors import DomainError
 from whiteboard.selectors import presence_snapshot
 
@@ -123,6 +123,10 @@ class TutoringSessionAdmin(admin.ModelAdmin):
         ),
         ("Whiteboard presence (evidence, read-only)", {"fields": ["presence"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        # Through the one write, so the edit (title, times, people) counts as a change for syncs.
+        session_save(session=obj)
 
     def get_urls(self):
         custom = [

@@ -50,3 +50,22 @@ def status_label(status: str) -> str:
 
 def source_description(source: str) -> str:
     return SOURCE_DESCRIPTIONS.get(source, source)
+
+
+# What a history record is, in words (admin, history lists).
+EVENT_LABELS = {
+    s.MARK: "Attendance marked",
+    s.CANCEL: "Session cancelled",
+    s.RESCHEDULE: "Session moved",
+}
+# A billing outcome, as the session page, reports and the CSV say it.
+BILLING_LABELS = {
+    s.DELIVERED: "Delivered",
+    s.STUDENT_NO_SHOW: "Student no-show",
+    s.TUTOR_NO_SHOW: "Tutor no-show",
+    s.LATE_CANCELLATION: "Late cancellation",
+    s.CANCELLED_IN_TIME: "Cancelled in time",
+    s.TUTOR_LATE_CANCELLATION: "Tutor late cancellation",
+}
+# How an admin settled a contested decision.
+SETTLEMENT_LABELS = {s.KEPT: "Decision kept", s.OVERRIDDEN: "Decision overridden"}

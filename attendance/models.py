@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from attendance import labels, statuses
@@ -83,6 +84,12 @@ class TutoringSession(models.Model):
         db_comment="When the finalising job looked and left the decision to the tutor (not sure enough)",
     )
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(
+        default=timezone.now,
+        db_default=Now(),  # rows inserted by hand or by another program are new changes too
+        db_comment="When the session last changed (server time): every write goes through the attendance "
+        "service's session_save, which sets it; the list API's changed_since reads it",
+    )
 
     class Meta:
         db_table = "sessions"
@@ -122,6 +129,8 @@ class TutoringSession(models.Model):
                 condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT),
                 name="sessions_undecided_by_tutor",
             ),
+            # List API sync: `GET /api/sessions?changed_since=...` pages in (updated_at, id) order.
+            models.Index(fields=["updated_at", "id"], name="sessions_updated"),
             # Finalising job: ended sessions still at the system default that it has not looked at.
             models.Index(
                 fields=["scheduled_end"],
@@ -133,6 +142,14 @@ class TutoringSession(models.Model):
     def __str__(self):
         label = self.title or "Session"
         return f"{label} #{self.pk}: {self.tutor} with {self.student}"
+
+
+class HistoryEvent(models.TextChoices):
+    """What a history record is: a mark, a tutor's cancellation, a move to another time."""
+
+    MARK = statuses.MARK, labels.EVENT_LABELS[statuses.MARK]
+    CANCEL = statuses.CANCEL, labels.EVENT_LABELS[statuses.CANCEL]
+    RESCHEDULE = statuses.RESCHEDULE, labels.EVENT_LABELS[statuses.RESCHEDULE]
 
 
 class AttendanceChange(models.Model):
@@ -164,6 +181,18 @@ class AttendanceChange(models.Model):
         blank=True,
         db_comment="The suggestion standing at the change (applied or not): statuses, confidence, reasons, policy",
     )
+    event = models.CharField(
+        max_length=20,
+        choices=HistoryEvent.choices,
+        default=HistoryEvent.MARK,
+        db_comment="What happened: mark (attendance set), cancel (the tutor cancelled an upcoming session), "
+        "reschedule (the session moved; see rescheduled)",
+    )
+    rescheduled = models.JSONField(
+        null=True,
+        blank=True,
+        db_comment="For a reschedule: the times before and after, {from: {start, end}, to: {start, end}} (UTC)",
+    )
 
     class Meta:
         db_table = "attendance_history"
@@ -184,6 +213,9 @@ class AttendanceChange(models.Model):
                 & Q(new_student_status__in=AttendanceStatus.values),
                 name="%(app_label)s_%(class)s_status_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(event__in=HistoryEvent.values), name="%(app_label)s_%(class)s_event_valid"
+            ),
         ]
 
     def __str__(self):
@@ -196,3 +228,62 @@ class AttendanceChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Attendance history is append-only.")
+
+
+class DisputeSettlement(models.TextChoices):
+    KEPT = statuses.KEPT, labels.SETTLEMENT_LABELS[statuses.KEPT]
+    OVERRIDDEN = statuses.OVERRIDDEN, labels.SETTLEMENT_LABELS[statuses.OVERRIDDEN]
+
+
+class AttendanceDispute(models.Model):
+    """A tutor's or parent's objection to a decision, raised within the dispute window; an admin settles it."""
+
+    session = models.ForeignKey(TutoringSession, on_delete=models.PROTECT, related_name="disputes")
+    change = models.ForeignKey(
+        AttendanceChange,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_comment="The decision contested: the session's latest history record when the dispute was raised",
+    )
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField(db_comment="Server time the dispute was raised")
+    note = models.TextField(db_comment="Why the decision is contested, in the words of who raised it")
+    settled_at = models.DateTimeField(null=True, blank=True, db_comment="When an admin settled it; null while open")
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    settlement = models.CharField(
+        max_length=20,
+        choices=DisputeSettlement.choices,
+        blank=True,
+        default="",
+        db_comment="kept (decision stands) or overridden (an admin override, in the history); empty while open",
+    )
+    settlement_note = models.TextField(blank=True, default="", db_comment="The admin's reason")
+
+    class Meta:
+        db_table = "attendance_disputes"
+        db_table_comment = "Contested attendance decisions and how admins settled them"
+        ordering = ["-raised_at"]
+        constraints = [
+            # One open dispute per session; also the index for "this session's open dispute".
+            models.UniqueConstraint(
+                fields=["session"], condition=Q(settled_at__isnull=True), name="%(app_label)s_%(class)s_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(settled_at__isnull=True, settlement="", settled_by__isnull=True)
+                | Q(settled_at__isnull=False, settlement__in=DisputeSettlement.values),
+                name="%(app_label)s_%(class)s_settled_consistently",
+            ),
+        ]
+        indexes = [
+            # Admin list: open disputes, oldest first.
+            models.Index(fields=["raised_at"], condition=Q(settled_at__isnull=True), name="disputes_open"),
+        ]
+
+    def __str__(self):
+        return f"Dispute on session {self.session_id} by {self.raised_by}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.settled_at is None

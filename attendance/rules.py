@@ -21,6 +21,41 @@ def marking_window() -> timedelta:
     return timedelta(days=settings.ATTENDANCE_MARKING_WINDOW_DAYS)
 
 
+def dispute_window() -> timedelta:
+    """How long after a decision the tutor or a parent may contest it (ATTENDANCE_DISPUTE_WINDOW_HOURS)."""
+    return timedelta(hours=settings.ATTENDANCE_DISPUTE_WINDOW_HOURS)
+
+
+def decided_at(session: TutoringSession) -> datetime | None:
+    """When the standing decision was made; None while nothing is decided (the assumed default)."""
+    if session.attendance_source == AttendanceSource.SYSTEM_DEFAULT:
+        return None
+    return session.attendance_marked_at
+
+
+def dispute_open_until(session: TutoringSession) -> datetime | None:
+    decided = decided_at(session)
+    return None if decided is None else decided + dispute_window()
+
+
+def decision_locked(session: TutoringSession, *, now: datetime) -> bool:
+    """A decision locks once both the marking window and its dispute window have passed; then only admins change it.
+
+    An undecided session has no decision to lock: after the marking window it is closed without one.
+    """
+    until = dispute_open_until(session)
+    return until is not None and now > session.scheduled_end + marking_window() and now > until
+
+
+def _locked_refusal(session: TutoringSession, *, now: datetime) -> DomainError | None:
+    if decision_locked(session, now=now):
+        return DomainError(
+            "This decision is locked: the marking and dispute windows have passed; only an admin can change it.",
+            "decision_locked",
+        )
+    return None
+
+
 def admin_override_refusal(session: TutoringSession) -> DomainError | None:
     """An admin override is final for everyone but admins."""
     if session.attendance_source == AttendanceSource.ADMIN_OVERRIDE:
@@ -41,6 +76,9 @@ def tutor_change_refusal(session: TutoringSession, *, now: datetime) -> DomainEr
         return refusal
     if now < session.scheduled_start:
         return DomainError("The session has not started yet; attendance can be marked from its start.", "not_started")
+    refusal = _locked_refusal(session, now=now)
+    if refusal is not None:
+        return refusal
     if now > session.scheduled_end + marking_window():
         return DomainError(
             f"Attendance can be marked until {settings.ATTENDANCE_MARKING_WINDOW_DAYS} days after the session; "
@@ -79,3 +117,44 @@ def parent_change_refusal(session: TutoringSession, *, source: str, now: datetim
             return DomainError("There is no absence report to withdraw for this session.", "not_reported")
         return None
     return DomainError("A parent can only report an absence or withdraw the report.", "permission_denied")
+
+
+def tutor_schedule_refusal(session: TutoringSession, *, now: datetime) -> DomainError | None:
+    """Why the tutor may not cancel or move this session now, or None: only upcoming sessions nobody has decided.
+
+    A parent's absence report does not stop a move (the report was for the old time; moving withdraws it)
+    but does stop a cancellation (the family cancelled first: `late_cancellation` or `cancelled_in_time`).
+    """
+    refusal = admin_override_refusal(session)
+    if refusal is not None:
+        return refusal
+    if now >= session.scheduled_start:
+        return DomainError("Only an upcoming session can be cancelled or moved.", "already_started")
+    if session.attendance_source not in PARENT_SOURCES:
+        return DomainError("This session has been cancelled already.", "already_cancelled")
+    return None
+
+
+def tutor_cancel_refusal(session: TutoringSession, *, now: datetime) -> DomainError | None:
+    refusal = tutor_schedule_refusal(session, now=now)
+    if refusal is None and session.attendance_source == AttendanceSource.PARENT_REPORTED:
+        return DomainError("A parent has already reported the student absent for this session.", "already_reported")
+    return refusal
+
+
+def dispute_refusal(session: TutoringSession, *, now: datetime, open_dispute: bool) -> DomainError | None:
+    """Why nobody may contest this session's decision now, or None (the tutor and the student's parents may)."""
+    until = dispute_open_until(session)
+    if until is None:
+        return DomainError("Nothing has been decided for this session yet.", "nothing_to_dispute")
+    refusal = _locked_refusal(session, now=now)
+    if refusal is not None:
+        return refusal
+    if now > until:
+        return DomainError(
+            f"Decisions can be contested for {settings.ATTENDANCE_DISPUTE_WINDOW_HOURS} hours; ask an admin.",
+            "dispute_window_closed",
+        )
+    if open_dispute:
+        return DomainError("This decision is already contested; an admin will settle it.", "already_disputed")
+    return None

@@ -19,7 +19,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from attendance.guardians import is_guardian
-from attendance.models import ATTENDANCE_FIELDS, AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.models import (
+    ATTENDANCE_FIELDS,
+    AttendanceChange,
+    AttendanceSource,
+    AttendanceStatus,
+    HistoryEvent,
+    TutoringSession,
+)
 from attendance.rules import (
     PARENT_SOURCES,
     admin_override_refusal,
@@ -81,6 +88,25 @@ def suggestion_confidence(suggestion: SessionSuggestion) -> float:
 
 def suggestion_is_applicable(suggestion: SessionSuggestion) -> bool:
     return suggestion.final and MARKABLE_STATUSES.issuperset({suggestion.tutor.status, suggestion.student.status})
+
+
+# --- the one write -------------------------------------------------------------
+
+
+def session_save(*, session: TutoringSession, fields: list[str] | tuple[str, ...] | None = None) -> TutoringSession:
+    """Save a session and mark it changed (`updated_at`): every write of a session passes here.
+
+    Marks, overrides, parent reports and withdrawals, the finaliser, cancellations, moves,
+    disputes and admin's edit form all call it, so the list API's `changed_since` sees each
+    change. `fields` None saves every field (admin's form). Wall-clock time, not a caller's `now`:
+    a sync follows the order writes really happened in.
+    """
+    session.updated_at = timezone.now()
+    if fields is None:
+        session.save()
+    else:
+        session.save(update_fields=[*fields, "updated_at"])
+    return session
 
 
 # --- marking ------------------------------------------------------------------
@@ -145,30 +171,63 @@ def attendance_mark(
         locked = TutoringSession.objects.select_for_update().get(pk=session.pk)
         now = now or timezone.now()
         _check_may_mark(locked, by=by, source=source, now=now)
-        change = AttendanceChange(
+        return attendance_change_record(
             session=locked,
-            changed_at=now,
-            actor=by,
+            by=by,
             source=source,
-            previous_source=locked.attendance_source,
-            old_tutor_status=locked.tutor_attendance_status,
-            old_student_status=locked.student_attendance_status,
-            new_tutor_status=tutor_status or locked.tutor_attendance_status,
-            new_student_status=student_status or locked.student_attendance_status,
+            tutor_status=tutor_status,
+            student_status=student_status,
             notes=notes,
             suggestion=suggestion,
+            now=now,
         )
-        locked.tutor_attendance_status = change.new_tutor_status
-        locked.student_attendance_status = change.new_student_status
-        locked.attendance_source = source
-        locked.attendance_marked_by = by
-        locked.attendance_marked_at = now
-        locked.attendance_notes = notes
-        locked.save(update_fields=list(ATTENDANCE_FIELDS))
-        change.save(force_insert=True)
-        # Side effects (e-mail) only once the change is durable, and never for a rolled-back one.
-        transaction.on_commit(lambda: attendance_changed.send(sender=AttendanceChange, change=change))
-    return locked
+
+
+def attendance_change_record(
+    *,
+    session: TutoringSession,
+    by,
+    source: str,
+    tutor_status: str | None,
+    student_status: str | None,
+    notes: str,
+    now: datetime,
+    suggestion: dict | None = None,
+    event: str = HistoryEvent.MARK,
+    rescheduled: dict | None = None,
+    also_saved: tuple[str, ...] = (),
+) -> TutoringSession:
+    """Write a change the caller has checked: the session's fields, its history record, the announcement.
+
+    The caller holds the session's row lock (`session` is the locked row) and has applied the rules;
+    `also_saved` names other fields the caller set on it (a move's times).
+    """
+    change = AttendanceChange(
+        session=session,
+        changed_at=now,
+        actor=by,
+        source=source,
+        previous_source=session.attendance_source,
+        old_tutor_status=session.tutor_attendance_status,
+        old_student_status=session.student_attendance_status,
+        new_tutor_status=tutor_status or session.tutor_attendance_status,
+        new_student_status=student_status or session.student_attendance_status,
+        notes=notes,
+        suggestion=suggestion,
+        event=event,
+        rescheduled=rescheduled,
+    )
+    session.tutor_attendance_status = change.new_tutor_status
+    session.student_attendance_status = change.new_student_status
+    session.attendance_source = source
+    session.attendance_marked_by = by
+    session.attendance_marked_at = now
+    session.attendance_notes = notes
+    session_save(session=session, fields=(*ATTENDANCE_FIELDS, *also_saved))
+    change.save(force_insert=True)
+    # Side effects (e-mail) only once the change is durable, and never for a rolled-back one.
+    transaction.on_commit(lambda: attendance_changed.send(sender=AttendanceChange, change=change))
+    return session
 
 
 def attendance_mark_by_hand(

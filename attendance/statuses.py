@@ -35,3 +35,35 @@ ATTENDANCE_FIELDS = (
     "attendance_marked_at",
     "attendance_notes",
 )
+
+# What a history record is: a change of attendance (`mark`, every record before issue 18), a
+# tutor's cancellation of an upcoming session (the statuses it sets, excused and excused, under
+# the tutor's source `manual`), or a move to another time (statuses and source as they stand, or
+# as a withdrawn absence report left them). The design note's statuses and sources stay as they are.
+MARK = "mark"
+CANCEL = "cancel"
+RESCHEDULE = "reschedule"
+EVENTS = (MARK, CANCEL, RESCHEDULE)
+
+# What a session's decision means for billing (`attendance.billing`), in the order reports list them.
+DELIVERED = "delivered"
+STUDENT_NO_SHOW = "student_no_show"
+TUTOR_NO_SHOW = "tutor_no_show"
+LATE_CANCELLATION = "late_cancellation"
+CANCELLED_IN_TIME = "cancelled_in_time"
+TUTOR_LATE_CANCELLATION = "tutor_late_cancellation"
+BILLING_OUTCOMES = (
+    DELIVERED,
+    STUDENT_NO_SHOW,
+    TUTOR_NO_SHOW,
+    LATE_CANCELLATION,
+    CANCELLED_IN_TIME,
+    TUTOR_LATE_CANCELLATION,
+)
+# The outcomes the student's family may be charged for.
+CHARGEABLE = (DELIVERED, STUDENT_NO_SHOW, LATE_CANCELLATION)
+
+# How a contested decision was settled by an admin.
+KEPT = "kept"
+OVERRIDDEN = "overridden"
+SETTLEMENTS = (KEPT, OVERRIDDEN)

@@ -225,6 +225,12 @@ ATTENDANCE_POLICY = {
 ATTENDANCE_MARKING_WINDOW_DAYS = env.int("ATTENDANCE_MARKING_WINDOW_DAYS", default=7)
 # The finalising job waits this long after a session's end before deciding.
 ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES", default=15)
+# Issue 18. A tutor or parent may contest a decision this many hours after it was made; a decision
+# locks (admins only) once this and the marking window have both passed.
+ATTENDANCE_DISPUTE_WINDOW_HOURS = env.int("ATTENDANCE_DISPUTE_WINDOW_HOURS", default=72)
+# A cancellation less than this many hours before the start is late: chargeable when the family
+# cancels (`late_cancellation`), its own outcome when the tutor does (`tutor_late_cancellation`).
+BILLING_CANCELLATION_NOTICE_HOURS = env.int("BILLING_CANCELLATION_NOTICE_HOURS", default=24)
 
 # API tokens issued through Django admin, per admin.
 TOKEN_ISSUE_LIMIT = env.int("TOKEN_ISSUE_LIMIT", default=10)
