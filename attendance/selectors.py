@@ -2,11 +2,12 @@
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from attendance.models import AttendanceSource, TutoringSession
+from attendance.models import AttendanceDispute, AttendanceSource, TutoringSession
 from attendance.rules import marking_window
+from whiteboard.models import Connection
 
 
 def session_for_tutor_or_staff(user, session_id: int) -> TutoringSession:
@@ -51,3 +52,33 @@ def sessions_closed_without_decision(
     """
     sessions = TutoringSession.objects.all() if sessions is None else sessions
     return sessions.filter(attendance_source=AttendanceSource.SYSTEM_DEFAULT, scheduled_end__lt=now - marking_window())
+
+
+def sessions_visible_to(user) -> QuerySet[TutoringSession]:
+    """The sessions `user` may list: staff all, a tutor theirs, a student theirs, anyone else none.
+
+    Parents see their children's sessions on the family pages, not through the API: guardianship
+    belongs to families, above attendance, and the API has no parent-facing use yet.
+    """
+    sessions = TutoringSession.objects.all()
+    if user.is_staff:
+        return sessions
+    return sessions.filter(Q(tutor_id=user.pk) | Q(student_id=user.pk))
+
+
+def sessions_for_listing(sessions: QuerySet[TutoringSession], *, with_evidence: bool) -> QuerySet[TutoringSession]:
+    """What a list shows of each session, in a constant number of queries however many rows.
+
+    `open_dispute` is annotated; `with_evidence` also fetches each whiteboard's open connections
+    (as `whiteboard.open_connections`), all a suggestion needs beyond the rows themselves.
+    """
+    open_disputes = AttendanceDispute.objects.filter(session=OuterRef("pk"), settled_at__isnull=True)
+    sessions = sessions.select_related("tutor", "student", "attendance_marked_by").annotate(
+        open_dispute=Exists(open_disputes)
+    )
+    if with_evidence:
+        open_connections = Connection.objects.filter(closed_at__isnull=True)
+        sessions = sessions.select_related("whiteboard").prefetch_related(
+            Prefetch("whiteboard__connections", queryset=open_connections, to_attr="open_connections")
+        )
+    return sessions

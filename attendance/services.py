@@ -46,12 +46,17 @@ MARKABLE_STATUSES = set(AttendanceStatus.values)
 # --- suggestion ---------------------------------------------------------------
 
 
-def participant_evidence(session: TutoringSession, *, now: datetime) -> dict[str, Evidence | None]:
-    """Presence evidence of tutor and student, as plain data for the suggestion rules."""
+def participant_evidence(
+    session: TutoringSession, *, now: datetime, open_connections: list | None = None
+) -> dict[str, Evidence | None]:
+    """Presence evidence of tutor and student, as plain data for the suggestion rules.
+
+    Pass the whiteboard's `open_connections` when a list already fetched them (no query per session).
+    """
     whiteboard = session.whiteboard
     if whiteboard is None:
         return {Role.TUTOR: None, Role.STUDENT: None}
-    snapshot = presence_snapshot(whiteboard=whiteboard, now=now)
+    snapshot = presence_snapshot(whiteboard=whiteboard, now=now, open_connections=open_connections)
     evidence = {}
     for role in Role.values:
         spans = tuple(
@@ -67,10 +72,12 @@ def participant_evidence(session: TutoringSession, *, now: datetime) -> dict[str
     return evidence
 
 
-def attendance_suggest(*, session: TutoringSession, now: datetime | None = None) -> SessionSuggestion:
+def attendance_suggest(
+    *, session: TutoringSession, now: datetime | None = None, open_connections: list | None = None
+) -> SessionSuggestion:
     """What the evidence says about both participants' attendance, as of `now`."""
     now = now or timezone.now()
-    evidence = participant_evidence(session, now=now)
+    evidence = participant_evidence(session, now=now, open_connections=open_connections)
     return suggest_session(
         scheduled_start=session.scheduled_start,
         scheduled_end=session.scheduled_end,

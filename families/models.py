@@ -66,6 +66,8 @@ class NotificationKind(models.TextChoices):
     ABSENCE_REPORTED = "absence_reported", "Absence reported by a parent"
     REPORT_WITHDRAWN = "report_withdrawn", "Absence report withdrawn"
     DECISION_DIGEST = "decision_digest", "Sessions waiting for the tutor's decision"
+    SESSION_CANCELLED = "session_cancelled", "Session cancelled by the tutor"
+    SESSION_MOVED = "session_moved", "Session moved by the tutor"
 
 
 class SentNotification(models.Model):

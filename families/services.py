@@ -20,10 +20,11 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import Profile, zone_or_default
 from attendance.labels import SOURCE_HOW
-from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, HistoryEvent, TutoringSession
 from attendance.rules import parent_change_refusal
 from attendance.selectors import sessions_waiting_for_decision
 from attendance.services import attendance_mark
@@ -165,6 +166,8 @@ def attendance_change_notify(*, change: AttendanceChange) -> int:
 
     Safe to call again for the same change: nothing is sent twice.
     """
+    if change.event != HistoryEvent.MARK:
+        return schedule_change_notify(change=change)
     session = TutoringSession.objects.select_related("tutor", "student").get(pk=change.session_id)
     context = {"change": change, "session": session, "student": session.student, "tutor": session.tutor}
     sent = 0
@@ -200,6 +203,40 @@ def attendance_change_notify(*, change: AttendanceChange) -> int:
         change=change,
         context={**context, "parent": change.actor, "session_url": _link("attendance:session", session.pk)},
     )
+    return sent
+
+
+def schedule_change_notify(*, change: AttendanceChange) -> int:
+    """E-mail the student and all their parents that the tutor cancelled or moved a session; how many mails sent.
+
+    Every parent hears of it (their absent-or-late preference is about marks, not about the
+    timetable). Called for the change's announcement after commit, like every notification here.
+    """
+    session = TutoringSession.objects.select_related("tutor", "student").get(pk=change.session_id)
+    cancelled = change.event == HistoryEvent.CANCEL
+    kind = NotificationKind.SESSION_CANCELLED if cancelled else NotificationKind.SESSION_MOVED
+    moved_from = parse_datetime(change.rescheduled["from"]["start"]) if change.rescheduled else None
+    context = {
+        "change": change,
+        "session": session,
+        "student": session.student,
+        "tutor": session.tutor,
+        "cancelled": cancelled,
+        "moved_from": moved_from,
+    }
+    recipients = [(session.student, "")]
+    for guardian in Guardian.objects.filter(links__student_id=session.student_id).select_related("user"):
+        recipients.append((guardian.user, _link("families:home")))
+    sent = 0
+    for recipient, family_url in recipients:
+        sent += notification_send(
+            key=f"{kind}:{change.pk}:{recipient.pk}",
+            kind=kind,
+            recipient=recipient,
+            template="session_changed",
+            change=change,
+            context={**context, "family_url": family_url},
+        )
     return sent
 
 
