@@ -71,6 +71,8 @@ API = {
     "attendance-suggestion": ("get", "session", "attendance-suggestion", [401, 404, 404, 200, 404, 200, 200]),
     "attendance": ("put", "session", "attendance", [401, 404, 404, 200, 404, 200, 200]),
     "attendance-history": ("get", "session", "attendance-history", [401, 404, 404, 200, 404, 200, 200]),
+    # A list: everyone signed in gets 200, with only what they may see (test_the_session_list_shows_...).
+    "sessions-list": ("get", "list", "", [401, 200, 200, 200, 200, 200, 200]),
 }
 
 
@@ -82,6 +84,8 @@ def test_api_endpoint(world, endpoint, persona):
     client = _client(persona, world, api=True)
     if kind == "wb":
         url = f"/api/whiteboard/sessions/{session.whiteboard_id}/{suffix}"
+    elif kind == "list":
+        url = "/api/sessions"
     else:
         url = f"/api/tutor/sessions/{session.pk}/{suffix}"
     body = {}
@@ -100,6 +104,20 @@ def test_api_404_for_outsiders_is_the_same_as_for_a_session_that_does_not_exist(
     missing = client.get("/api/tutor/sessions/999999/attendance-suggestion")
     assert real.status_code == missing.status_code == 404
     assert real.json() == missing.json()
+
+
+# Which personas find the session in `GET /api/sessions` (with the suggestion asked for).
+LISTED = {"student": True, "other_student": False, "tutor": True, "other_tutor": False, "staff": True, "bearer": True}
+SUGGESTED = {"student": False, "tutor": True, "staff": True, "bearer": True}
+
+
+@pytest.mark.parametrize("persona", PERSONAS[1:])
+def test_the_session_list_shows_a_session_only_to_its_participants_and_staff(world, persona):
+    response = _client(persona, world, api=True).get("/api/sessions", {"include": "suggestion"})
+    rows = {row["id"]: row for row in response.json()["results"]}
+    assert (world["session"].pk in rows) is LISTED[persona]
+    if LISTED[persona]:
+        assert (rows[world["session"].pk]["suggestion"] is not None) is SUGGESTED[persona]
 
 
 def test_ping_needs_authentication(world):
@@ -173,10 +191,15 @@ def test_api_endpoint_for_parents(families, endpoint, persona):
     client = _client(persona, families, api=True)
     if kind == "wb":
         url = f"/api/whiteboard/sessions/{session.whiteboard_id}/{suffix}"
+    elif kind == "list":
+        url = "/api/sessions"
     else:
         url = f"/api/tutor/sessions/{session.pk}/{suffix}"
     body = {"connection_id": str(uuid.uuid4()), "visibility": "visible", "student_attendance_status": "absent"}
     response = getattr(client, method)(url, body, format="json")
+    if kind == "list":  # parents list nothing through the API (their door is the family pages)
+        assert response.status_code == 200 and response.json()["results"] == []
+        return
     assert response.status_code == 404, response.content
 
 
