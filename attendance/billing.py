@@ -75,3 +75,51 @@ def session_billing(session, *, notice: timedelta | None = None) -> Billing:
         scheduled_start=session.scheduled_start,
         notice=billing_notice() if notice is None else notice,
     )
+
+
+def _cell(tutor_status: str, student_status: str, source: str) -> str:
+    """A decision's outcome made late (under the notice, or undecided), then made in time where that differs."""
+    start, notice = datetime(2026, 1, 1, 12, 0), timedelta(hours=24)
+    late, in_time = (
+        billing_outcome(
+            tutor_status=tutor_status,
+            student_status=student_status,
+            source=source,
+            decided_at=decided,
+            scheduled_start=start,
+            notice=notice,
+        ).outcome
+        for decided in (start, start - notice)
+    )
+    return late if late == in_time else f"{late}; in time: {in_time}"
+
+
+def _grouped(statuses: list[str]) -> str:
+    return "any" if len(statuses) == len(s.STATUSES) else ", ".join(statuses)
+
+
+def billing_table() -> str:
+    """Every combination of the two statuses and the source, as the README's Markdown table.
+
+    Statuses with the same outcomes share a row. A cell names the outcome of a decision made late
+    (less than the notice before the start, or undecided) and, after `;`, when made in time where that
+    differs. tests/attendance/test_billing.py holds the README's copy equal to this.
+    """
+    rows: dict[tuple, list[str]] = {}  # (student statuses, cells) per tutor status, merged below
+    by_tutor = {}
+    for tutor_status in s.STATUSES:
+        by_student: dict[tuple[str, ...], list[str]] = {}
+        for student_status in s.STATUSES:
+            cells = tuple(_cell(tutor_status, student_status, source) for source in s.SOURCES)
+            by_student.setdefault(cells, []).append(student_status)
+        by_tutor[tutor_status] = tuple((tuple(students), cells) for cells, students in by_student.items())
+    for tutor_status, groups in by_tutor.items():
+        rows.setdefault(groups, []).append(tutor_status)
+    lines = [
+        "| tutor | student | " + " | ".join(f"`{source}`" for source in s.SOURCES) + " |",
+        "| --- | --- |" + " --- |" * len(s.SOURCES),
+    ]
+    for groups, tutors in rows.items():
+        for students, cells in groups:
+            lines.append(f"| {_grouped(tutors)} | {_grouped(list(students))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
