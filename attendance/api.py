@@ -162,7 +162,8 @@ class AttendanceViewSet(viewsets.ViewSet):
             200: AttendanceSerializer,
             409: OpenApiResponse(
                 ErrorSerializer,
-                description="`admin_override_locked`, `not_started`, `marking_window_closed`, `suggestion_not_final`, "
+                description="`admin_override_locked`, `not_started`, `marking_window_closed`, `decision_locked`, "
+                "`suggestion_not_final`, "
                 "`no_suggestion`",
             ),
             **ERRORS,
