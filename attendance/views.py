@@ -12,9 +12,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from attendance import services
-from attendance.labels import SOURCE_LABELS
+from attendance.billing import session_billing
+from attendance.disputes import dispute_raise
+from attendance.labels import BILLING_LABELS, SOURCE_LABELS
 from attendance.models import AttendanceStatus, TutoringSession
-from attendance.rules import tutor_change_refusal
+from attendance.rules import (
+    decision_locked,
+    dispute_open_until,
+    dispute_refusal,
+    tutor_cancel_refusal,
+    tutor_change_refusal,
+    tutor_schedule_refusal,
+)
+from attendance.scheduling import session_cancel, session_reschedule
 from attendance.selectors import (
     session_for_tutor_or_staff,
     sessions_closed_without_decision,
@@ -123,13 +133,44 @@ class AcceptForm(forms.Form):
     notes = forms.CharField(required=False, max_length=2000, label="Notes")
 
 
+REASON_HELP = "The student and their parents receive it by e-mail."
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+
+
+class RescheduleForm(forms.Form):
+    """A new start and end, in the tutor's own time zone (the middleware activates it)."""
+
+    start = forms.DateTimeField(label="New start", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end = forms.DateTimeField(label="New end", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
+
+
+class DisputeForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), label="Why", help_text="An admin will settle it."
+    )
+
+
 @login_required
 def session_detail(request, session_id: int):
     session = session_for_tutor_or_staff(request.user, session_id)
     return _render_session(request, session)
 
 
-def _render_session(request, session, *, mark_form=None, accept_form=None, status=200):
+def _render_session(
+    request,
+    session,
+    *,
+    mark_form=None,
+    accept_form=None,
+    cancel_form=None,
+    move_form=None,
+    dispute_form=None,
+    status=200,
+):
     now = timezone.now()
     suggestion = services.attendance_suggest(session=session, now=now)
     timeline = None
@@ -161,8 +202,91 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
         # Why this user may not mark now (None: the forms are offered); the service applies the same rule.
         "refusal": None if request.user.is_staff else tutor_change_refusal(session, now=now),
         "now": now,
+        **_schedule_and_dispute_context(request.user, session, now=now),
+        "cancel_form": cancel_form or CancelForm(),
+        "move_form": move_form
+        or RescheduleForm(
+            initial={
+                "start": timezone.localtime(session.scheduled_start).strftime("%Y-%m-%dT%H:%M"),
+                "end": timezone.localtime(session.scheduled_end).strftime("%Y-%m-%dT%H:%M"),
+            }
+        ),
+        "dispute_form": dispute_form or DisputeForm(),
     }
     return render(request, "attendance/session_detail.html", context, status=status)
+
+
+def _schedule_and_dispute_context(user, session, *, now) -> dict:
+    """What the page offers about billing, cancelling, moving and contesting: by the services' own rules."""
+    billing = session_billing(session)
+    is_tutor = user.pk == session.tutor_id
+    open_dispute = session.disputes.filter(settled_at__isnull=True).select_related("raised_by").first()
+    return {
+        "billing": billing,
+        "billing_label": BILLING_LABELS[billing.outcome],
+        "can_cancel": is_tutor and tutor_cancel_refusal(session, now=now) is None,
+        "can_move": is_tutor and tutor_schedule_refusal(session, now=now) is None,
+        "can_dispute": is_tutor and dispute_refusal(session, now=now, open_dispute=open_dispute is not None) is None,
+        "open_dispute": open_dispute,
+        "dispute_open_until": dispute_open_until(session),
+        "locked": decision_locked(session, now=now),
+    }
+
+
+def _session_form_post(request, session_id: int, form_class, form_kwarg: str, act, done: str):
+    """The tutor's POST doors (cancel, move, contest): validate, call the service, redirect; a refusal is a form error."""
+    session = session_for_tutor_or_staff(request.user, session_id)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            act(session, form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, done)
+            return redirect("attendance:session", session.pk)
+    return _render_session(request, session, status=400, **{form_kwarg: form})
+
+
+@require_POST
+@login_required
+def session_cancel_view(request, session_id: int):
+    return _session_form_post(
+        request,
+        session_id,
+        CancelForm,
+        "cancel_form",
+        lambda s, data: session_cancel(session=s, by=request.user, reason=data["reason"]),
+        "Session cancelled. The student and their parents have been told.",
+    )
+
+
+@require_POST
+@login_required
+def session_move_view(request, session_id: int):
+    return _session_form_post(
+        request,
+        session_id,
+        RescheduleForm,
+        "move_form",
+        lambda s, data: session_reschedule(
+            session=s, by=request.user, start=data["start"], end=data["end"], reason=data["reason"]
+        ),
+        "Session moved. The student and their parents have been told.",
+    )
+
+
+@require_POST
+@login_required
+def session_dispute_view(request, session_id: int):
+    return _session_form_post(
+        request,
+        session_id,
+        DisputeForm,
+        "dispute_form",
+        lambda s, data: dispute_raise(session=s, by=request.user, note=data["note"]),
+        "Decision contested. An admin will settle it.",
+    )
 
 
 @require_POST

@@ -23,3 +23,15 @@ class NotificationSettingsForm(forms.Form):
         label="E-mail me when my child is marked absent or late",
         help_text="By the tutor, an administrator or automatically from the whiteboard.",
     )
+
+
+class DisputeForm(forms.Form):
+    """A parent contests a decision: why."""
+
+    note = forms.CharField(
+        max_length=2000,
+        label="Why",
+        help_text="An administrator reads it and settles the matter.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Please say why you contest this decision."},
+    )

@@ -10,4 +10,5 @@ urlpatterns = [
     path("sessions/<int:session_id>/", views.session_detail, name="session"),
     path("sessions/<int:session_id>/report", views.absence_report, name="report"),
     path("sessions/<int:session_id>/withdraw", views.absence_withdraw, name="withdraw"),
+    path("sessions/<int:session_id>/dispute", views.decision_dispute, name="dispute"),
 ]

@@ -14,12 +14,13 @@ from django.template.defaultfilters import date as format_date
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from attendance.disputes import dispute_raise
 from attendance.labels import SOURCE_LABELS
 from attendance.models import AttendanceSource, TutoringSession
-from attendance.rules import parent_change_refusal
+from attendance.rules import dispute_open_until, dispute_refusal, parent_change_refusal
 from core.errors import DomainError
 from families import selectors, services
-from families.forms import AbsenceReportForm, NotificationSettingsForm, WithdrawForm
+from families.forms import AbsenceReportForm, DisputeForm, NotificationSettingsForm, WithdrawForm
 from families.models import Guardian
 
 PAST_DAYS = 30
@@ -94,8 +95,10 @@ def session_detail(request, session_id: int):
     return _render_session(request, _session_for_parent(guardian, session_id))
 
 
-def _render_session(request, session, *, report_form=None, withdraw_form=None, status=200):
-    card = _card(session, timezone.now())
+def _render_session(request, session, *, report_form=None, withdraw_form=None, dispute_form=None, status=200):
+    now = timezone.now()
+    card = _card(session, now)
+    open_dispute = session.disputes.filter(settled_at__isnull=True).exists()
     report = None
     if session.attendance_source == AttendanceSource.PARENT_REPORTED:
         report = session.attendance_changes.select_related("actor").order_by("-id").first()
@@ -105,6 +108,11 @@ def _render_session(request, session, *, report_form=None, withdraw_form=None, s
         "report": report,
         "report_form": report_form or AbsenceReportForm(),
         "withdraw_form": withdraw_form or WithdrawForm(),
+        # Contesting the decision: offered by the rule the service applies.
+        "dispute_form": dispute_form or DisputeForm(),
+        "can_dispute": dispute_refusal(session, now=now, open_dispute=open_dispute) is None,
+        "open_dispute": open_dispute,
+        "dispute_open_until": dispute_open_until(session),
     }
     return render(request, "families/session.html", context, status=status)
 
@@ -148,6 +156,23 @@ def absence_withdraw(request, session_id: int):
         f"{_name(session.tutor)} has been told.",
     )
     return redirect("families:home")
+
+
+@require_POST
+@login_required
+def decision_dispute(request, session_id: int):
+    guardian = _guardian_or_404(request.user)
+    session = _session_for_parent(guardian, session_id)
+    form = DisputeForm(request.POST)
+    if form.is_valid():
+        try:
+            dispute_raise(session=session, by=request.user, note=form.cleaned_data["note"])
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Decision contested: an administrator will settle it.")
+            return redirect("families:session", session.pk)
+    return _render_session(request, session, dispute_form=form, status=400)
 
 
 @require_POST

@@ -144,6 +144,11 @@ PAGES = {
     "session": ("get", "/sessions/{s}/", [302, 404, 404, 200, 404, 200, 302]),
     "mark": ("post", "/sessions/{s}/mark", [302, 404, 404, 302, 404, 302, 302]),
     "accept": ("post", "/sessions/{s}/accept", [302, 404, 404, 302, 404, 302, 302]),
+    # After the session: the tutor is refused with a form error (400), staff too (only the tutor may).
+    "cancel": ("post", "/sessions/{s}/cancel", [302, 404, 404, 400, 404, 400, 302]),
+    "move": ("post", "/sessions/{s}/move", [302, 404, 404, 400, 404, 400, 302]),
+    # Nothing decided yet: nothing to contest (400); staff settle in admin instead (400 too).
+    "dispute": ("post", "/sessions/{s}/dispute", [302, 404, 404, 400, 404, 400, 302]),
     "whiteboard": ("get", "/whiteboard/{w}/", [302, 200, 404, 200, 404, 404, 302]),
     "settings": ("get", "/accounts/settings/", [302, 200, 200, 200, 200, 200, 302]),
     "admin": ("get", "/admin/attendance/tutoringsession/", [302, 302, 302, 302, 302, 200, 302]),
@@ -160,6 +165,8 @@ def test_page(world, page, persona):
     data = {"tutor_status": "present", "student_status": "absent", "notes": "matrix"} if page == "mark" else {}
     if page == "accept":
         data = {"notes": "matrix"}
+    if page in ("cancel", "move", "dispute"):
+        data = {"reason": "matrix", "note": "matrix", "start": "2030-01-01T10:00", "end": "2030-01-01T11:00"}
     response = getattr(client, method)(url, data)
     assert response.status_code == expected[PERSONAS.index(persona)]
     if response.status_code == 302 and expected[0] == 302 and persona in ("anonymous", "bearer"):
@@ -209,6 +216,9 @@ PARENT_PAGES = {
     "session": [404, 404],
     "mark": [404, 404],
     "accept": [404, 404],
+    "cancel": [404, 404],
+    "move": [404, 404],
+    "dispute": [404, 404],
     "whiteboard": [404, 404],
     "settings": [200, 200],
     "admin": [302, 302],
@@ -237,6 +247,8 @@ FAMILY_PAGES = {
     "family-session": ("get", "/family/sessions/{s}/", [302, 404, 404, 404, 404, 404, 302, 200, 404]),
     "family-report": ("post", "/family/sessions/{s}/report", [302, 404, 404, 404, 404, 404, 302, 400, 404]),
     "family-withdraw": ("post", "/family/sessions/{s}/withdraw", [302, 404, 404, 404, 404, 404, 302, 400, 404]),
+    # Nothing decided yet: nothing to contest (400 for the parent).
+    "family-dispute": ("post", "/family/sessions/{s}/dispute", [302, 404, 404, 404, 404, 404, 302, 400, 404]),
     "family-notifications": ("post", "/family/notifications", [302, 404, 404, 404, 404, 404, 302, 302, 302]),
 }
 
@@ -247,7 +259,7 @@ def test_family_page(families, page, persona):
     method, path, expected = FAMILY_PAGES[page]
     session = families["session"]
     client = _client(persona, families, api=False)
-    response = getattr(client, method)(path.format(s=session.pk), {"reason": "matrix"})
+    response = getattr(client, method)(path.format(s=session.pk), {"reason": "matrix", "note": "matrix"})
     assert response.status_code == expected[(PERSONAS + PARENT_PERSONAS).index(persona)]
     if persona in ("anonymous", "bearer"):
         assert "login" in response.url

@@ -1,4 +1,5 @@
 from django import template
+from django.utils.dateparse import parse_datetime
 
 from attendance import labels, statuses
 
@@ -34,3 +35,9 @@ def duration(seconds) -> str:
 @register.filter
 def percent(value) -> str:
     return f"{round(float(value or 0) * 100)}%"
+
+
+@register.filter
+def iso_datetime(value):
+    """An ISO 8601 string kept in JSON (a move's times) as a datetime, for the `date` filter to show locally."""
+    return parse_datetime(value) if isinstance(value, str) else None
