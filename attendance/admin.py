@@ -10,7 +10,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from attendance.models import ATTENDANCE_FIELDS, AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.billing import session_billing
+from attendance.labels import BILLING_LABELS
+from attendance.models import (
+    ATTENDANCE_FIELDS,
+    AttendanceChange,
+    AttendanceStatus,
+    TutoringSession,
+)
 from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, session_save
 from core.errors import DomainError
@@ -47,6 +54,7 @@ class AttendanceChangeInline(admin.TabularInline):
     fields = [
         "changed_at",
         "actor",
+        "event",
         "source",
         "old_tutor_status",
         "new_tutor_status",
@@ -114,12 +122,12 @@ class TutoringSessionAdmin(admin.ModelAdmin):
     inlines = [AttendanceChangeInline]
     actions = ["apply_suggestion_action", "override_action"]
     # Attendance is changed only through the override form, which records who, when and why.
-    readonly_fields = ["override_link", *ATTENDANCE_FIELDS, "finalize_checked_at", "presence"]
+    readonly_fields = ["override_link", *ATTENDANCE_FIELDS, "billing", "finalize_checked_at", "updated_at", "presence"]
     fieldsets = [
         (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "whiteboard"]}),
         (
             "Attendance",
-            {"fields": ["override_link", *ATTENDANCE_FIELDS, "finalize_checked_at"]},
+            {"fields": ["override_link", *ATTENDANCE_FIELDS, "billing", "finalize_checked_at", "updated_at"]},
         ),
         ("Whiteboard presence (evidence, read-only)", {"fields": ["presence"]}),
     ]
@@ -144,6 +152,14 @@ class TutoringSessionAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:attendance_tutoringsession_override", args=[obj.pk])
         return format_html('<a class="button" href="{}">Override attendance…</a>', url)
+
+    @admin.display(description="Billing outcome")
+    def billing(self, obj):
+        if obj.pk is None:
+            return "—"
+        billing = session_billing(obj)
+        flags = f" ({', '.join(billing.flags)})" if billing.flags else ""
+        return f"{BILLING_LABELS[billing.outcome]}{flags}{' · chargeable' if billing.chargeable else ''}"
 
     @admin.display(description="Presence")
     def presence(self, obj):
@@ -292,3 +308,7 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Contested decisions have their own admin module; importing it registers it.
+from attendance import dispute_admin  # noqa: E402, F401
