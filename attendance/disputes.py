@@ -34,7 +34,7 @@ def dispute_raise(*, session: TutoringSession, by, note: str, now: datetime | No
             raise DomainError("No such session.", "not_found")
         now = now or timezone.now()
         refusal = dispute_refusal(
-            locked, now=now, open_dispute=locked.disputes.filter(settled_at__isnull=True).exists()
+            locked, by_id=by.pk, now=now, open_dispute=locked.disputes.filter(settled_at__isnull=True).exists()
         )
         if refusal is not None:
             raise refusal

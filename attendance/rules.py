@@ -142,11 +142,16 @@ def tutor_cancel_refusal(session: TutoringSession, *, now: datetime) -> DomainEr
     return refusal
 
 
-def dispute_refusal(session: TutoringSession, *, now: datetime, open_dispute: bool) -> DomainError | None:
-    """Why nobody may contest this session's decision now, or None (the tutor and the student's parents may)."""
+def dispute_refusal(session: TutoringSession, *, by_id: int, now: datetime, open_dispute: bool) -> DomainError | None:
+    """Why user `by_id` may not contest this session's decision now, or None (its tutor and the student's parents may).
+
+    Nobody contests their own decision: a tutor changes their own mark while the marking window is open.
+    """
     until = dispute_open_until(session)
     if until is None:
         return DomainError("Nothing has been decided for this session yet.", "nothing_to_dispute")
+    if session.attendance_marked_by_id == by_id:
+        return DomainError("You made this decision yourself; it cannot be contested by you.", "own_decision")
     refusal = _locked_refusal(session, now=now)
     if refusal is not None:
         return refusal

@@ -226,7 +226,8 @@ def _schedule_and_dispute_context(user, session, *, now) -> dict:
         "billing_label": BILLING_LABELS[billing.outcome],
         "can_cancel": is_tutor and tutor_cancel_refusal(session, now=now) is None,
         "can_move": is_tutor and tutor_schedule_refusal(session, now=now) is None,
-        "can_dispute": is_tutor and dispute_refusal(session, now=now, open_dispute=open_dispute is not None) is None,
+        "can_dispute": is_tutor
+        and dispute_refusal(session, by_id=user.pk, now=now, open_dispute=open_dispute is not None) is None,
         "open_dispute": open_dispute,
         "dispute_open_until": dispute_open_until(session),
         "locked": decision_locked(session, now=now),

@@ -110,7 +110,7 @@ def _render_session(request, session, *, report_form=None, withdraw_form=None, d
         "withdraw_form": withdraw_form or WithdrawForm(),
         # Contesting the decision: offered by the rule the service applies.
         "dispute_form": dispute_form or DisputeForm(),
-        "can_dispute": dispute_refusal(session, now=now, open_dispute=open_dispute) is None,
+        "can_dispute": dispute_refusal(session, by_id=request.user.pk, now=now, open_dispute=open_dispute) is None,
         "open_dispute": open_dispute,
         "dispute_open_until": dispute_open_until(session),
     }
