@@ -157,7 +157,9 @@ class TutoringSessionAdmin(admin.ModelAdmin):
     def billing(self, obj):
         if obj.pk is None:
             return "—"
-        billing = session_billing(obj)
+        billing = session_billing(obj, now=timezone.now())
+        if billing is None:
+            return "Not yet: the session has not ended and nothing is decided."
         flags = f" ({', '.join(billing.flags)})" if billing.flags else ""
         return f"{BILLING_LABELS[billing.outcome]}{flags}{' · chargeable' if billing.chargeable else ''}"
 

@@ -65,8 +65,15 @@ def billing_notice() -> timedelta:
     return timedelta(hours=settings.BILLING_CANCELLATION_NOTICE_HOURS)
 
 
-def session_billing(session, *, notice: timedelta | None = None) -> Billing:
-    """The billing outcome of a session's current decision (undecided: what is assumed)."""
+def billing_pending(session, *, now: datetime) -> bool:
+    """Nothing to bill yet: the session has not ended and nobody has decided anything (cancelled, reported)."""
+    return session.attendance_source == s.SYSTEM_DEFAULT and now < session.scheduled_end
+
+
+def session_billing(session, *, now: datetime, notice: timedelta | None = None) -> Billing | None:
+    """The billing outcome of a session's current decision (undecided and ended: what is assumed); None while pending."""
+    if billing_pending(session, now=now):
+        return None
     return billing_outcome(
         tutor_status=session.tutor_attendance_status,
         student_status=session.student_attendance_status,

@@ -112,7 +112,9 @@ class SessionSerializer(serializers.ModelSerializer):
     whiteboard_id = serializers.IntegerField(allow_null=True, help_text="Null: no whiteboard (in person).")
     attendance_marked_by = UserRefSerializer(allow_null=True)
     attendance_notes = serializers.SerializerMethodField(help_text="Null for students: the notes are the tutor's.")
-    billing = serializers.SerializerMethodField()
+    billing = serializers.SerializerMethodField(
+        help_text="The billing outcome (README: Billing outcomes); null until the session ends or something is decided."
+    )
     locked = serializers.SerializerMethodField(
         help_text="Marking and dispute windows have passed: only an admin can change the decision."
     )
@@ -150,9 +152,11 @@ class SessionSerializer(serializers.ModelSerializer):
     def get_attendance_notes(self, session) -> str | None:
         return session.attendance_notes if self._may_read_tutor_side(session) else None
 
-    @extend_schema_field(BillingSerializer)
-    def get_billing(self, session) -> dict:
-        billing = session_billing(session, notice=self.context["notice"])
+    @extend_schema_field(BillingSerializer(allow_null=True))
+    def get_billing(self, session) -> dict | None:
+        billing = session_billing(session, now=self.context["now"], notice=self.context["notice"])
+        if billing is None:
+            return None
         return {"outcome": billing.outcome, "chargeable": billing.chargeable, "flags": list(billing.flags)}
 
     def get_locked(self, session) -> bool:

@@ -218,12 +218,12 @@ def _render_session(
 
 def _schedule_and_dispute_context(user, session, *, now) -> dict:
     """What the page offers about billing, cancelling, moving and contesting: by the services' own rules."""
-    billing = session_billing(session)
+    billing = session_billing(session, now=now)
     is_tutor = user.pk == session.tutor_id
     open_dispute = session.disputes.filter(settled_at__isnull=True).select_related("raised_by").first()
     return {
         "billing": billing,
-        "billing_label": BILLING_LABELS[billing.outcome],
+        "billing_label": billing and BILLING_LABELS[billing.outcome],
         "can_cancel": is_tutor and tutor_cancel_refusal(session, now=now) is None,
         "can_move": is_tutor and tutor_schedule_refusal(session, now=now) is None,
         "can_dispute": is_tutor

@@ -10,7 +10,7 @@ import csv
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 
-from attendance.labels import SOURCE_DESCRIPTIONS, STATUS_LABELS
+from attendance.labels import BILLING_LABELS, SOURCE_DESCRIPTIONS, STATUS_LABELS
 from reports.figures import person_name
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection); tab and
@@ -48,6 +48,7 @@ def header(zone_name: str) -> list[str]:
         "Notes",
         "Whiteboard",
         *presence,
+        "Billing outcome",
     ]
 
 
@@ -95,6 +96,8 @@ def session_line(row: Mapping, zone: tzinfo) -> list:
         "yes" if row["whiteboard_id"] is not None else "no",
         *_presence(row, "tutor", zone),
         *_presence(row, "student", zone),
+        # Last, so the columns before it keep their places for existing spreadsheets; empty while pending.
+        BILLING_LABELS.get(row.get("billing_outcome") or "", ""),
     ]
 
 

@@ -10,16 +10,34 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Greatest, TruncWeek
 from django.utils import timezone
 
-from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.billing import billing_notice, billing_outcome, session_billing
+from attendance.labels import BILLING_LABELS
+from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.statuses import BILLING_OUTCOMES, CHARGEABLE
 from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_rows
 from whiteboard.models import Connection
 from whiteboard.selectors import presence_snapshot
@@ -160,6 +178,54 @@ def suggestion_agreement(queryset: QuerySet) -> Agreement:
 
 
 @dataclass(frozen=True)
+class BillingLine:
+    outcome: str
+    label: str
+    sessions: int
+    chargeable: bool
+
+
+def billing_counts(queryset: QuerySet, *, now: datetime) -> list[BillingLine]:
+    """Sessions per billing outcome, by `attendance.billing`'s one rule: one query, whatever the number of sessions.
+
+    The database groups sessions by their decision and whether it came in time (the only timing the
+    rule reads); the rule then names each group's outcome. Sessions with nothing to bill yet
+    (not ended, nothing decided) are left out, as `billing_pending` says.
+    """
+    notice = billing_notice()
+    deadline = ExpressionWrapper(F("scheduled_start") - notice, output_field=DateTimeField())
+    groups = (
+        queryset.exclude(attendance_source=AttendanceSource.SYSTEM_DEFAULT, scheduled_end__gt=now)
+        .annotate(
+            in_time=Case(
+                When(
+                    ~Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT) & Q(attendance_marked_at__lte=deadline),
+                    then=Value(True),
+                ),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .values("tutor_attendance_status", "student_attendance_status", "attendance_source", "in_time")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = dict.fromkeys(BILLING_OUTCOMES, 0)
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    for group in groups:
+        outcome = billing_outcome(
+            tutor_status=group["tutor_attendance_status"],
+            student_status=group["student_attendance_status"],
+            source=group["attendance_source"],
+            decided_at=(start - notice) if group["in_time"] else None,
+            scheduled_start=start,
+            notice=notice,
+        ).outcome
+        counts[outcome] += group["n"]
+    return [BillingLine(o, BILLING_LABELS[o], counts[o], o in CHARGEABLE) for o in BILLING_OUTCOMES]
+
+
+@dataclass(frozen=True)
 class Report:
     filters: ReportFilters
     totals: Figures
@@ -167,10 +233,11 @@ class Report:
     by_student: list[PersonRow]
     weeks: list[WeekPoint]
     agreement: Agreement
+    billing: list[BillingLine]
 
 
 def attendance_report(*, user, filters: ReportFilters) -> Report:
-    """The whole report for what the user may see: five queries, whatever the number of sessions."""
+    """The whole report for what the user may see: six queries, whatever the number of sessions."""
     sessions = report_sessions(user=user, filters=filters)
     return Report(
         filters=filters,
@@ -179,6 +246,7 @@ def attendance_report(*, user, filters: ReportFilters) -> Report:
         by_student=figures_by(sessions, "student"),
         weeks=weekly_figures(sessions, filters),
         agreement=suggestion_agreement(sessions),
+        billing=billing_counts(sessions, now=timezone.now()),
     )
 
 
@@ -224,6 +292,8 @@ def export_rows(*, user, filters: ReportFilters, now: datetime | None = None) ->
 
 def _export_row(session: TutoringSession, *, now: datetime, open_connections: dict[int, list[Connection]]) -> dict:
     row = {name: getattr(session, name) for name in _EXPORT_SESSION_FIELDS}
+    billing = session_billing(session, now=now)
+    row["billing_outcome"] = billing and billing.outcome
     for prefix in _EXPORT_PEOPLE:
         person = getattr(session, prefix)
         for column in ("first_name", "last_name", "username"):

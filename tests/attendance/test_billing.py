@@ -15,6 +15,12 @@ from tests.conftest import T0
 from tests.factories import GuardianFactory, TutoringSessionFactory, UserFactory
 
 NOTICE = timedelta(hours=24)
+
+
+def end_of(session):
+    return session.scheduled_end
+
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -118,7 +124,8 @@ def parent(student):
 def test_a_parents_report_is_a_late_cancellation_under_the_notice(session, parent, clock, hours_before, expected):
     clock.at(T0 - timedelta(hours=hours_before))
     absence_report(session=session, parent=parent, reason="Dentist")
-    assert session_billing(TutoringSessionFactory._meta.model.objects.get(pk=session.pk)).outcome == expected
+    reported = TutoringSessionFactory._meta.model.objects.get(pk=session.pk)
+    assert session_billing(reported, now=clock.now).outcome == expected
 
 
 @pytest.mark.django_db
@@ -126,14 +133,15 @@ def test_a_parents_report_is_a_late_cancellation_under_the_notice(session, paren
 def test_a_tutors_cancellation_under_the_notice_is_their_own_outcome(session, tutor, clock, hours_before, expected):
     clock.at(T0 - timedelta(hours=hours_before))
     cancelled = session_cancel(session=session, by=tutor, reason="Ill")
-    assert session_billing(cancelled).outcome == expected
+    assert session_billing(cancelled, now=clock.now).outcome == expected
 
 
 @pytest.mark.django_db
 def test_the_notice_is_a_setting(session, tutor, clock, settings):
     settings.BILLING_CANCELLATION_NOTICE_HOURS = 48
     clock.at(T0 - timedelta(hours=30))
-    assert session_billing(session_cancel(session=session, by=tutor, reason="Ill")).outcome == "tutor_late_cancellation"
+    cancelled = session_cancel(session=session, by=tutor, reason="Ill")
+    assert session_billing(cancelled, now=clock.now).outcome == "tutor_late_cancellation"
 
 
 @pytest.mark.django_db
@@ -143,4 +151,12 @@ def test_a_session_without_a_whiteboard_follows_the_same_rule_from_its_marks(tut
     clock.at(T0 + timedelta(hours=2))
     for session in (on_board, in_person):
         marked = attendance_mark_by_hand(session=session, by=tutor, tutor_status="present", student_status="absent")
-        assert session_billing(marked).outcome == "student_no_show"
+        assert session_billing(marked, now=clock.now).outcome == "student_no_show"
+
+
+@pytest.mark.django_db
+def test_nothing_to_bill_before_the_end_unless_something_was_decided(session, clock):
+    clock.at(end_of(session) - timedelta(seconds=1))
+    assert session_billing(session, now=clock.now) is None
+    clock.at(end_of(session))
+    assert session_billing(session, now=clock.now).outcome == "delivered"  # assumed, as decided by nobody

@@ -41,6 +41,7 @@ HEADER = [
     "Student last seen (Europe/London)",
     "Student active minutes",
     "Student reconnects",
+    "Billing outcome",
 ]
 
 

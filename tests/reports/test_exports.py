@@ -41,6 +41,7 @@ def row(**changes):
         "attendance_marked_at": None,
         "attendance_notes": "",
         "whiteboard_id": None,
+        "billing_outcome": "student_no_show",
     }
     for role in ("tutor", "student"):
         for column in ("connected_at", "last_activity_at", "total_active_seconds", "presence_spans"):
@@ -66,7 +67,12 @@ def test_a_line_names_people_and_statuses_in_words():
         "",
         "no",
     ]
-    assert line[14:] == [""] * 8
+    assert line[14:22] == [""] * 8
+    assert line[22:] == ["Student no-show"]
+
+
+def test_a_session_with_nothing_to_bill_yet_has_an_empty_billing_cell():
+    assert session_line(row(billing_outcome=None), LONDON)[22] == ""
 
 
 def test_csv_starts_with_a_byte_order_mark_and_the_header():

@@ -1,14 +1,24 @@
 """Report figures on known data: every expected number is worked out by hand below."""
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from attendance.billing import session_billing
 from attendance.models import TutoringSession
+from attendance.scheduling import session_cancel
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
-from reports.selectors import ReportFilters, attendance_report, report_sessions
+from families.services import absence_report
+from reports.selectors import ReportFilters, attendance_report, billing_counts, report_sessions
 from tests.conftest import T0
-from tests.factories import AttendanceChangeFactory, TutoringSessionFactory, UserFactory, WhiteboardSessionFactory
+from tests.factories import (
+    AttendanceChangeFactory,
+    GuardianFactory,
+    TutoringSessionFactory,
+    UserFactory,
+    WhiteboardSessionFactory,
+)
 from tests.whiteboard.helpers import presence_trace
 
 pytestmark = pytest.mark.django_db
@@ -284,3 +294,41 @@ def test_sessions_without_a_whiteboard_still_count(staff, tutor, student):
     assert totals.sessions == 1
     assert totals.student.late == 1
     assert totals.late_minutes is None
+
+
+# --- billing outcomes (issue 18) -------------------------------------------------------
+
+
+def test_billing_counts_name_each_session_as_the_per_session_rule_does(tutor, student, staff, clock):
+    """The report groups in the database; every session still gets `session_billing`'s outcome."""
+    parent = UserFactory(username="pam_parent")
+    GuardianFactory(user=parent, children=[student])
+    base = clock.now + timedelta(days=3)
+    made = [
+        TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=base + timedelta(hours=i * 2))
+        for i in range(6)
+    ]
+    session_cancel(session=made[0], by=tutor, reason="in time")  # 3 days ahead: cancelled_in_time
+    absence_report(session=made[1], parent=parent, reason="in time")  # cancelled_in_time
+    clock.at(made[2].scheduled_start - timedelta(hours=1))
+    absence_report(session=made[2], parent=parent, reason="late")  # late_cancellation
+    session_cancel(session=made[3], by=tutor, reason="late")  # tutor_late_cancellation
+    clock.at(made[5].scheduled_end + timedelta(minutes=5))
+    attendance_mark_by_hand(session=made[4], by=tutor, tutor_status="present", student_status="absent")
+    # made[5]: ended, nobody decided: delivered as assumed. A future undecided one is left out:
+    TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=clock.now + timedelta(days=1))
+
+    sessions = TutoringSession.objects.all()
+    counted = {line.outcome: line.sessions for line in billing_counts(sessions, now=clock.now) if line.sessions}
+    one_by_one = Counter(b.outcome for s in sessions if (b := session_billing(s, now=clock.now)) is not None)
+    assert (
+        counted
+        == dict(one_by_one)
+        == {
+            "cancelled_in_time": 2,
+            "late_cancellation": 1,
+            "tutor_late_cancellation": 1,
+            "student_no_show": 1,
+            "delivered": 1,
+        }
+    )
