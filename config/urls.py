@@ -15,7 +15,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("", include("attendance.page_urls")),
     path("api/ping", PingApi.as_view(), name="ping"),
-    path("api/sessions", SessionViewSet.as_view({"get": "list"}), name="sessions-list"),
+    path("api/sessions", SessionViewSet.as_view({"get": "listing"}, name="Sessions"), name="sessions-list"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("docs/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -87,6 +87,15 @@ def map_body(context, body):
 
 
 @schemathesis.hook
+def before_call(context, case, kwargs):
+    # A cursor is opaque and issued by the server (a page's `next`); a generated string never is one,
+    # and its 400 is tested in tests/attendance/test_session_list.py. Without it the filters run.
+    # Here rather than in a map_query hook: the coverage phase's examples do not pass through those.
+    if context.operation.path == "/api/sessions" and isinstance(case.query, dict) and "cursor" in case.query:
+        case.query = {name: value for name, value in case.query.items() if name != "cursor"}
+
+
+@schemathesis.hook
 def after_call(context, case, response):
     if case.method.upper() != case.operation.method.upper():
         return  # a check probing other methods (405)

@@ -31,6 +31,7 @@ WHITEBOARD_OPERATIONS = {
     "POST /api/whiteboard/sessions/{session_id}/disconnect",
     "GET /api/whiteboard/sessions/{session_id}/connection-status",
     "GET /api/ping",
+    "GET /api/sessions",  # everyone lists (their own sessions)
 }
 TUTOR_OPERATIONS = {
     "GET /api/tutor/sessions/{session_id}/attendance-suggestion",

@@ -90,6 +90,9 @@ def test_filters(api, week, staff, tutor, student, clock):
         "starts_before": (T0 + timedelta(days=3)).isoformat(),
     }
     assert ids(client.get(URL, window)) == [s.pk for s in week[2:6]]
+    assert (
+        ids(client.get(URL, {"starts_after": window["starts_before"], "starts_before": window["starts_after"]})) == []
+    )
     assert ids(client.get(URL, {"student_status": "absent"})) == [first.pk]
     assert ids(client.get(URL, {"tutor_status": "absent"})) == []
     assert ids(client.get(URL, {"source": "manual"})) == [first.pk]
@@ -103,11 +106,12 @@ def test_filters(api, week, staff, tutor, student, clock):
         {"tutor": "0"},
         {"student": str(2**31)},
         {"tutor_status": "gone"},
+        {"tutor_status": ""},
+        {"tutor": ""},
         {"student_status": "PRESENT"},
         {"source": "robot"},
         {"changed_since": "yesterday"},
         {"starts_after": "2026-13-01T00:00:00Z"},
-        {"starts_after": "2026-03-02T00:00:00Z", "starts_before": "2026-03-01T00:00:00Z"},
         {"include": "everything"},
         {"page_size": "0"},
         {"page_size": "201"},
