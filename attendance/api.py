@@ -70,12 +70,21 @@ class BodyRequiredSchema(AutoSchema):
         return body and {**body, "required": True}
 
 
+class TextField(serializers.CharField):
+    """Text written as a JSON string. DRF's own field also takes a number or a boolean (as its str())."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 @extend_schema_serializer(component_name="AttendanceMarkInput")
 class AttendanceMarkInputSerializer(serializers.Serializer):
     tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
     student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
     apply_suggestion = serializers.BooleanField(required=False, default=False)
-    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    notes = TextField(required=False, allow_blank=True, default="", max_length=2000)
 
     def validate(self, data):
         statuses = {"tutor_attendance_status", "student_attendance_status"} & data.keys()

@@ -332,3 +332,14 @@ def test_outsiders_learn_nothing_of_an_overridden_session_from_the_service(tutor
     with pytest.raises(DomainError) as locked:
         attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="absent")
     assert locked.value.code == "admin_override_locked"
+
+
+def test_notes_that_are_not_text_are_a_400(api, tutor, session, clock):
+    clock.at(END + minutes(5))
+    response = api(tutor).put(
+        url(session, "attendance"), {"student_attendance_status": "late", "notes": 0}, format="json"
+    )
+    assert response.status_code == 400
+    assert "notes" in response.json()["errors"]
+    session.refresh_from_db()
+    assert session.attendance_source == "system_default"
