@@ -79,11 +79,20 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class JsonBooleanField(serializers.BooleanField):
+    """true or false as JSON writes them. DRF's own field also takes 0, 1, "yes", "on"..."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 @extend_schema_serializer(component_name="AttendanceMarkInput")
 class AttendanceMarkInputSerializer(serializers.Serializer):
     tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
     student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
-    apply_suggestion = serializers.BooleanField(required=False, default=False)
+    apply_suggestion = JsonBooleanField(required=False, default=False)
     notes = TextField(required=False, allow_blank=True, default="", max_length=2000)
 
     def validate(self, data):
