@@ -136,13 +136,25 @@ class AcceptForm(forms.Form):
 REASON_HELP = "The student and their parents receive it by e-mail."
 
 
-class CancelForm(forms.Form):
+class _OwnIds:
+    """Forms that share a page with another form with the same field names get ids of their own."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class CancelForm(_OwnIds, forms.Form):
+    id_prefix = "cancel"
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(_OwnIds, forms.Form):
     """A new start and end, in the tutor's own time zone (the middleware activates it)."""
 
+    id_prefix = "move"
     start = forms.DateTimeField(label="New start", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     end = forms.DateTimeField(label="New end", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), help_text=REASON_HELP)

@@ -83,3 +83,10 @@ def test_a_parent_contests_the_tutors_mark_from_the_family_page(session, tutor, 
     assert client.post(f"/family/sessions/{session.pk}/dispute", {"note": ""}).status_code == 400
     assert client.post(f"/family/sessions/{session.pk}/dispute", {"note": "She was there"}).status_code == 302
     assert AttendanceDispute.objects.get().raised_by == parent
+
+
+def test_the_two_forms_on_one_card_label_their_own_fields(session, tutor, clock):
+    clock.at(T0 - timedelta(days=1))
+    page = signed_in(tutor).get(f"/sessions/{session.pk}/").content.decode()
+    assert page.count('id="cancel_reason"') == 1 and page.count('id="move_reason"') == 1
+    assert 'for="cancel_reason"' in page and 'for="move_reason"' in page
