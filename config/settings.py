@@ -7,6 +7,7 @@ production comes from environment variables (see `.env.example`).
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -247,3 +248,53 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tutoring Attendance <attendance@localhost>")
 # Links in e-mails are absolute: where people open the app.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Background work (issue #17): Celery, with Redis as the broker in production
+# (CELERY_BROKER_URL=redis://127.0.0.1:6379/2). Without a broker (dev.py run, tests) every task
+# runs eagerly, in-process, at the moment it is enqueued (after commit), so nothing needs a server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True  # tasks record their effects in the database; no result backend
+CELERY_TIMEZONE = TIME_ZONE  # the digest's crontab is in the business's zone
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with acks_late: a dying worker holds at most one unacknowledged task
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+# A request enqueueing while Redis is down gives up after about a second, not Celery's default minute.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands an unacknowledged task (its worker died: acks_late) to another worker after this many
+# seconds. It must exceed the longest retry delay and task run, or a waiting retry runs twice (harmless:
+# every task is idempotent, but wasted).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for tasks whose worker died (at most every 10 s; sooner when short).
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+}
+# E-mail retries: the delays (seconds) between attempts when the mail server fails; after the last one
+# the notification is marked failed (admin can "send again").
+NOTIFICATION_RETRY_DELAYS = env.list("NOTIFICATION_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 3600, 3600])
+# A notification still pending this long after it was due (its queued task was lost) is queued again.
+NOTIFICATION_REDELIVER_AFTER = env.int("NOTIFICATION_REDELIVER_AFTER", default=600)
+# Beat's schedule (a static one: see README, "Background work"). Seconds, and the digest's time of day.
+CELERY_BEAT_SCHEDULE = {
+    "presence-sweep": {
+        "task": "whiteboard.tasks.presence_sweep_task",
+        "schedule": env.int("SCHEDULE_SWEEP_SECONDS", default=60),
+    },
+    "attendance-finalize": {
+        "task": "attendance.tasks.attendance_finalize_task",
+        "schedule": env.int("SCHEDULE_FINALIZE_SECONDS", default=300),
+    },
+    "notifications-redeliver": {
+        "task": "families.tasks.notifications_redeliver_task",
+        "schedule": env.int("SCHEDULE_REDELIVER_SECONDS", default=60),
+    },
+    "decision-digest": {
+        "task": "families.tasks.decision_digest_task",
+        # Every day at this time (HH:MM) in the business's zone.
+        "schedule": crontab(*reversed(env.str("SCHEDULE_DIGEST_AT", default="07:00").split(":"))),
+    },
+}
