@@ -1,7 +1,7 @@
 """The Celery app: configured from Django's settings (the CELERY_* names), tasks found in each app's tasks.py.
 
-    celery -A config worker      # runs queued tasks
-    celery -A config beat        # enqueues the scheduled ones (settings.CELERY_BEAT_SCHEDULE)
+celery -A config worker      # runs queued tasks
+celery -A config beat        # enqueues the scheduled ones (settings.CELERY_BEAT_SCHEDULE)
 """
 
 import os
