@@ -252,8 +252,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Background work (issue #17): Celery, with Redis as the broker in production
 # (CELERY_BROKER_URL=redis://127.0.0.1:6379/2). Without a broker (dev.py run, tests) every task
 # runs eagerly, in-process, at the moment it is enqueued (after commit), so nothing needs a server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://localhost/"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL.startswith("memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True  # tasks record their effects in the database; no result backend
 CELERY_TIMEZONE = TIME_ZONE  # the digest's crontab is in the business's zone
