@@ -215,11 +215,12 @@ def test_two_digest_runs_at_once_send_each_tutor_one_mail(tutor, student, clock)
     )
     clock.at(T0)
     barrier = threading.Barrier(2)
+    reports = []
 
     def run():
         try:
             barrier.wait()
-            decision_digest_task.apply().get()
+            reports.append(decision_digest_task.apply(throw=True).result)
         finally:
             connection.close()
 
@@ -229,6 +230,7 @@ def test_two_digest_runs_at_once_send_each_tutor_one_mail(tutor, student, clock)
     for thread in threads:
         thread.join()
 
+    assert len(reports) == 2  # both ran to the end
     assert [m.to for m in mail.outbox] == [[tutor.email]]
     assert SentNotification.objects.get().status == "sent"
 
