@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/attendance
 
-.PHONY: run test test-postgres lint format sweep finalize digest bench
+.PHONY: run test test-postgres lint format sweep finalize digest bench worker beat bench-mail
 
 run:               ## set up and serve the app with demo data on SQLite
 	python3 dev.py run
@@ -22,17 +22,26 @@ format:
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-sweep:             ## close stale whiteboard connections (cron: every minute)
+worker:            ## run queued background work (needs CELERY_BROKER_URL)
+	$(PY) -m celery -A config worker -l INFO
+
+beat:              ## enqueue the schedule: sweep, finaliser, digest (one per deployment)
+	$(PY) -m celery -A config beat -l INFO
+
+sweep:             ## close stale whiteboard connections once (beat runs it every minute)
 	$(PY) manage.py sweep_connections
 
-finalize:          ## settle ended sessions nobody marked (cron: every 5 minutes)
+finalize:          ## settle ended sessions nobody marked once (beat: every 5 minutes)
 	$(PY) manage.py finalize_attendance
 
-digest:            ## e-mail tutors their sessions waiting for a decision (cron: daily)
+digest:            ## e-mail tutors their sessions waiting for a decision (beat: daily)
 	$(PY) manage.py send_decision_digest
 
 bench:             ## heartbeat throughput/latency against gunicorn on PostgreSQL, suggestion and dashboard timings
 	$(PY) bench/heartbeat_bench.py
+
+bench-mail:        ## PUT attendance latency with a 2 s mail server: sending in the request against queued
+	$(PY) bench/mail_bench.py
 
 .PHONY: schemathesis
 schemathesis:      ## schemathesis, all checks, as tutor and student, against gunicorn on a scratch SQLite DB (~2 min)

@@ -279,19 +279,21 @@ NOTIFICATION_RETRY_DELAYS = env.list("NOTIFICATION_RETRY_DELAYS", cast=int, defa
 # A notification still pending this long after it was due (its queued task was lost) is queued again.
 NOTIFICATION_REDELIVER_AFTER = env.int("NOTIFICATION_REDELIVER_AFTER", default=600)
 # Beat's schedule (a static one: see README, "Background work"). Seconds, and the digest's time of day.
+# A periodic run still queued when the next is due is dropped (expires), so a stopped worker does not come
+# back to a backlog of identical sweeps.
+_every = {
+    "presence-sweep": ("whiteboard.tasks.presence_sweep_task", env.int("SCHEDULE_SWEEP_SECONDS", default=60)),
+    "attendance-finalize": (
+        "attendance.tasks.attendance_finalize_task",
+        env.int("SCHEDULE_FINALIZE_SECONDS", default=300),
+    ),
+    "notifications-redeliver": (
+        "families.tasks.notifications_redeliver_task",
+        env.int("SCHEDULE_REDELIVER_SECONDS", default=60),
+    ),
+}
 CELERY_BEAT_SCHEDULE = {
-    "presence-sweep": {
-        "task": "whiteboard.tasks.presence_sweep_task",
-        "schedule": env.int("SCHEDULE_SWEEP_SECONDS", default=60),
-    },
-    "attendance-finalize": {
-        "task": "attendance.tasks.attendance_finalize_task",
-        "schedule": env.int("SCHEDULE_FINALIZE_SECONDS", default=300),
-    },
-    "notifications-redeliver": {
-        "task": "families.tasks.notifications_redeliver_task",
-        "schedule": env.int("SCHEDULE_REDELIVER_SECONDS", default=60),
-    },
+    **{name: {"task": task, "schedule": s, "options": {"expires": s}} for name, (task, s) in _every.items()},
     "decision-digest": {
         "task": "families.tasks.decision_digest_task",
         # Every day at this time (HH:MM) in the business's zone.
