@@ -99,7 +99,7 @@ class SentNotification(models.Model):
         related_name="+",
         db_comment="The attendance change it is about; null for digests",
     )
-    created_at = models.DateTimeField(db_comment="When the key was claimed, just before sending")
+    created_at = models.DateTimeField(db_comment="When it was made (its key claimed), before the first attempt")
     sent_at = models.DateTimeField(
         null=True, blank=True, db_comment="When the mail server accepted it; null until then"
     )

@@ -75,6 +75,11 @@ class Migration(migrations.Migration):
             name='sent_at',
             field=models.DateTimeField(blank=True, db_comment='When the mail server accepted it; null until then', null=True),
         ),
+        migrations.AlterField(
+            model_name='sentnotification',
+            name='created_at',
+            field=models.DateTimeField(db_comment='When it was made (its key claimed), before the first attempt'),
+        ),
         migrations.RunPython(settle_earlier_rows, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='sentnotification',
