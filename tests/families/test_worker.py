@@ -30,7 +30,7 @@ from tests.live_server import ROOT, LiveServer, free_port
 pytestmark = [pytest.mark.postgres, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 BROKER_URL = "redis://127.0.0.1:6379/9"
-VISIBILITY_TIMEOUT = 5  # seconds before Redis hands a dead worker's task to another
+VISIBILITY_TIMEOUT = 6  # seconds before Redis hands a dead worker's task to another; above the 4 s send
 WAIT = 30.0  # a correctness bound on a hang; each step takes a few seconds
 
 
@@ -136,7 +136,7 @@ def env(broker, sink):
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(sink.port),
         "EMAIL_USE_TLS": "false",
-        "EMAIL_TIMEOUT": "4",
+        "EMAIL_TIMEOUT": "8",
         "NOTIFICATION_RETRY_DELAYS": ",".join(["1"] * 20),
         "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
     }
@@ -200,12 +200,12 @@ def sent_notification() -> SentNotification | None:
 
 def test_marking_absent_returns_before_a_slow_mail_server_has_the_mail(server, worker, sink, absent_mark):
     worker.start()
-    sink.delay(2)  # the mail server takes 2 s to accept
+    sink.delay(4)  # the mail server takes 4 s to accept
 
     took = absent_mark(server)
     answered_at = time.time()
 
-    assert took < 1.5, took
+    assert took < 3, took  # a correctness bound (a healthy answer takes milliseconds), not a benchmark
     record = wait_for(sent_notification, what="the e-mail to be sent\n" + worker.log()[-3000:])
     [accepted] = sink.events("accepted")
     assert accepted["at"] > answered_at  # the server took the mail after the tutor had the answer
