@@ -255,6 +255,9 @@ def run_mode(name, args, base_env, key, session_ids, sink_log, workdir) -> dict:
             server.stop()
         if worker is not None:
             worker.stop()
+            import redis
+
+            redis.Redis.from_url(args.broker).flushdb()  # leave the bench's Redis database as found: empty
     return {
         "mode": name,
         "requests": len(latencies),
