@@ -3,9 +3,9 @@
 Pure functions over frozen dataclasses: no database and no Django at import time,
 so the API, the web pages and the finalising batch job all share one judgement.
 
-About 470 lines on purpose: measurement, judgement, confidence and the reasons that explain
-them are one rule read top to bottom, sharing one private `_Reading`; split, each part would
-import the others' internals.
+Long because: measurement, judgement, confidence and the reasons that explain
+them are one rule read top to bottom (about 470 lines), sharing one private `_Reading`; split,
+each part would import the others' internals.
 """
 
 from __future__ import annotations

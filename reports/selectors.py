@@ -22,8 +22,6 @@ from django.utils import timezone
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
 from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_rows
 from whiteboard.models import Connection
-
-# presence_snapshot is moving to whiteboard.selectors (issue 12); this import follows it at merge.
 from whiteboard.selectors import presence_snapshot
 
 User = get_user_model()
