@@ -2,32 +2,33 @@
 
     .venv/bin/python bench/mail_bench.py                       # 25 marks per mode, about 1.5 minutes
     .venv/bin/python bench/mail_bench.py --requests 10 --clients 2
+    .venv/bin/python bench/mail_bench.py --quick               # a smoke run of seconds; its figures mean little
 
 One run measures both, side by side, against the same database, the same mail server and the same code:
 
 - **synchronous** (as before issue 17, and as `dev.py run` still does without a broker): gunicorn
   without `CELERY_BROKER_URL`, so every task runs in the request, after commit;
 - **queued**: gunicorn with `CELERY_BROKER_URL` on Redis (database 10 by default, emptied first) and a
-  Celery worker process (`--pool=threads`) that sends the mail.
+  Celery worker process (`--celery-pool`, prefork by default) that sends the mail.
 
 The mail server is a real SMTP process (tests/smtp_sink.py) that answers every message after
 `--smtp-delay` seconds (2). Each request is `PUT /api/tutor/sessions/{id}/attendance` marking one
 student absent, whose parent wants e-mail: one notification per request. Clients send their next
 request when the previous one is answered (`--clients`, closed loop). Figures: latency p50/p99/max
-and how long after the last answer the last mail reached the mail server. PostgreSQL at
-127.0.0.1:5432 (database `--db-name`, dropped and made at each run); everything on 127.0.0.1;
-every wait is bounded. A script, not a test: it prints figures and exits 0.
+and how long after the last answer the last mail reached the mail server. The database, gunicorn,
+--quick and --json are the other scripts' (bench/lib): PostgreSQL at 127.0.0.1:5432, database
+`--db-name` dropped and made at each run; everything on 127.0.0.1; every wait is bounded. A
+script, not a test: it prints figures and exits 0.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import http.client
 import json
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,15 +37,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.lib import cli, database, load, report
+from bench.lib.server import ROOT, Server, ServerConfig, free_port
+
 REQUEST_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+QUICK = {"requests": "4", "warmup": "1", "smtp_delay": "0.5", "drain_timeout": "30"}
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -80,10 +79,8 @@ class Child:
         self._log.close()
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+def parse_args(argv=None):
+    parser = cli.parser(__doc__, db_name="attendance_bench_mail")
     parser.add_argument("--requests", type=int, default=25, help="marks per mode (one e-mail each)")
     parser.add_argument("--warmup", type=int, default=4, help="marks per mode before measuring (not counted)")
     parser.add_argument("--clients", type=int, default=1, help="closed-loop clients")
@@ -91,30 +88,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--gunicorn-workers", type=int, default=2, help="sync workers, one per core")
     parser.add_argument("--celery-pool", default="prefork", help="the worker's pool (prefork, threads, solo)")
     parser.add_argument("--celery-concurrency", type=int, default=4, help="worker processes (or threads) sending mail")
-    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server")
-    parser.add_argument("--db-name", default="attendance_mailbench", help="database to (re)create at each run")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/10", help="Redis database for the queue")
     parser.add_argument("--drain-timeout", type=float, default=120, help="most seconds to wait for the mails")
-    return parser.parse_args(argv)
-
-
-def make_database(args) -> str:
-    import psycopg
-
-    with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.db_name}"')
-    db_url = f"{args.pg}/{args.db_name}"
-    env = {**os.environ, "DATABASE_URL": db_url}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    return db_url
+    return cli.parse(parser, argv, quick=QUICK)
 
 
 def make_people(count: int) -> tuple[str, list[int]]:
     """A tutor (and their token) and `count` ended sessions, each with its own student and parent."""
-    import django
-
-    django.setup()
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
@@ -137,32 +117,6 @@ def make_people(count: int) -> tuple[str, list[int]]:
         )
         session_ids.append(session.pk)
     return key, session_ids
-
-
-def gunicorn(env: dict, workers: int, log: Path) -> tuple[Child, int]:
-    port = free_port()
-    args = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    args += ["--workers", str(workers), "--timeout", "60", "--graceful-timeout", "2"]
-    server = Child(args, env, log)
-
-    def answers():
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/schema")
-            conn.getresponse().read()
-            conn.close()
-            return True
-        except OSError:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {log}") from None
-            return False
-
-    try:
-        wait_for(answers, 30, "gunicorn")
-    except BaseException:
-        server.stop()
-        raise
-    return server, port
 
 
 def mark_all(port: int, key: str, session_ids: list[int], clients: int) -> tuple[list[float], float]:
@@ -208,11 +162,6 @@ def mark_all(port: int, key: str, session_ids: list[int], clients: int) -> tuple
     return latencies, time.time()
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
 def arrivals(sink_log: Path) -> list[dict]:
     if not sink_log.exists():
         return []
@@ -221,26 +170,28 @@ def arrivals(sink_log: Path) -> list[dict]:
 
 def run_mode(name, args, base_env, key, session_ids, sink_log, workdir) -> dict:
     env = dict(base_env)
-    worker = None
-    if name == "queued":
-        import redis
-
-        redis.Redis.from_url(args.broker).flushdb()
-        env["CELERY_BROKER_URL"] = args.broker
-        worker_args = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={args.celery_pool}"]
-        worker_args += ["--concurrency", str(args.celery_concurrency), "--without-gossip", "--without-mingle"]
-        worker_args += ["-l", "INFO"]  # its "ready." line is how the bench knows it is up
-        worker = Child(worker_args, {**env, "LOG_LEVEL": "INFO"}, workdir / f"{name}-worker.log")
-    server = None
     before = len(arrivals(sink_log))
-    try:
-        if worker is not None:
+    with contextlib.ExitStack() as stack:  # stops the server, then the worker, whatever happens
+        if name == "queued":
+            import redis
+
+            broker = redis.Redis.from_url(args.broker)
+            broker.flushdb()
+            stack.callback(broker.flushdb)  # leave the bench's Redis database as found: empty
+            env["CELERY_BROKER_URL"] = args.broker
+            worker_args = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={args.celery_pool}"]
+            worker_args += ["--concurrency", str(args.celery_concurrency), "--without-gossip", "--without-mingle"]
+            worker_args += ["-l", "INFO"]  # its "ready." line is how the bench knows it is up
+            worker = Child(worker_args, {**env, "LOG_LEVEL": "INFO"}, workdir / f"{name}-worker.log")
+            stack.callback(worker.stop)
             wait_for(lambda: " ready." in worker.log(), 60, "the Celery worker")
-        server, port = gunicorn(env, args.gunicorn_workers, workdir / f"{name}-gunicorn.log")
+        (workdir / name).mkdir()
+        config = ServerConfig("sync", args.gunicorn_workers)
+        server = stack.enter_context(Server(config, db_url=env["DATABASE_URL"], env=env, log_dir=workdir / name))
         # Not measured: each gunicorn worker's first requests open its connections (database, broker).
         warmup, session_ids = session_ids[: args.warmup], session_ids[args.warmup :]
-        mark_all(port, key, warmup, args.gunicorn_workers)
-        latencies, last_answer = mark_all(port, key, session_ids, args.clients)
+        mark_all(server.port, key, warmup, args.gunicorn_workers)
+        latencies, last_answer = mark_all(server.port, key, session_ids, args.clients)
         try:
             wait_for(
                 lambda: len(arrivals(sink_log)) - before >= len(session_ids) + len(warmup),
@@ -250,19 +201,11 @@ def run_mode(name, args, base_env, key, session_ids, sink_log, workdir) -> dict:
         except RuntimeError as error:
             print(f"  {error}")
         mails = arrivals(sink_log)[before:]  # the warm-up's too: every mail must arrive once
-    finally:
-        if server is not None:
-            server.stop()
-        if worker is not None:
-            worker.stop()
-            import redis
-
-            redis.Redis.from_url(args.broker).flushdb()  # leave the bench's Redis database as found: empty
     return {
         "mode": name,
         "requests": len(latencies),
         "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p99": percentile(latencies, 99) if latencies else float("nan"),
+        "p99": load.percentile(sorted(latencies), 99),
         "max": max(latencies, default=float("nan")),
         "mails": len(mails),
         "distinct": len({m["message_id"] for m in mails}),
@@ -275,11 +218,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"mail_bench_{os.getpid()}"
     workdir.mkdir(parents=True)
-    db_url = make_database(args)
-    os.environ["DATABASE_URL"] = db_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    database.prepare(args)  # made afresh, migrated, Django set up on it in this process
     per_mode = args.warmup + args.requests
     key, session_ids = make_people(2 * per_mode)
+    database.close_connections()
 
     smtp_port = free_port()
     sink_log = workdir / "smtp.jsonl"
@@ -289,14 +231,10 @@ def main(argv=None) -> int:
         dict(os.environ),
         workdir / "smtp.log",
     )
-    base_env = {
+    base_env = {  # with database.prepare's: DATABASE_URL, DEBUG=false, static files without a manifest
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(40),
-        "DATABASE_URL": db_url,
-        "CONN_MAX_AGE": "600",
-        "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "EMAIL_USE_TLS": "false",
@@ -328,8 +266,9 @@ def main(argv=None) -> int:
     if len(results) == 2 and results[1]["p99"] > 0:
         print(f"\np99 synchronous / queued: {results[0]['p99'] / results[1]['p99']:.0f}x")
     print(f"logs: {workdir}")
+    report.write_json(args.json, args=args, modes=results)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)
