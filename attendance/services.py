@@ -26,7 +26,7 @@ from attendance.rules import (
     parent_change_refusal,
     tutor_change_refusal,
 )
-from attendance.signals import attendance_changed
+from attendance.signals import attendance_changed, attendance_recorded
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from core.errors import DomainError
 from whiteboard.models import Role
@@ -166,7 +166,9 @@ def attendance_mark(
         locked.attendance_notes = notes
         locked.save(update_fields=list(ATTENDANCE_FIELDS))
         change.save(force_insert=True)
-        # Side effects (e-mail) only once the change is durable, and never for a rolled-back one.
+        # What must be durable with the change (the e-mails it calls for) is written with it; what
+        # happens outside the database only once it commits, and never for a rolled-back one.
+        attendance_recorded.send(sender=AttendanceChange, change=change)
         transaction.on_commit(lambda: attendance_changed.send(sender=AttendanceChange, change=change))
     return locked
 

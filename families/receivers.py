@@ -1,22 +1,28 @@
-"""Signal receivers: e-mail people about attendance changes once they are committed."""
+"""Signal receivers: the e-mails an attendance change calls for, made with the change and sent after it."""
 
 import logging
 
+from django.db import transaction
 from django.dispatch import receiver
 
-from attendance.signals import attendance_changed
-from families.tasks import attendance_change_notify_task
+from attendance.signals import attendance_recorded
+from families.services import attendance_change_notify
+from families.tasks import notifications_queue
 
 logger = logging.getLogger(__name__)
 
 
-@receiver(attendance_changed, dispatch_uid="families.notify_attendance_change")
+@receiver(attendance_recorded, dispatch_uid="families.notify_attendance_change")
 def notify_attendance_change(sender, change, **kwargs):
-    # Sent on commit, so a rolled-back change enqueues nothing. With a broker this only enqueues (the
-    # request does not wait for the mail server); without one the task runs here and now.
-    # The change is committed already: a failure here (a bug, the broker down) must not turn it into an
-    # error page, nor stop the other on-commit callbacks.
+    # Inside the mark's transaction: the notification rows (pending, Message-ID fixed) commit with the
+    # change or roll back with it, so a committed change has its rows whatever the broker does. Only
+    # their delivery is queued, on commit; if Redis is down then, notifications_redeliver_task sends
+    # them once they are overdue. Without a broker the delivery runs here, after commit.
     try:
-        attendance_change_notify_task.delay(change.pk)
+        with transaction.atomic():  # a savepoint: a failure here costs the e-mail, never the mark
+            notifications = attendance_change_notify(change=change)
     except Exception:
-        logger.exception("notifications for attendance change %s could not be queued", change.pk)
+        logger.exception("notifications for attendance change %s could not be made", change.pk)
+        return
+    if notifications:
+        transaction.on_commit(lambda: notifications_queue(notifications))

@@ -4,10 +4,12 @@ A parent reports their child's absence ahead of time, or withdraws the report, t
 `attendance.services.attendance_mark`: history, precedence and the row lock are the same as for
 every other change, and the parent rules live with the others in `attendance.rules`.
 
-E-mails go out after the change commits (the `attendance_changed` signal is sent on commit), from
-Celery tasks (families/tasks.py), at most once per event and recipient: `notification_prepare` makes a
-row with a unique key and the rendered message, `notification_deliver` sends it under the row's lock,
-records the outcome and says when to retry.
+E-mails are made with the change and go out after it commits, at most once per event and recipient:
+`attendance_change_notify` runs inside the mark's transaction (the `attendance_recorded` signal, see
+families/receivers.py), where `notification_prepare` makes a row with a unique key, the rendered message
+and its Message-ID; after commit a Celery task (families/tasks.py) per row calls `notification_deliver`,
+which sends it under the row's lock, records the outcome and says when to retry. A row whose task was
+never queued (Redis down at the commit) or was lost is found by `notifications_overdue`.
 """
 
 import hashlib
@@ -256,6 +258,8 @@ def notifications_overdue(*, now: datetime | None = None, limit: int = 500) -> l
 
 def attendance_change_notify(*, change: AttendanceChange) -> list[SentNotification]:
     """The e-mails one attendance change calls for, made (see notification_prepare); those still to send.
+
+    Called inside the transaction that records the change, so the rows commit or roll back with it.
 
     - the child's parents (who want it) when the child is newly marked absent or late, by anyone;
     - the tutor when a parent reports an absence, or withdraws the report.

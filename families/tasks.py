@@ -5,10 +5,8 @@ import logging
 
 from celery import shared_task
 
-from attendance.models import AttendanceChange
 from families.models import SentNotification
 from families.services import (
-    attendance_change_notify,
     decision_digest_send,
     notification_deliver,
     notifications_overdue,
@@ -17,19 +15,24 @@ from families.services import (
 logger = logging.getLogger(__name__)
 
 
-def notifications_queue(notifications: list[SentNotification]) -> None:
-    """Enqueue the delivery of each notification (without a broker: send it now, in-process)."""
-    for notification in notifications:
-        notification_deliver_task.delay(notification.pk)
+def notifications_queue(notifications: list[SentNotification]) -> int:
+    """Enqueue the delivery of each notification (without a broker: send it now, in-process); how many were.
 
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def attendance_change_notify_task(change_id: int) -> dict:
-    """Make the e-mails one committed attendance change calls for, and queue their delivery."""
-    change = AttendanceChange.objects.get(pk=change_id)
-    notifications = attendance_change_notify(change=change)
-    notifications_queue(notifications)
-    return {"change": change_id, "queued": len(notifications)}
+    Never raises: its callers run once the rows are committed, so nothing is lost. If the broker refuses
+    (Redis down), the rest are not tried (each try waits out the publish retries) and stay pending, for
+    notifications_redeliver_task to queue once they are NOTIFICATION_REDELIVER_AFTER overdue.
+    """
+    for queued, notification in enumerate(notifications):
+        try:
+            notification_deliver_task.delay(notification.pk)
+        except Exception:
+            logger.exception(
+                "e-mail %s could not be queued; %d left pending for the overdue sweep",
+                notification.key,
+                len(notifications) - queued,
+            )
+            return queued
+    return len(notifications)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

@@ -322,6 +322,31 @@ def test_attendance_changed_is_announced_after_commit_only(tutor, session, clock
         attendance_changed.disconnect(receiver)
 
 
+def test_attendance_recorded_is_sent_inside_the_mark_so_a_failing_receiver_takes_the_mark_back(
+    tutor, session, clock, django_capture_on_commit_callbacks
+):
+    from attendance.services import attendance_mark_by_hand
+    from attendance.signals import attendance_recorded
+
+    heard = []
+
+    def receiver(sender, change, **kwargs):
+        heard.append(AttendanceChange.objects.filter(pk=change.pk).exists())  # written already, uncommitted
+        raise RuntimeError("a receiver that fails")
+
+    attendance_recorded.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+            attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late", now=END)
+    finally:
+        attendance_recorded.disconnect(receiver)
+    assert heard == [True]
+    assert not AttendanceChange.objects.exists()
+    session.refresh_from_db()
+    assert session.attendance_source == "system_default"
+    assert callbacks == []  # nor is the change announced
+
+
 def test_outsiders_learn_nothing_of_an_overridden_session_from_the_service(tutor, other_tutor, staff, session, clock):
     from attendance.services import attendance_mark_by_hand
     from core.errors import DomainError

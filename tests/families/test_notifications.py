@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from accounts.models import profile_for
 from attendance.models import AttendanceChange
 from attendance.services import attendance_finalize, attendance_mark_by_hand
-from attendance.signals import attendance_changed
+from attendance.signals import attendance_recorded
 from families.models import Guardian, SentNotification
 from families.services import (
     absence_report,
@@ -80,7 +80,7 @@ def test_calling_the_sender_twice_sends_one_mail(session, tutor, parent, django_
     change = AttendanceChange.objects.get()
 
     assert attendance_change_notify(change=change) == []  # a retry: nothing new, nothing left to send
-    attendance_changed.send(sender=AttendanceChange, change=change)  # a second delivery of the signal
+    attendance_recorded.send(sender=AttendanceChange, change=change)  # a second delivery of the signal
 
     assert len(mail.outbox) == 1
     assert SentNotification.objects.count() == 1
@@ -195,13 +195,20 @@ def test_a_mail_server_failure_is_recorded_and_the_retry_sends_it(
 
 
 def test_a_failing_notification_does_not_break_the_mark(session, tutor, parent, django_capture_on_commit_callbacks):
+    def make_one_then_fail(*, change):
+        prepare(tutor, key="half-made")
+        raise RuntimeError("bug")
+
     with (
-        mock.patch("families.tasks.attendance_change_notify", side_effect=RuntimeError("bug")),
+        mock.patch("families.receivers.attendance_change_notify", side_effect=make_one_then_fail),
         django_capture_on_commit_callbacks(execute=True),
     ):
         mark(session, tutor, "absent")
     session.refresh_from_db()
     assert session.student_attendance_status == "absent"
+    assert AttendanceChange.objects.count() == 1
+    assert not SentNotification.objects.exists()  # the half-made e-mails went with the savepoint
+    assert mail.outbox == []
 
 
 # --- the tutor hears about parents' reports -------------------------------------------------

@@ -14,11 +14,11 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
+from kombu.exceptions import OperationalError
 
 from attendance.services import attendance_mark_by_hand
 from families.models import SentNotification
 from families.tasks import (
-    attendance_change_notify_task,
     decision_digest_task,
     notification_deliver_task,
     notifications_redeliver_task,
@@ -60,54 +60,94 @@ def mark_absent(session, tutor):
     attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="absent", now=END)
 
 
-def test_the_mark_enqueues_one_task_after_commit_and_the_mail_carries_the_notifications_message_id(
+def test_the_mark_makes_the_row_with_it_and_enqueues_its_delivery_after_commit(
     session, tutor, parent, django_capture_on_commit_callbacks
 ):
     with (
         mock.patch.object(
-            attendance_change_notify_task, "apply_async", wraps=attendance_change_notify_task.apply_async
+            notification_deliver_task, "apply_async", wraps=notification_deliver_task.apply_async
         ) as enqueued,
         django_capture_on_commit_callbacks(execute=True),
     ):
         mark_absent(session, tutor)
-        assert not enqueued.called  # not before the commit
+        assert SentNotification.objects.filter(status="pending").count() == 1  # made in the mark's transaction
+        assert not enqueued.called  # queued only after the commit
 
-    [(args, _)] = [(c.args, c.kwargs) for c in enqueued.call_args_list]
     record = SentNotification.objects.get()
-    assert args == ((record.change_id,), {})
+    [(args, _)] = [(c.args, c.kwargs) for c in enqueued.call_args_list]
+    assert args == ((record.pk,), {})
     assert record.status == "sent" and record.attempts == 0
     [message] = mail.outbox
     assert message.extra_headers["Message-ID"] == record.message_id
     assert record.message_id.startswith("<") and record.message_id.endswith("@localhost>")
 
 
-def test_a_rolled_back_mark_enqueues_nothing_and_sends_nothing(
+def test_a_rolled_back_mark_leaves_no_row_and_enqueues_nothing(
     session, tutor, parent, django_capture_on_commit_callbacks
 ):
     with (
-        mock.patch.object(attendance_change_notify_task, "apply_async") as enqueued,
+        mock.patch.object(notification_deliver_task, "apply_async") as enqueued,
         django_capture_on_commit_callbacks(execute=True),
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
         mark_absent(session, tutor)
+        assert SentNotification.objects.exists()  # made with the mark...
         raise RuntimeError("something after the mark failed")
 
+    assert not SentNotification.objects.exists()  # ...and rolled back with it
     assert not enqueued.called
     assert mail.outbox == []
-    assert not SentNotification.objects.exists()
 
 
-def test_a_duplicated_change_task_makes_and_sends_one_mail(session, tutor, parent, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
+def test_with_the_broker_down_at_commit_the_mark_stands_and_the_overdue_sweep_sends_the_mail_once(
+    session, tutor, parent, clock, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFICATION_REDELIVER_AFTER = 600
+    clock.at(END)
+    refused = OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")  # kombu's, as Redis down
+    with (
+        mock.patch.object(notification_deliver_task, "apply_async", side_effect=refused) as enqueued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         mark_absent(session, tutor)
-    change_id = SentNotification.objects.get().change_id
 
-    again = attendance_change_notify_task.apply(args=[change_id]).get()
+    assert enqueued.call_count == 1  # it was tried, after the commit, and refused
+    session.refresh_from_db()
+    assert session.student_attendance_status == "absent"  # the mark stands
+    record = SentNotification.objects.get()
+    assert (record.status, record.attempts) == ("pending", 0)
+    assert mail.outbox == []
 
-    assert again == {"change": change_id, "queued": 0}
-    assert len(mail.outbox) == 1
-    assert SentNotification.objects.count() == 1
+    clock.advance(599)
+    assert notifications_redeliver_task.apply().get() == {"queued": 0}  # not overdue yet
+    clock.advance(1)
+    assert notifications_redeliver_task.apply().get() == {"queued": 1}
+    assert notifications_redeliver_task.apply().get() == {"queued": 0}
+
+    [message] = mail.outbox
+    assert message.to == [parent.email]
+    assert message.extra_headers["Message-ID"] == record.message_id  # the one made with the mark
+    record.refresh_from_db()
+    assert record.status == "sent"
+
+
+def test_with_the_broker_down_the_other_rows_of_the_change_are_not_tried(
+    session, tutor, parent, student, django_capture_on_commit_callbacks
+):
+    from tests.factories import GuardianFactory, UserFactory
+
+    GuardianFactory(user=UserFactory(username="gus_guardian"), children=[student])
+    refused = OperationalError("Connection refused.")
+    with (
+        mock.patch.object(notification_deliver_task, "apply_async", side_effect=refused) as enqueued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        mark_absent(session, tutor)
+
+    # Each try waits out the publish retries (about a second): one refusal is enough to know.
+    assert enqueued.call_count == 1
+    assert list(SentNotification.objects.values_list("status", flat=True)) == ["pending", "pending"]
 
 
 def test_a_failing_mail_server_is_retried_after_the_configured_delays_then_given_up(tutor, flaky):

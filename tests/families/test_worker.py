@@ -250,3 +250,26 @@ def test_a_worker_killed_mid_send_sends_again_after_restart_and_it_is_the_same_m
     assert len(arrivals) == 2  # the task ran again (acks_late)...
     assert {e["message_id"] for e in arrivals} == {record.message_id} == {first["message_id"]}  # ...one message
     assert record.attempts == 0
+
+
+def test_redis_down_at_the_mark_then_the_overdue_sweep_sends_the_mail_once(env, sink, worker, tmp_path, absent_mark):
+    # The app's broker is a port nobody listens on: Redis is down when the mark commits.
+    down = {**env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/9"}
+    with LiveServer(env=down, log_path=tmp_path / "gunicorn-redis-down.log", workers=1) as server:
+        absent_mark(server)  # 200: the mark stands
+        log = server.log()
+    assert "could not be queued" in log, log[-3000:]
+    record = notification()
+    assert (record.status, record.attempts) == ("pending", 0)  # made with the mark, waiting
+    assert sink.events("data") == []
+
+    # Redis is back: the worker runs the sweep beat would queue (overdue at once, through settings).
+    worker.env = {**env, "NOTIFICATION_REDELIVER_AFTER": "0"}
+    worker.start()
+    call = [sys.executable, "-m", "celery", "-A", "config", "call", "families.tasks.notifications_redeliver_task"]
+    subprocess.run(call, cwd=ROOT, env=worker.env, check=True, capture_output=True, timeout=WAIT)
+    sent = wait_for(sent_notification, what="the e-mail to be sent by the sweep\n" + worker.log()[-3000:])
+    assert sent.message_id == record.message_id
+    subprocess.run(call, cwd=ROOT, env=worker.env, check=True, capture_output=True, timeout=WAIT)  # again: nothing
+    wait_for(lambda: worker.log().count("notifications_redeliver_task") >= 4, what="the second sweep to finish")
+    assert [e["message_id"] for e in sink.events("data")] == [record.message_id]  # once
