@@ -4,8 +4,8 @@ import logging
 
 from django.dispatch import receiver
 
-from attendance.signals import attendance_changed
-from families.services import attendance_change_notify
+from attendance.signals import attendance_changed, streak_opened
+from families.services import attendance_change_notify, streak_notify
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +18,13 @@ def notify_attendance_change(sender, change, **kwargs):
         attendance_change_notify(change=change)
     except Exception:
         logger.exception("notifications for attendance change %s failed", change.pk)
+
+
+@receiver(streak_opened, dispatch_uid="families.notify_streak_opened")
+def notify_streak_opened(sender, streak, **kwargs):
+    # One function sends the notice (families.services.streak_notify), so moving it to a
+    # background task means re-pointing this one call.
+    try:
+        streak_notify(streak=streak)
+    except Exception:
+        logger.exception("notices for attendance streak %s failed", streak.pk)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -23,7 +24,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile, zone_or_default
-from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.models import (
+    AttendanceChange,
+    AttendanceSource,
+    AttendanceStatus,
+    AttendanceStreak,
+    StreakKind,
+    TutoringSession,
+)
 from attendance.services import attendance_mark, parent_change_refusal
 from core.errors import DomainError
 from families.models import Guardian, GuardianStudent, NotificationKind, SentNotification
@@ -281,3 +289,41 @@ def decision_digest_send(*, now: datetime | None = None) -> DigestReport:
         )
         (report.sent if sent else report.not_sent).append((tutor, len(sessions)))
     return report
+
+
+# --- alerts from patterns (issue 19) ------------------------------------------------
+
+# Parents (who opted in) hear about their child's runs; tutor no-shows go to admins only.
+PARENT_STREAK_KINDS = {StreakKind.STUDENT_ABSENCES, StreakKind.STUDENT_LATENESS}
+
+
+def streak_notify(*, streak: AttendanceStreak) -> int:
+    """Tell admins, and for a student's absences or lateness the parents who opted in, about a
+    streak that reached its threshold; how many mails this call sent.
+
+    Once per streak: the key is the streak's and the recipient's, so a retry or a second call sends nothing.
+    """
+    streak = AttendanceStreak.objects.select_related("person", "first_session", "last_session").get(pk=streak.pk)
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+    recipients = [(user, "admin") for user in staff.order_by("pk")]
+    if streak.kind in PARENT_STREAK_KINDS:
+        guardians = Guardian.objects.filter(links__student_id=streak.person_id, notify_absent_or_late=True)
+        recipients += [(g.user, "parent") for g in guardians.select_related("user").order_by("pk")]
+    context = {
+        "streak": streak,
+        "person": streak.person,
+        "what": streak.get_kind_display().lower(),
+        "first": streak.first_session,
+        "last": streak.last_session,
+    }
+    sent = 0
+    for recipient, audience in recipients:
+        link = _link("reports:streaks") if audience == "admin" else _link("families:home")
+        sent += notification_send(
+            key=f"{NotificationKind.STREAK_ALERT}:{streak.pk}:{recipient.pk}",
+            kind=NotificationKind.STREAK_ALERT,
+            recipient=recipient,
+            template="streak_alert",
+            context={**context, "audience": audience, "link": link},
+        )
+    return sent
