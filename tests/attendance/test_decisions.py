@@ -40,7 +40,12 @@ def test_tutor_choosing_only_the_students_status_says_so(late_session, tutor):
     assert change.action == DecisionAction.CHOSE_STUDENT
     # Only the student's status is a decision: the tutor's was kept as it stood, not chosen.
     (decision,) = decisions()
-    assert (decision.role, decision.suggested, decision.decided, decision.chosen) == ("student", "late", "present", True)
+    assert (decision.role, decision.suggested, decision.decided, decision.chosen) == (
+        "student",
+        "late",
+        "present",
+        True,
+    )
 
 
 def test_tutor_accepting_the_suggestion_is_accepted(late_session, tutor):
