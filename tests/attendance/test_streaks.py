@@ -113,6 +113,7 @@ def test_attending_closes_the_streak_and_a_new_run_is_a_new_streak(week, mark, a
     for session in week[4:7]:
         mark(session, "absent")
     first, second = streaks()
+    assert first.closed_at is not None
     assert second.first_session_id == week[4].pk and second.closed_at is None
     assert SentNotification.objects.filter(kind="streak_alert").count() == 4  # two recipients, two streaks
 
@@ -175,3 +176,35 @@ def test_open_streaks_show_in_admin_on_the_person(week, mark, staff, student, cl
     assert page.status_code == 200
     assert b"Open attendance alerts" in page.content
     assert b"Student absent in a row" in page.content
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_marks_completing_a_run_open_it_once():
+    """Two absences committed at the same moment complete a run of three: one streak, one notice each."""
+    from tests.attendance.test_concurrency import run_together
+
+    tutor, student = UserFactory(username="t_conc"), UserFactory(username="s_conc")
+    UserFactory(username="office_conc", is_staff=True, email="office@example.com")
+    sessions = [
+        TutoringSessionFactory(
+            tutor=tutor,
+            student=student,
+            scheduled_start=T0 + timedelta(days=d),
+            scheduled_end=T0 + timedelta(days=d, hours=1),
+        )
+        for d in range(3)
+    ]
+
+    def absent(session):
+        return lambda: attendance_mark_by_hand(
+            session=session, by=tutor, tutor_status="present", student_status="absent", now=session.scheduled_end
+        )
+
+    absent(sessions[0])()
+    run_together(absent(sessions[1]), absent(sessions[2]))
+    (streak,) = AttendanceStreak.objects.all()
+    assert (streak.length, streak.first_session_id) == (3, sessions[0].pk)
+    assert list(SentNotification.objects.filter(kind="streak_alert").values_list("email", flat=True)) == [
+        "office@example.com"
+    ]
