@@ -229,6 +229,10 @@ class AgreementLine:
             for role in ("student", "tutor")
         ]
 
+    def cells_with_applied(self) -> list[tuple[str, int, int, int, float | None, int]]:
+        """As cells(), with how often the suggestion was applied (counted apart)."""
+        return [(*cell, self.applied[cell[0]]) for cell in self.cells()]
+
 
 @dataclass
 class Agreement:

@@ -21,3 +21,9 @@ def rate(value) -> str:
 @register.filter
 def minutes(value) -> str:
     return figures.NO_VALUE if value is None else f"{value:.1f} min"
+
+
+@register.filter
+def status_label(value) -> str:
+    """An attendance status in words (left_early -> Left early)."""
+    return figures.STATUS_LABELS.get(value, value)
