@@ -272,3 +272,32 @@ def test_report_page_agreement_counts_no_applied_suggestion(client, staff, histo
     client.force_login(staff)
     agreement = client.get("/reports/", MARCH).context["report"].agreement
     assert (agreement.decided, agreement.kept, agreement.applied) == (4, 3, 2)
+
+
+def test_the_agreement_page_costs_the_same_queries_whatever_the_history(client, staff, tutor, student, history):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(staff)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/reports/agreement/", MARCH).status_code == 200
+        return len(captured)
+
+    few = queries()
+    other_tutor = UserFactory(username="another_tutor")
+    for day in range(10):
+        start = T0 + timedelta(days=day, hours=3)
+        session = TutoringSessionFactory(
+            tutor=other_tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
+        )
+        AttendanceChangeFactory(
+            session=session,
+            action="chose_status",
+            suggestion={
+                "tutor": {"status": "present", "confidence": 0.9},
+                "student": {"status": "absent", "confidence": 0.97},
+            },
+        )
+    assert queries() == few
