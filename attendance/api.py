@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from attendance import services
-from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.models import AttendanceChange, AttendanceStatus, DecisionAction, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
 from core.api import ERRORS, ErrorSerializer, validated
 
@@ -169,6 +169,12 @@ class AttendanceMarkInputSchema(OpenApiSerializerExtension):
 
 class AttendanceChangeSerializer(serializers.ModelSerializer):
     actor = UserRefSerializer(allow_null=True)
+    action = serializers.ChoiceField(
+        source="decision",
+        choices=DecisionAction.choices,
+        read_only=True,
+        help_text="What was done with the suggestion: accepted it, or chose statuses (derived for old rows).",
+    )
 
     class Meta:
         model = AttendanceChange
@@ -184,6 +190,7 @@ class AttendanceChangeSerializer(serializers.ModelSerializer):
             "new_student_status",
             "notes",
             "suggestion",
+            "action",
         ]
 
 
