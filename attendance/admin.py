@@ -8,9 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from attendance.models import (
+    ATTENDANCE_FIELDS,
     AttendanceChange,
     AttendanceStatus,
     AttendanceStreak,
@@ -19,9 +21,10 @@ from attendance.models import (
     TutoringSession,
     decision_action,
 )
+from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
 from core.errors import DomainError
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 
 def _decision_label(change: AttendanceChange) -> str:
@@ -90,6 +93,22 @@ class AttendanceChangeInline(admin.TabularInline):
         return False
 
 
+class DecisionFilter(admin.SimpleListFilter):
+    """Ended sessions nobody decided: still within the tutor's marking window, or closed without a decision."""
+
+    title = "decision"
+    parameter_name = "decision"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting for the tutor"), ("closed", "Closed without a decision")]
+
+    def queryset(self, request, queryset):
+        selector = {"waiting": sessions_waiting_for_decision, "closed": sessions_closed_without_decision}.get(
+            self.value()
+        )
+        return queryset if selector is None else selector(now=timezone.now(), sessions=queryset)
+
+
 @admin.register(TutoringSession)
 class TutoringSessionAdmin(admin.ModelAdmin):
     list_display = [
@@ -98,14 +117,11 @@ class TutoringSessionAdmin(admin.ModelAdmin):
         "tutor",
         "student",
         "scheduled_start",
-        "tutor_attendance_status",
-        "student_attendance_status",
-        "attendance_source",
-        "attendance_marked_by",
-        "attendance_marked_at",
+        *(name for name in ATTENDANCE_FIELDS if name != "attendance_notes"),
     ]
     list_select_related = ["tutor", "student", "attendance_marked_by"]
     list_filter = [
+        DecisionFilter,
         "attendance_source",
         "student_attendance_status",
         "tutor_attendance_status",
@@ -127,33 +143,12 @@ class TutoringSessionAdmin(admin.ModelAdmin):
     inlines = [AttendanceChangeInline]
     actions = ["apply_suggestion_action", "override_action"]
     # Attendance is changed only through the override form, which records who, when and why.
-    readonly_fields = [
-        "override_link",
-        "tutor_attendance_status",
-        "student_attendance_status",
-        "attendance_source",
-        "attendance_marked_by",
-        "attendance_marked_at",
-        "attendance_notes",
-        "finalize_checked_at",
-        "presence",
-    ]
+    readonly_fields = ["override_link", *ATTENDANCE_FIELDS, "finalize_checked_at", "presence"]
     fieldsets = [
         (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "whiteboard"]}),
         (
             "Attendance",
-            {
-                "fields": [
-                    "override_link",
-                    "tutor_attendance_status",
-                    "student_attendance_status",
-                    "attendance_source",
-                    "attendance_marked_by",
-                    "attendance_marked_at",
-                    "attendance_notes",
-                    "finalize_checked_at",
-                ]
-            },
+            {"fields": ["override_link", *ATTENDANCE_FIELDS, "finalize_checked_at"]},
         ),
         ("Whiteboard presence (evidence, read-only)", {"fields": ["presence"]}),
     ]

@@ -3,23 +3,32 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from attendance import labels, statuses
+
 
 class AttendanceStatus(models.TextChoices):
-    PRESENT = "present"
-    LATE = "late"
-    LEFT_EARLY = "left_early", "Left early"
-    ABSENT = "absent"
-    EXCUSED = "excused"
+    """Built from `attendance.statuses` and `attendance.labels`: the one definition of the values and their words."""
+
+    PRESENT = statuses.PRESENT, labels.STATUS_LABELS[statuses.PRESENT]
+    LATE = statuses.LATE, labels.STATUS_LABELS[statuses.LATE]
+    LEFT_EARLY = statuses.LEFT_EARLY, labels.STATUS_LABELS[statuses.LEFT_EARLY]
+    ABSENT = statuses.ABSENT, labels.STATUS_LABELS[statuses.ABSENT]
+    EXCUSED = statuses.EXCUSED, labels.STATUS_LABELS[statuses.EXCUSED]
 
 
 class AttendanceSource(models.TextChoices):
     """How the current attendance was determined (the design note's source values)."""
 
-    MANUAL = "manual", "Marked by the tutor"
-    WHITEBOARD_AUTO = "whiteboard_auto", "From whiteboard presence"
-    PARENT_REPORTED = "parent_reported", "Reported by a parent"
-    ADMIN_OVERRIDE = "admin_override", "Admin override"
-    SYSTEM_DEFAULT = "system_default", "Assumed (not yet marked)"
+    MANUAL = statuses.MANUAL, labels.SOURCE_DESCRIPTIONS[statuses.MANUAL]
+    WHITEBOARD_AUTO = statuses.WHITEBOARD_AUTO, labels.SOURCE_DESCRIPTIONS[statuses.WHITEBOARD_AUTO]
+    PARENT_REPORTED = statuses.PARENT_REPORTED, labels.SOURCE_DESCRIPTIONS[statuses.PARENT_REPORTED]
+    ADMIN_OVERRIDE = statuses.ADMIN_OVERRIDE, labels.SOURCE_DESCRIPTIONS[statuses.ADMIN_OVERRIDE]
+    SYSTEM_DEFAULT = statuses.SYSTEM_DEFAULT, labels.SOURCE_DESCRIPTIONS[statuses.SYSTEM_DEFAULT]
+
+
+# The fields holding a session's attendance: the API shows them, admin shows them read-only,
+# the marking service writes them.
+ATTENDANCE_FIELDS = statuses.ATTENDANCE_FIELDS
 
 
 class DecisionAction(models.TextChoices):
@@ -159,13 +168,13 @@ class TutoringSession(models.Model):
             # Tutors' daily digest: a tutor's ended sessions still waiting for a decision.
             models.Index(
                 fields=["tutor", "scheduled_end"],
-                condition=Q(attendance_source="system_default"),
+                condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT),
                 name="sessions_undecided_by_tutor",
             ),
             # Finalising job: ended sessions still at the system default that it has not looked at.
             models.Index(
                 fields=["scheduled_end"],
-                condition=Q(attendance_source="system_default", finalize_checked_at__isnull=True),
+                condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT, finalize_checked_at__isnull=True),
                 name="sessions_unmarked_by_end",
             ),
         ]

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "attendance",
     "families",
     "reports",
+    "demo",  # manage.py demo_data: fills every app, so it comes last and may import them all
 ]
 
 MIDDLEWARE = [
@@ -85,7 +86,7 @@ else:
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
     # Statements sent this often on one connection are prepared, so PostgreSQL plans them once. Only
-    # the heartbeat's fast statement is eligible (whiteboard.services._prepared_cursor); the ORM binds
+    # the heartbeat's fast statement is eligible (whiteboard.fastpath._prepared_cursor); the ORM binds
     # client-side and never prepares. Empty: never (a transaction-pooling PgBouncer before 1.21).
     prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
     DATABASES["default"]["OPTIONS"].setdefault(
@@ -189,7 +190,7 @@ PRESENCE = {
     "TIMEOUT_VISIBLE": env.int("PRESENCE_TIMEOUT_VISIBLE", default=45),
     # ...and this long after one from a hidden tab (browsers throttle background timers to ~1/min).
     "TIMEOUT_HIDDEN": env.int("PRESENCE_TIMEOUT_HIDDEN", default=150),
-    # PostgreSQL: a steady heartbeat commits without waiting for its WAL flush (whiteboard.services).
+    # PostgreSQL: a steady heartbeat commits without waiting for its WAL flush (docs/presence-fast-path.md).
     # A database crash (not a stop) can then lose the last ~0.6 s of heartbeats: their participants'
     # presence ends at their previous beat, at most one interval earlier.
     "HEARTBEAT_ASYNC_COMMIT": env.bool("PRESENCE_HEARTBEAT_ASYNC_COMMIT", default=True),

@@ -2,7 +2,7 @@
 
 A parent reports their child's absence ahead of time, or withdraws the report, through
 `attendance.services.attendance_mark`: history, precedence and the row lock are the same as for
-every other change, and the parent rules live with the others in `_check_may_mark`.
+every other change, and the parent rules live with the others in `attendance.rules`.
 
 E-mails go out after the change commits (the `attendance_changed` signal is sent on commit) and
 at most once per event and recipient: `notification_send` inserts a row with a unique key
@@ -12,18 +12,18 @@ before sending, so a retry, a second receiver or a concurrent run finds the key 
 import logging
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Profile, zone_or_default
+from attendance.labels import SOURCE_HOW
 from attendance.models import (
     AttendanceChange,
     AttendanceSource,
@@ -32,43 +32,22 @@ from attendance.models import (
     StreakKind,
     TutoringSession,
 )
-from attendance.services import attendance_mark, parent_change_refusal
+from attendance.rules import parent_change_refusal
+from attendance.selectors import sessions_waiting_for_decision
+from attendance.services import attendance_mark
 from core.errors import DomainError
-from families.models import Guardian, GuardianStudent, NotificationKind, SentNotification
+from families.models import Guardian, NotificationKind, SentNotification
+from families.selectors import is_guardian_of
 
 logger = logging.getLogger(__name__)
 
-# How a change came about, in words a parent understands.
-MARKED_HOW = {
-    AttendanceSource.MANUAL: "by the tutor",
-    AttendanceSource.WHITEBOARD_AUTO: "from the whiteboard: the time spent in the session",
-    AttendanceSource.ADMIN_OVERRIDE: "by an administrator",
-    AttendanceSource.PARENT_REPORTED: "by a parent",
-    AttendanceSource.SYSTEM_DEFAULT: "by default",
-}
 STATUS_KINDS = {
     AttendanceStatus.ABSENT: NotificationKind.STUDENT_ABSENT,
     AttendanceStatus.LATE: NotificationKind.STUDENT_LATE,
 }
 
 
-# --- parents and their children's sessions ------------------------------------
-
-
-def guardian_of(user) -> Guardian | None:
-    """The user's parent record, if they are a parent."""
-    if not user.is_authenticated:
-        return None
-    return Guardian.objects.filter(user=user).first()
-
-
-def is_guardian_of(user, student_id: int) -> bool:
-    return GuardianStudent.objects.filter(guardian_id=user.pk, student_id=student_id).exists()
-
-
-def guardian_sessions(guardian: Guardian) -> QuerySet[TutoringSession]:
-    """Every session of the parent's children, with what a card shows."""
-    return TutoringSession.objects.filter(student__guardian_links__guardian=guardian).select_related("tutor", "student")
+# --- parents' settings ---------------------------------------------------------
 
 
 def guardian_notifications_set(*, guardian: Guardian, notify_absent_or_late: bool) -> Guardian:
@@ -112,7 +91,7 @@ def absence_withdraw(*, session: TutoringSession, parent, now: datetime | None =
         # Locked before reading the report, so it is still the latest change when the restore is written.
         locked = TutoringSession.objects.select_for_update().get(pk=session.pk)
         now = now or timezone.now()
-        if not is_guardian_of(parent, locked.student_id):
+        if not is_guardian_of(user_id=parent.pk, student_id=locked.student_id):
             raise DomainError("No such session.", "not_found")
         refusal = parent_change_refusal(locked, source=AttendanceSource.SYSTEM_DEFAULT, now=now)
         if refusal is not None:
@@ -210,14 +189,14 @@ def attendance_change_notify(*, change: AttendanceChange) -> int:
                 context={
                     **context,
                     "status": change.get_new_student_status_display().lower(),
-                    "marked_how": MARKED_HOW[change.source],
+                    "marked_how": SOURCE_HOW[change.source],
                     "family_url": _link("families:home"),
                 },
             )
     if change.source == AttendanceSource.PARENT_REPORTED:
         kind, template = NotificationKind.ABSENCE_REPORTED, "absence_reported"
     elif (change.previous_source, change.source) == (AttendanceSource.PARENT_REPORTED, AttendanceSource.SYSTEM_DEFAULT):
-        # Only a parent's withdrawal sets the assumed default back (see attendance.services.PARENT_SOURCES).
+        # Only a parent's withdrawal sets the assumed default back (see attendance.rules.PARENT_SOURCES).
         kind, template = NotificationKind.REPORT_WITHDRAWN, "report_withdrawn"
     else:
         return sent
@@ -243,18 +222,6 @@ class DigestReport:
     not_sent: list[tuple[object, int]] = field(default_factory=list)  # no address, or the mail server failed
 
 
-def sessions_waiting_for_decision(*, now: datetime) -> QuerySet[TutoringSession]:
-    """Ended sessions still at the assumed default that their tutor can still mark."""
-    window = timedelta(days=settings.ATTENDANCE_MARKING_WINDOW_DAYS)
-    return (
-        TutoringSession.objects.filter(
-            attendance_source=AttendanceSource.SYSTEM_DEFAULT, scheduled_end__lte=now, scheduled_end__gte=now - window
-        )
-        .select_related("tutor", "student")
-        .order_by("tutor_id", "scheduled_start")
-    )
-
-
 def decision_digest_send(*, now: datetime | None = None) -> DigestReport:
     """Once a day, e-mail each tutor the sessions waiting for their decision.
 
@@ -264,7 +231,8 @@ def decision_digest_send(*, now: datetime | None = None) -> DigestReport:
     now = now or timezone.now()
     day = now.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE)).date()
     by_tutor: dict[int, list[TutoringSession]] = {}
-    for session in sessions_waiting_for_decision(now=now):
+    waiting = sessions_waiting_for_decision(now=now).select_related("tutor", "student")
+    for session in waiting.order_by("tutor_id", "scheduled_start"):
         by_tutor.setdefault(session.tutor_id, []).append(session)
     report = DigestReport(day=day)
     for sessions in by_tutor.values():

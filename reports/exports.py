@@ -10,14 +10,12 @@ import csv
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 
-from attendance.models import AttendanceSource, AttendanceStatus
+from attendance.labels import SOURCE_DESCRIPTIONS, STATUS_LABELS
 from reports.figures import person_name
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection); tab and
 # carriage return are on OWASP's list too.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-STATUS_LABELS = dict(AttendanceStatus.choices)
-SOURCE_LABELS = dict(AttendanceSource.choices)
 
 
 def safe_text(value: str | None) -> str:
@@ -90,7 +88,7 @@ def session_line(row: Mapping, zone: tzinfo) -> list:
         safe_text(_name(row, "student")),
         STATUS_LABELS.get(row["tutor_attendance_status"], row["tutor_attendance_status"]),
         STATUS_LABELS.get(row["student_attendance_status"], row["student_attendance_status"]),
-        SOURCE_LABELS.get(row["attendance_source"], row["attendance_source"]),
+        SOURCE_DESCRIPTIONS.get(row["attendance_source"], row["attendance_source"]),
         safe_text(_name(row, "attendance_marked_by")),
         _local(row["attendance_marked_at"], zone, "%Y-%m-%d %H:%M:%S"),
         safe_text(row["attendance_notes"]),

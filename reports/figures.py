@@ -11,12 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-PRESENT, LATE, LEFT_EARLY, ABSENT, EXCUSED = "present", "late", "left_early", "absent", "excused"
-STATUSES = (PRESENT, LATE, LEFT_EARLY, ABSENT, EXCUSED)
-STATUS_LABELS = {PRESENT: "Present", LATE: "Late", LEFT_EARLY: "Left early", ABSENT: "Absent", EXCUSED: "Excused"}
-ATTENDED = (PRESENT, LATE, LEFT_EARLY)
-# What a suggestion can say (it never suggests `excused`: only people know that).
-SUGGESTED_STATUSES = (PRESENT, LATE, LEFT_EARLY, ABSENT)
+from attendance.labels import STATUS_LABELS
+from attendance.statuses import STATUSES, WHITEBOARD_AUTO
+from attendance.statuses import SUGGESTED as SUGGESTED_STATUSES
+
 ROLES = ("tutor", "student")
 
 

@@ -1,143 +1,143 @@
-"""What was done with the suggestion is recorded on each history row (issue 19), and derived for old rows."""
+"""One rule for "waiting for a decision": the dashboard, the digest, the page and admin read the marking window.
+
+Issue 12 (and issue 15's first point): the dashboard listed every unmarked ended session of the
+last 30 days under "Needs your decision", while the service refuses tutors' marks 7 days after
+the end, so the buttons of older ones answered 400.
+"""
 
 from datetime import timedelta
 
 import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
 
-from attendance.decisions import decisions
-from attendance.models import AttendanceChange, DecisionAction, TutoringSession, decision_action
-from attendance.services import attendance_apply_suggestion, attendance_finalize, attendance_mark_by_hand
-from families.services import absence_report
+from attendance.models import AttendanceChange
+from attendance.services import attendance_mark_by_hand
+from core.errors import DomainError
+from families.services import decision_digest_send
 from tests.conftest import T0
-from tests.factories import AttendanceChangeFactory, GuardianFactory, TutoringSessionFactory, UserFactory
-from tests.whiteboard.helpers import presence_trace
+from tests.factories import TutoringSessionFactory
 
 pytestmark = pytest.mark.django_db
 
-END = T0 + timedelta(hours=1)
+LENGTH = timedelta(hours=1)
 
 
-@pytest.fixture
-def late_session(session, tutor, student):
-    """Sam joined 12 minutes late: the suggestion says late, surely."""
-    presence_trace(session.whiteboard, tutor, T0 - timedelta(minutes=2), END)
-    presence_trace(session.whiteboard, student, T0 + timedelta(minutes=12), END)
-    return TutoringSession.objects.get(pk=session.pk)  # the whiteboard row as the traces left it
+def browser(user):
+    client = Client()
+    client.force_login(user)
+    return client
 
 
-def only_change(session) -> AttendanceChange:
-    return AttendanceChange.objects.get(session=session)
-
-
-def test_tutor_choosing_both_statuses_is_chose_status(late_session, tutor):
-    attendance_mark_by_hand(session=late_session, by=tutor, tutor_status="present", student_status="present", now=END)
-    assert only_change(late_session).action == DecisionAction.CHOSE
-
-
-def test_tutor_choosing_only_the_students_status_says_so(late_session, tutor):
-    attendance_mark_by_hand(session=late_session, by=tutor, tutor_status=None, student_status="present", now=END)
-    change = only_change(late_session)
-    assert change.action == DecisionAction.CHOSE_STUDENT
-    # Only the student's status is a decision: the tutor's was kept as it stood, not chosen.
-    (decision,) = decisions()
-    assert (decision.role, decision.suggested, decision.decided, decision.chosen) == (
-        "student",
-        "late",
-        "present",
-        True,
+def ended(tutor, student, ago: timedelta, title: str):
+    """A session of the tutor that ended `ago` before T0 and nobody marked."""
+    end = T0 - ago
+    return TutoringSessionFactory(
+        tutor=tutor, student=student, title=title, scheduled_start=end - LENGTH, scheduled_end=end
     )
 
 
-def test_tutor_accepting_the_suggestion_is_accepted(late_session, tutor):
-    attendance_apply_suggestion(session=late_session, by=tutor, now=END)
-    change = only_change(late_session)
-    assert (change.source, change.action) == ("whiteboard_auto", DecisionAction.ACCEPTED)
+def titles(cards) -> list[str]:
+    return [card["session"].title for card in cards]
 
 
-def test_admin_accepting_is_admin_override_but_accepted(late_session, staff):
-    attendance_apply_suggestion(session=late_session, by=staff, notes="checked the recording", now=END)
-    change = only_change(late_session)
-    assert (change.source, change.action) == ("admin_override", DecisionAction.ACCEPTED)
-    assert {d.chosen for d in decisions()} == {False}
+def test_the_dashboard_lists_under_needs_decision_only_what_the_tutor_can_still_mark(tutor, student, clock):
+    ended(tutor, student, timedelta(days=1), "Yesterday")
+    ended(tutor, student, timedelta(days=10), "Ten days ago")
+    clock.at(T0)
 
+    page = browser(tutor).get("/")
 
-def test_admin_choosing_is_admin_override_and_chose(late_session, staff):
-    attendance_mark_by_hand(
-        session=late_session, by=staff, tutor_status="present", student_status="late", notes="as suggested", now=END
-    )
-    change = only_change(late_session)
-    assert (change.source, change.action) == ("admin_override", DecisionAction.CHOSE)
-    # Chose the same as the suggestion: a real agreement, counted.
-    assert {(d.chosen, d.kept) for d in decisions()} == {(True, True)}
-
-
-def test_finaliser_applying_is_accepted(late_session):
-    attendance_finalize(now=END + timedelta(minutes=16))
-    assert only_change(late_session).action == DecisionAction.ACCEPTED
-
-
-def test_parent_report_is_no_decision_on_a_suggestion(session, student):
-    parent = UserFactory(username="pam_parent")
-    GuardianFactory(user=parent, children=[student])
-    absence_report(session=session, parent=parent, reason="dentist", now=T0 - timedelta(days=1))
-    assert only_change(session).action == DecisionAction.OTHER
-    assert list(decisions()) == []
-
-
-SUGGESTION = {
-    "tutor": {"status": "present", "confidence": 0.9},
-    "student": {"status": "late", "confidence": 0.8},
-}
+    groups = page.context["groups"]
+    assert titles(groups["needs_decision"]) == ["Yesterday"]
+    assert titles(groups["closed_without_decision"]) == ["Ten days ago"]
+    assert "Ten days ago" not in titles(groups["past"])
+    html = page.content.decode()
+    needs = html[html.index('data-testid="needs-decision"') : html.index('data-testid="today"')]
+    assert "Yesterday" in needs and "Ten days ago" not in needs
+    closed = html[html.index('data-testid="closed-without-decision"') :]
+    assert "Closed without a decision" in closed and "Ten days ago" in closed
+    assert "only an admin can change them now" in closed
 
 
 @pytest.mark.parametrize(
-    ("source", "new_student", "suggestion", "expected"),
+    "ago",
     [
-        ("whiteboard_auto", "late", SUGGESTION, DecisionAction.ACCEPTED),
-        ("manual", "present", SUGGESTION, DecisionAction.CHOSE),
-        ("manual", "late", SUGGESTION, DecisionAction.CHOSE),
-        # An admin accepting was stored like an admin choosing: equal to the suggestion is taken as accepted.
-        ("admin_override", "late", SUGGESTION, DecisionAction.ACCEPTED),
-        ("admin_override", "absent", SUGGESTION, DecisionAction.CHOSE),
-        ("manual", "present", None, DecisionAction.OTHER),
-        ("parent_reported", "excused", None, DecisionAction.OTHER),
+        timedelta(minutes=1),
+        timedelta(days=7),  # the last moment of the window: still open
+        timedelta(days=7, seconds=1),
+        timedelta(days=10),
+        timedelta(days=29),
     ],
 )
-def test_old_rows_are_read_with_a_derived_action(source, new_student, suggestion, expected):
-    assert (
-        decision_action(
-            action="", source=source, suggestion=suggestion, new_tutor_status="present", new_student_status=new_student
-        )
-        == expected
-    )
+def test_a_session_needs_a_decision_exactly_when_the_tutor_s_mark_is_accepted(tutor, student, clock, ago):
+    session = ended(tutor, student, ago, "Unmarked")
+    clock.at(T0)
+    listed = titles(browser(tutor).get("/").context["groups"]["needs_decision"]) == ["Unmarked"]
+
+    try:
+        attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="absent", now=T0)
+    except DomainError as error:
+        assert error.code == "marking_window_closed"
+        accepted = False
+    else:
+        accepted = True
+
+    assert listed == accepted
 
 
-def test_a_recorded_action_wins_over_the_derivation():
-    assert (
-        decision_action(
-            action=DecisionAction.CHOSE,
-            source="admin_override",
-            suggestion=SUGGESTION,
-            new_tutor_status="present",
-            new_student_status="late",
-        )
-        == DecisionAction.CHOSE
-    )
+def test_the_digest_and_the_dashboard_list_the_same_sessions(tutor, student, clock, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    for days in (1, 3, 6, 8, 12, 20):
+        ended(tutor, student, timedelta(days=days), f"{days} days ago")
+    clock.at(T0)
+
+    needs = titles(browser(tutor).get("/").context["groups"]["needs_decision"])
+    report = decision_digest_send(now=T0)
+
+    assert needs == ["6 days ago", "3 days ago", "1 days ago"]
+    assert [(tutor_, count) for tutor_, count in report.sent] == [(tutor, len(needs))]
+    (digest,) = mail.outbox
+    assert all(title in digest.body for title in needs)
+    assert "8 days ago" not in digest.body
 
 
-def test_old_rows_without_an_action_are_read_from_the_database_as_derived(tutor, student):
-    session = TutoringSessionFactory(
-        tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END, student_attendance_status="late"
-    )
-    AttendanceChangeFactory(session=session, source="admin_override", action="", suggestion=SUGGESTION, actor=None)
-    assert AttendanceChange.objects.get().action == ""
-    assert {d.chosen for d in decisions()} == {False}  # equal to the suggestion: applied, counted apart
+def test_a_closed_session_s_page_offers_no_form_and_says_why(tutor, student, staff, clock):
+    session = ended(tutor, student, timedelta(days=10), "Ten days ago")
+    clock.at(T0)
+
+    html = browser(tutor).get(f"/sessions/{session.pk}/").content.decode()
+
+    assert 'data-testid="mark-form"' not in html
+    assert 'data-testid="accept-form"' not in html
+    assert "Attendance can be marked until 7 days after the session; ask an admin to change it." in html
+    # An admin still overrides at any time.
+    assert 'data-testid="mark-form"' in browser(staff).get(f"/sessions/{session.pk}/").content.decode()
 
 
-@pytest.mark.postgres
-def test_the_history_trigger_still_refuses_updates_of_the_new_column(late_session, tutor):
-    from django.db import DatabaseError, connection, transaction
+def test_a_session_that_has_not_started_offers_no_mark_form(tutor, session, clock):
+    clock.at(T0 - timedelta(hours=1))
 
-    attendance_mark_by_hand(session=late_session, by=tutor, tutor_status="present", student_status="late", now=END)
-    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE attendance_history SET action = 'accepted_suggestion'")
+    html = browser(tutor).get(f"/sessions/{session.pk}/").content.decode()
+
+    assert 'data-testid="mark-form"' not in html
+    assert "The session has not started yet; attendance can be marked from its start." in html
+    # The refused POST changes nothing, as before.
+    browser(tutor).post(f"/sessions/{session.pk}/mark", {"tutor_status": "present", "student_status": "absent"})
+    assert not AttendanceChange.objects.exists()
+
+
+def test_admin_filters_sessions_waiting_for_the_tutor_and_those_closed_without_a_decision(tutor, student, staff, clock):
+    recent = ended(tutor, student, timedelta(days=2), "Two days ago")
+    old = ended(tutor, student, timedelta(days=9), "Nine days ago")
+    clock.at(T0)
+    changelist = reverse("admin:attendance_tutoringsession_changelist")
+
+    def listed(decision: str) -> set[int]:
+        response = browser(staff).get(changelist, {"decision": decision})
+        assert response.status_code == 200
+        return {row.pk for row in response.context["cl"].result_list}
+
+    assert listed("waiting") == {recent.pk}
+    assert listed("closed") == {old.pk}
