@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from attendance.labels import STATUS_LABELS
-from attendance.statuses import STATUSES, WHITEBOARD_AUTO
+from attendance.statuses import STATUSES
 from attendance.statuses import SUGGESTED as SUGGESTED_STATUSES
 
 ROLES = ("tutor", "student")
