@@ -21,9 +21,9 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from attendance.models import CHOSEN_ROLES, AttendanceChange, DecisionAction, decision_action
+from attendance.statuses import SUGGESTED as SUGGESTED_STATUSES
 
 ROLES = ("tutor", "student")
-SUGGESTED_STATUSES = ("present", "late", "left_early", "absent")
 
 COLUMNS = (
     "pk",

@@ -11,16 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 
-from reports.figures import (
-    ROLES,
-    STATUS_LABELS,
-    STATUSES,
-    SUGGESTED_STATUSES,
-    Agreement,
-    Tally,
-    agreement,
-    percent,
-)
+from attendance.labels import STATUS_LABELS
+from attendance.statuses import STATUSES
+from attendance.statuses import SUGGESTED as SUGGESTED_STATUSES
+from reports.figures import ROLES, Agreement, Tally, agreement, percent
 
 BINS = 10  # reliability chart: confidence in tenths
 CONFIDENTLY_WRONG_LIMIT = 100  # the page lists this many, newest first; the CSV has them all

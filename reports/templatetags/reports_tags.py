@@ -1,5 +1,6 @@
 from django import template
 
+from attendance.labels import STATUS_LABELS
 from reports import figures
 from reports.selectors import reports_visible_to
 
@@ -26,4 +27,4 @@ def minutes(value) -> str:
 @register.filter
 def status_label(value) -> str:
     """An attendance status in words (left_early -> Left early)."""
-    return figures.STATUS_LABELS.get(value, value)
+    return STATUS_LABELS.get(value, value)
