@@ -70,11 +70,20 @@ class BodyRequiredSchema(AutoSchema):
         return body and {**body, "required": True}
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """A JSON `true` or `false`, as the schema says; DRF's BooleanField would also take 0, 1, "yes", "off"."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
 @extend_schema_serializer(component_name="AttendanceMarkInput")
 class AttendanceMarkInputSerializer(serializers.Serializer):
     tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
     student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
-    apply_suggestion = serializers.BooleanField(required=False, default=False)
+    apply_suggestion = JSONBooleanField(required=False, default=False)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
     def validate(self, data):

@@ -226,6 +226,8 @@ def test_suggestion_cannot_be_applied_while_running_or_without_a_whiteboard(api,
         {"tutor_attendance_status": 3},
         {"apply_suggestion": True, "student_attendance_status": "absent"},
         {"apply_suggestion": "perhaps"},
+        {"apply_suggestion": 0, "student_attendance_status": "late"},  # the schema says a JSON boolean
+        {"apply_suggestion": "true"},
         {"student_attendance_status": "absent", "notes": "x" * 2001},
         ["student_attendance_status", "absent"],
     ],
