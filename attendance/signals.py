@@ -11,3 +11,8 @@ attendance_recorded = Signal()
 
 # Sent after that transaction commits (never for a rolled-back change). Receivers: live pages.
 attendance_changed = Signal()
+
+# Sent when a run of absences, lateness or tutor no-shows first reaches its alert threshold
+# (once per run), after the change that completed it committed; with `streak` (an
+# AttendanceStreak). Receivers: notifications to admins and parents.
+streak_opened = Signal()

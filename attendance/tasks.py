@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from attendance.calibration import calibration_run
 from attendance.services import attendance_finalize
 
 logger = logging.getLogger(__name__)
@@ -22,3 +23,10 @@ def attendance_finalize_task() -> dict:
             report.skipped,
         )
     return {"applied": report.applied, "left_for_tutor": report.left_for_tutor, "skipped": report.skipped}
+
+
+# A refit reads the decisions and stores one new row per role: running it twice stores two equal fits.
+@shared_task(acks_late=True)
+def calibration_task() -> dict:
+    """Refit the suggestion's calibration from the decisions so far (the fitting library loads only here)."""
+    return calibration_run()

@@ -227,6 +227,16 @@ ATTENDANCE_MARKING_WINDOW_DAYS = env.int("ATTENDANCE_MARKING_WINDOW_DAYS", defau
 # The finalising job waits this long after a session's end before deciding.
 ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES", default=15)
 
+# Suggestion calibration and alerts (issue #19). Below this many decisions per participant role
+# (statuses a person chose) the rule confidence stands; see attendance/calibration.py.
+ATTENDANCE_CALIBRATION_MIN_DECISIONS = env.int("ATTENDANCE_CALIBRATION_MIN_DECISIONS", default=200)
+# Alerts from runs of sessions in a row (excused ones neither count nor break a run).
+ATTENDANCE_ALERTS = {
+    "absences_in_a_row": env.int("ATTENDANCE_ALERT_ABSENCES_IN_A_ROW", default=3),
+    "late_in_a_row": env.int("ATTENDANCE_ALERT_LATE_IN_A_ROW", default=3),
+    "tutor_no_shows_in_a_row": env.int("ATTENDANCE_ALERT_TUTOR_NO_SHOWS_IN_A_ROW", default=1),
+}
+
 # API tokens issued through Django admin, per admin.
 TOKEN_ISSUE_LIMIT = env.int("TOKEN_ISSUE_LIMIT", default=10)
 TOKEN_ISSUE_PERIOD_SECONDS = env.int("TOKEN_ISSUE_PERIOD_SECONDS", default=3600)
@@ -299,5 +309,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "families.tasks.decision_digest_task",
         # Every day at this time (HH:MM) in the business's zone.
         "schedule": crontab(*reversed(env.str("SCHEDULE_DIGEST_AT", default="07:00").split(":"))),
+    },
+    "suggestion-calibration": {
+        "task": "attendance.tasks.calibration_task",
+        # Every day at this time (HH:MM): refit the suggestion's calibration (attendance.calibration).
+        "schedule": crontab(*reversed(env.str("SCHEDULE_CALIBRATION_AT", default="02:30").split(":"))),
     },
 }

@@ -66,6 +66,7 @@ class NotificationKind(models.TextChoices):
     ABSENCE_REPORTED = "absence_reported", "Absence reported by a parent"
     REPORT_WITHDRAWN = "report_withdrawn", "Absence report withdrawn"
     DECISION_DIGEST = "decision_digest", "Sessions waiting for the tutor's decision"
+    STREAK_ALERT = "streak_alert", "Attendance pattern (absences, lateness, no-shows in a row)"
 
 
 class NotificationStatus(models.TextChoices):

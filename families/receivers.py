@@ -5,8 +5,8 @@ import logging
 from django.db import transaction
 from django.dispatch import receiver
 
-from attendance.signals import attendance_recorded
-from families.services import attendance_change_notify
+from attendance.signals import attendance_recorded, streak_opened
+from families.services import attendance_change_notify, streak_notify
 from families.tasks import notifications_queue
 
 logger = logging.getLogger(__name__)
@@ -23,6 +23,19 @@ def notify_attendance_change(sender, change, **kwargs):
             notifications = attendance_change_notify(change=change)
     except Exception:
         logger.exception("notifications for attendance change %s could not be made", change.pk)
+        return
+    if notifications:
+        transaction.on_commit(lambda: notifications_queue(notifications))
+
+
+@receiver(streak_opened, dispatch_uid="families.notify_streak_opened")
+def notify_streak_opened(sender, streak, **kwargs):
+    # Sent after the streak's change committed: the notices are made (pending, one key per streak and
+    # recipient) and their delivery queued like every other e-mail.
+    try:
+        notifications = streak_notify(streak=streak)
+    except Exception:
+        logger.exception("notices for attendance streak %s could not be made", streak.pk)
         return
     if notifications:
         transaction.on_commit(lambda: notifications_queue(notifications))

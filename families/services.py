@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -28,7 +29,14 @@ from django.utils import timezone
 
 from accounts.models import Profile, zone_or_default
 from attendance.labels import SOURCE_HOW
-from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
+from attendance.models import (
+    AttendanceChange,
+    AttendanceSource,
+    AttendanceStatus,
+    AttendanceStreak,
+    StreakKind,
+    TutoringSession,
+)
 from attendance.rules import parent_change_refusal
 from attendance.selectors import sessions_waiting_for_decision
 from attendance.services import attendance_mark
@@ -362,3 +370,43 @@ def decision_digest_send(*, now: datetime | None = None) -> DigestReport:
         else:
             report.queued.append((tutor, len(sessions), notification))
     return report
+
+
+# --- alerts from patterns (issue 19) ------------------------------------------------
+
+# Parents (who opted in) hear about their child's runs; tutor no-shows go to admins only.
+PARENT_STREAK_KINDS = {StreakKind.STUDENT_ABSENCES, StreakKind.STUDENT_LATENESS}
+
+
+def streak_notify(*, streak: AttendanceStreak) -> list[SentNotification]:
+    """The notices of a streak that reached its threshold, made (see notification_prepare) for admins
+    and, for a student's absences or lateness, the parents who opted in; those still to send.
+
+    Once per streak: the key is the streak's and the recipient's, so a retry or a second call sends nothing.
+    """
+    streak = AttendanceStreak.objects.select_related("person", "first_session", "last_session").get(pk=streak.pk)
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
+    recipients = [(user, "admin") for user in staff.order_by("pk")]
+    if streak.kind in PARENT_STREAK_KINDS:
+        guardians = Guardian.objects.filter(links__student_id=streak.person_id, notify_absent_or_late=True)
+        recipients += [(g.user, "parent") for g in guardians.select_related("user").order_by("pk")]
+    context = {
+        "streak": streak,
+        "person": streak.person,
+        "what": streak.get_kind_display().lower(),
+        "first": streak.first_session,
+        "last": streak.last_session,
+    }
+    made = []
+    for recipient, audience in recipients:
+        link = _link("reports:streaks") if audience == "admin" else _link("families:home")
+        made.append(
+            notification_prepare(
+                key=f"{NotificationKind.STREAK_ALERT}:{streak.pk}:{recipient.pk}",
+                kind=NotificationKind.STREAK_ALERT,
+                recipient=recipient,
+                template="streak_alert",
+                context={**context, "audience": audience, "link": link},
+            )
+        )
+    return _pending(made)

@@ -272,6 +272,8 @@ def test_history_lists_every_change_in_order_with_who_how_and_why(api, tutor, st
     ]
     assert [h["actor"]["username"] for h in history] == [tutor.username, tutor.username, staff.username]
     assert history[2]["previous_source"] == "manual"
+    # Each chose only the student's status (issue 19: what was done with the suggestion).
+    assert {h["action"] for h in history} == {"chose_student_status"}
 
 
 def test_history_is_hidden_from_outsiders(api, student, other_tutor, session):
