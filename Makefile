@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/attendance
 
-.PHONY: run test test-postgres lint format sweep finalize digest bench bench-smoke
+.PHONY: run test test-postgres lint format sweep finalize digest bench bench-smoke worker beat bench-mail
 
 run:               ## set up and serve the app with demo data on SQLite
 	python3 dev.py run
@@ -23,13 +23,19 @@ format:
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-sweep:             ## close stale whiteboard connections (cron: every minute)
+worker:            ## run queued background work (needs CELERY_BROKER_URL)
+	$(PY) -m celery -A config worker -l INFO
+
+beat:              ## enqueue the schedule: sweep, finaliser, digest (one per deployment)
+	$(PY) -m celery -A config beat -l INFO
+
+sweep:             ## close stale whiteboard connections once (beat runs it every minute)
 	$(PY) manage.py sweep_connections
 
-finalize:          ## settle ended sessions nobody marked (cron: every 5 minutes)
+finalize:          ## settle ended sessions nobody marked once (beat: every 5 minutes)
 	$(PY) manage.py finalize_attendance
 
-digest:            ## e-mail tutors their sessions waiting for a decision (cron: daily)
+digest:            ## e-mail tutors their sessions waiting for a decision (beat: daily)
 	$(PY) manage.py send_decision_digest
 
 bench:             ## every measurement in turn, full runs (~6 min): heartbeat throughput and capacity against gunicorn on PostgreSQL, suggestion and dashboard timings
@@ -45,6 +51,10 @@ bench-smoke:       ## every bench script with --quick (~2 min): proves each stil
 	$(PY) bench/dashboard_timing.py --quick
 	$(PY) bench/profile_requests.py --quick
 	$(PY) bench/schemathesis_run.py --quick
+	$(PY) bench/mail_bench.py --quick
+
+bench-mail:        ## PUT attendance latency with a 2 s mail server: sending in the request against queued
+	$(PY) bench/mail_bench.py
 
 .PHONY: schemathesis
 schemathesis:      ## schemathesis, all checks, as tutor and student, against gunicorn on a scratch SQLite DB (~2 min)

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -16,12 +17,30 @@ from attendance.models import (
     ATTENDANCE_FIELDS,
     AttendanceChange,
     AttendanceStatus,
+    AttendanceStreak,
+    DecisionAction,
+    SuggestionCalibration,
     TutoringSession,
+    decision_action,
 )
 from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, session_save
 from core.errors import DomainError
 from whiteboard.selectors import presence_snapshot
+
+
+def _decision_label(change: AttendanceChange) -> str:
+    """What was done with the suggestion; for rows from before it was recorded, derived and said so."""
+    action = decision_action(
+        action=change.action,
+        source=change.source,
+        suggestion=change.suggestion,
+        new_tutor_status=change.new_tutor_status,
+        new_student_status=change.new_student_status,
+    )
+    label = DecisionAction(action).label
+    return label if change.action else f"{label} (derived)"
+
 
 KEEP = ""
 STATUS_CHOICES = [(KEEP, "— keep as it is —"), *AttendanceStatus.choices]
@@ -60,10 +79,15 @@ class AttendanceChangeInline(admin.TabularInline):
         "new_tutor_status",
         "old_student_status",
         "new_student_status",
+        "decision",
         "notes",
     ]
     readonly_fields = fields
     ordering = ["id"]
+
+    @admin.display(description="With the suggestion")
+    def decision(self, obj):
+        return _decision_label(obj)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -293,14 +317,19 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
         "session",
         "actor",
         "source",
+        "decision",
         "old_student_status",
         "new_student_status",
         "old_tutor_status",
         "new_tutor_status",
     ]
-    list_filter = ["source", "changed_at"]
+    list_filter = ["source", "action", "changed_at"]
     search_fields = ["session__id", "actor__username", "notes"]
     list_select_related = ["session__tutor", "session__student", "actor"]
+
+    @admin.display(description="With the suggestion")
+    def decision(self, obj):
+        return _decision_label(obj)
 
     def has_add_permission(self, request):
         return False
@@ -310,6 +339,72 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SuggestionCalibration)
+class SuggestionCalibrationAdmin(admin.ModelAdmin):
+    """Fits made by `manage.py calibrate_suggestions`: read-only, the latest per role is in force."""
+
+    list_display = ["fitted_at", "role", "sample_size", "fitted", "brier_before", "brier_after"]
+    list_filter = ["role", "fitted"]
+    readonly_fields = [f.name for f in SuggestionCalibration._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AttendanceStreak)
+class AttendanceStreakAdmin(admin.ModelAdmin):
+    list_display = ["person", "kind", "length", "first_session", "last_session", "opened_at", "closed_at"]
+    list_filter = ["kind", ("closed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["person__username", "person__first_name", "person__last_name"]
+    list_select_related = ["person", "first_session", "last_session"]
+    readonly_fields = [f.name for f in AttendanceStreak._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OpenStreakInline(admin.TabularInline):
+    """On the person's page: their open alerts (runs of absences, lateness, no-shows)."""
+
+    model = AttendanceStreak
+    fk_name = "person"
+    extra = 0
+    can_delete = False
+    verbose_name = "open attendance alert"
+    verbose_name_plural = "Open attendance alerts"
+    fields = ["kind", "length", "first_session", "last_session", "opened_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).filter(closed_at__isnull=True).select_related("first_session", "last_session")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# The user admin is accounts' (registered before this app's admin loads); the person's open
+# alerts are added to it here, so accounts never imports attendance.
+_User = get_user_model()
+_BaseUserAdmin = type(admin.site.get_model_admin(_User))
+admin.site.unregister(_User)
+
+
+@admin.register(_User)
+class UserWithStreaksAdmin(_BaseUserAdmin):
+    inlines = [*_BaseUserAdmin.inlines, OpenStreakInline]
 
 
 # Contested decisions have their own admin module; importing it registers it.

@@ -12,7 +12,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
 from attendance import services
-from attendance.models import ATTENDANCE_FIELDS, AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.models import ATTENDANCE_FIELDS, AttendanceChange, AttendanceStatus, DecisionAction, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
 from attendance.statuses import UNKNOWN
 from core.api import ERRORS, ErrorSerializer, validated
@@ -137,6 +137,12 @@ class AttendanceMarkInputSchema(OpenApiSerializerExtension):
 
 class AttendanceChangeSerializer(serializers.ModelSerializer):
     actor = UserRefSerializer(allow_null=True)
+    action = serializers.ChoiceField(
+        source="decision",
+        choices=DecisionAction.choices,
+        read_only=True,
+        help_text="What was done with the suggestion: accepted it, or chose statuses (derived for old rows).",
+    )
 
     class Meta:
         model = AttendanceChange
@@ -152,6 +158,7 @@ class AttendanceChangeSerializer(serializers.ModelSerializer):
             "new_student_status",
             "notes",
             "suggestion",
+            "action",
         ]
 
 

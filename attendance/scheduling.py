@@ -5,7 +5,9 @@ A cancellation is an attendance decision made ahead of time: tutor and student `
 (`cancelled_in_time` or `tutor_late_cancellation`) follows from when it was made. A move changes the
 times and keeps the attendance, except that a parent's absence report (made for the old time) is
 withdrawn; its history record (event `reschedule`) keeps both times. The student and their parents
-are e-mailed after commit, through the same announcement as every attendance change.
+are e-mailed like every attendance change: the pending e-mails are made in the change's transaction
+(the `attendance_recorded` signal), their delivery queued after commit. History rows carry action
+`other` (no suggestion was decided on) beside their event.
 """
 
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from attendance.models import AttendanceSource, AttendanceStatus, HistoryEvent, TutoringSession
+from attendance.models import AttendanceSource, AttendanceStatus, DecisionAction, HistoryEvent, TutoringSession
 from attendance.rules import tutor_cancel_refusal, tutor_schedule_refusal
 from attendance.services import attendance_change_record
 from core.errors import DomainError
@@ -59,6 +61,8 @@ def session_cancel(*, session: TutoringSession, by, reason: str, now: datetime |
             student_status=AttendanceStatus.EXCUSED,
             notes=reason,
             now=now,
+            # No suggestion was decided on: agreement reports and the calibration leave it out.
+            action=DecisionAction.OTHER,
             event=HistoryEvent.CANCEL,
         )
 
@@ -100,6 +104,7 @@ def session_reschedule(
             student_status=student_status,
             notes=reason,
             now=now,
+            action=DecisionAction.OTHER,
             event=HistoryEvent.RESCHEDULE,
             rescheduled=moved,
             also_saved=("scheduled_start", "scheduled_end", "finalize_checked_at"),

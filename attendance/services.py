@@ -18,12 +18,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from attendance.calibration import calibration_current
 from attendance.guardians import is_guardian
 from attendance.models import (
     ATTENDANCE_FIELDS,
     AttendanceChange,
     AttendanceSource,
     AttendanceStatus,
+    DecisionAction,
     HistoryEvent,
     TutoringSession,
 )
@@ -33,7 +35,8 @@ from attendance.rules import (
     parent_change_refusal,
     tutor_change_refusal,
 )
-from attendance.signals import attendance_changed
+from attendance.signals import attendance_changed, attendance_recorded
+from attendance.streaks import streaks_after_change
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from core.errors import DomainError
 from whiteboard.models import Role
@@ -158,11 +161,14 @@ def attendance_mark(
     student_status: str | None = None,
     notes: str = "",
     suggestion: dict | None = None,
+    action: str = DecisionAction.OTHER,
     now: datetime | None = None,
 ) -> TutoringSession:
     """Set the attendance of a session and append the change to its history.
 
     `by` is the acting user (None for the system). A status left as None keeps its current value.
+    `action` says what was done with the suggestion (accepted it, or chose statuses): reports
+    count only chosen statuses as agreement or disagreement.
     """
     if tutor_status is None and student_status is None:
         raise DomainError("Give at least one status to set.", "invalid")
@@ -186,6 +192,7 @@ def attendance_mark(
             student_status=student_status,
             notes=notes,
             suggestion=suggestion,
+            action=action,
             now=now,
         )
 
@@ -200,6 +207,7 @@ def attendance_change_record(
     notes: str,
     now: datetime,
     suggestion: dict | None = None,
+    action: str = DecisionAction.OTHER,
     event: str = HistoryEvent.MARK,
     rescheduled: dict | None = None,
     also_saved: tuple[str, ...] = (),
@@ -221,6 +229,7 @@ def attendance_change_record(
         new_student_status=student_status or session.student_attendance_status,
         notes=notes,
         suggestion=suggestion,
+        action=action,
         event=event,
         rescheduled=rescheduled,
     )
@@ -232,8 +241,12 @@ def attendance_change_record(
     session.attendance_notes = notes
     session_save(session=session, fields=(*ATTENDANCE_FIELDS, *also_saved))
     change.save(force_insert=True)
-    # Side effects (e-mail) only once the change is durable, and never for a rolled-back one.
+    # What must be durable with the change (the e-mails it calls for) is written with it; what
+    # happens outside the database only once it commits, and never for a rolled-back one.
+    attendance_recorded.send(sender=AttendanceChange, change=change)
     transaction.on_commit(lambda: attendance_changed.send(sender=AttendanceChange, change=change))
+    # Patterns (runs of absences, lateness, no-shows) are read from committed attendance.
+    transaction.on_commit(lambda: streaks_after_change(change=change), robust=True)
     return session
 
 
@@ -261,8 +274,15 @@ def attendance_mark_by_hand(
         student_status=student_status,
         notes=notes,
         suggestion=suggestion.to_dict() if suggestion_is_applicable(suggestion) else None,
+        action=_chose_action(tutor_status=tutor_status, student_status=student_status),
         now=now,
     )
+
+
+def _chose_action(*, tutor_status: str | None, student_status: str | None) -> str:
+    if tutor_status is not None and student_status is not None:
+        return DecisionAction.CHOSE
+    return DecisionAction.CHOSE_TUTOR if tutor_status is not None else DecisionAction.CHOSE_STUDENT
 
 
 def attendance_apply_suggestion(
@@ -286,6 +306,7 @@ def attendance_apply_suggestion(
         student_status=suggestion.student.status,
         notes=notes,
         suggestion=suggestion.to_dict(),
+        action=DecisionAction.ACCEPTED,
         now=now,
     )
 
@@ -305,12 +326,17 @@ def attendance_finalize(
 ) -> FinalizeReport:
     """Settle ended sessions nobody marked: apply sure suggestions, leave the rest for the tutor.
 
+    "Sure" is the calibrated confidence (attendance.calibration: the fitted probability that a
+    person keeps the status; the rule confidence while too few decisions were fitted), the
+    lower of tutor's and student's, at least `auto_apply_confidence`.
+
     Safe to run concurrently, on several machines: each session is decided under its row
     lock (others skip it) and re-checked there, so it is finalised exactly once.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.ATTENDANCE_FINALIZE_AFTER_MINUTES)
     policy = Policy.from_settings()
+    calibrator = calibration_current()
     candidates = list(
         TutoringSession.objects.filter(
             attendance_source=AttendanceSource.SYSTEM_DEFAULT,
@@ -335,7 +361,7 @@ def attendance_finalize(
                 suggestion = attendance_suggest(session=session, now=now)
                 if (
                     suggestion_is_applicable(suggestion)
-                    and suggestion_confidence(suggestion) >= policy.auto_apply_confidence
+                    and calibrator.session_confidence(suggestion) >= policy.auto_apply_confidence
                 ):
                     attendance_mark(
                         session=session,
@@ -345,6 +371,7 @@ def attendance_finalize(
                         student_status=suggestion.student.status,
                         notes="Applied automatically: the whiteboard evidence was clear.",
                         suggestion=suggestion.to_dict(),
+                        action=DecisionAction.ACCEPTED,
                         now=now,
                     )
                     report.applied += 1

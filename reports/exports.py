@@ -115,3 +115,46 @@ def csv_lines(rows: Iterable[Mapping], *, zone: tzinfo, zone_name: str) -> Itera
     yield writer.writerow(header(zone_name))
     for row in rows:
         yield writer.writerow(session_line(row, zone))
+
+
+# --- decisions on suggestions (the agreement page's CSV, issue 19) ---------------
+
+
+def agreement_header(zone_name: str) -> list[str]:
+    return [
+        "Change",
+        "Session",
+        f"Decided at ({zone_name})",
+        "Tutor",
+        "Participant",
+        "Suggested",
+        "Rule confidence",
+        "Decided",
+        "How",
+        "Kept the suggestion",
+    ]
+
+
+def agreement_line(decision, *, zone: tzinfo, tutor_names: Mapping[int, str]) -> list:
+    return [
+        decision.change_id,
+        decision.session_id,
+        _local(decision.changed_at, zone, "%Y-%m-%d %H:%M:%S"),
+        safe_text(tutor_names.get(decision.tutor_id, "")),
+        decision.role,
+        STATUS_LABELS.get(decision.suggested, decision.suggested),
+        f"{decision.confidence:.2f}",
+        STATUS_LABELS.get(decision.decided, decision.decided),
+        "chose a status" if decision.chosen else "applied the suggestion (not counted)",
+        ("yes" if decision.decided == decision.suggested else "no") if decision.chosen else "",
+    ]
+
+
+def agreement_csv_lines(
+    decisions: Iterable, *, zone: tzinfo, zone_name: str, tutor_names: Mapping[int, str]
+) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"
+    yield writer.writerow(agreement_header(zone_name))
+    for decision in decisions:
+        yield writer.writerow(agreement_line(decision, zone=zone, tutor_names=tutor_names))

@@ -23,22 +23,24 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.fields.json import KT
 from django.db.models.functions import Greatest, TruncWeek
 from django.utils import timezone
 
 from attendance.billing import billing_notice, billing_outcome, session_billing
+from attendance.calibration import calibration_current, minimum_decisions
+from attendance.decisions import decisions
 from attendance.labels import BILLING_LABELS
 from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
 from attendance.statuses import BILLING_OUTCOMES, CHARGEABLE
-from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_rows
+from attendance.streaks import open_streaks
+from attendance.suggestions import Policy
+from reports.agreement import AgreementReport, CalibrationLine, agreement_report
+from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_name, person_rows
 from whiteboard.models import Connection
 from whiteboard.selectors import presence_snapshot
 
@@ -151,30 +153,14 @@ def weekly_figures(queryset: QuerySet, filters: ReportFilters) -> list[WeekPoint
     return fill_weeks(rows, date_from=filters.date_from, date_to=filters.date_to)
 
 
-def _latest_suggested(role: str) -> Subquery:
-    """The status the suggestion said for `role`, from the session's latest change that kept one."""
-    return Subquery(
-        AttendanceChange.objects.filter(session=OuterRef("pk"), suggestion__isnull=False)
-        .order_by("-id")
-        .values(status=KT(f"suggestion__{role}__status"))[:1]
-    )
+def report_decisions(queryset: QuerySet) -> list:
+    """Decisions on suggestions in these sessions' history (attendance.decisions): one query."""
+    return list(decisions(AttendanceChange.objects.filter(session__in=queryset.values("pk"))))
 
 
 def suggestion_agreement(queryset: QuerySet) -> Agreement:
-    """How often final statuses agree with the suggestion, grouped by the few status combinations."""
-    rows = (
-        queryset.annotate(suggested_tutor=_latest_suggested("tutor"), suggested_student=_latest_suggested("student"))
-        .values(
-            "suggested_tutor",
-            "suggested_student",
-            "tutor_attendance_status",
-            "student_attendance_status",
-            "attendance_source",
-        )
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return agreement(rows)
+    """How often people who chose a status kept the suggested one; applied suggestions counted apart."""
+    return agreement(report_decisions(queryset))
 
 
 @dataclass(frozen=True)
@@ -237,7 +223,7 @@ class Report:
 
 
 def attendance_report(*, user, filters: ReportFilters) -> Report:
-    """The whole report for what the user may see: six queries, whatever the number of sessions."""
+    """The whole report for what the user may see: a handful of queries, whatever the number of sessions."""
     sessions = report_sessions(user=user, filters=filters)
     return Report(
         filters=filters,
@@ -310,3 +296,57 @@ def _export_row(session: TutoringSession, *, now: datetime, open_connections: di
         row[f"whiteboard__{role}_total_active_seconds"] = status and status.total_active_seconds
         row[f"whiteboard__{role}_presence_spans"] = status and status.spans
     return row
+
+
+# --- the agreement page (issue 19) ---------------------------------------------------
+
+
+def calibration_lines() -> list[CalibrationLine]:
+    """What the page says about each role's calibration (reads the fit table only)."""
+    calibrator = calibration_current()
+    minimum = minimum_decisions()
+    lines = []
+    for role in ("student", "tutor"):
+        fit = calibrator.fits.get(role)
+        lines.append(
+            CalibrationLine(
+                role=role,
+                minimum=minimum,
+                fitted_at=fit.fitted_at if fit else None,
+                sample_size=fit.sample_size if fit else 0,
+                active=calibrator.active(role),
+                brier_before=fit.brier_before if fit else None,
+                brier_after=fit.brier_after if fit else None,
+            )
+        )
+    return lines
+
+
+def agreement_decisions(*, user, filters: ReportFilters) -> tuple[list, dict[int, str]]:
+    """Decisions in the sessions of the report's filters, and their tutors' names (two queries)."""
+    found = report_decisions(report_sessions(user=user, filters=filters))
+    tutor_ids = {d.tutor_id for d in found}
+    names = {
+        pk: person_name(first, last, username)
+        for pk, first, last, username in User.objects.filter(pk__in=tutor_ids).values_list(
+            "pk", "first_name", "last_name", "username"
+        )
+    }
+    return found, names
+
+
+def agreement_page(*, user, filters: ReportFilters) -> AgreementReport:
+    """The agreement report over the sessions of the report's filters."""
+    found, names = agreement_decisions(user=user, filters=filters)
+    return agreement_report(
+        found,
+        zone=business_zone(),
+        tutor_names=names,
+        threshold=Policy.from_settings().auto_apply_confidence,
+        calibration=calibration_lines(),
+    )
+
+
+def streaks_open() -> list:
+    """Open streaks (absences, lateness, tutor no-shows in a row) for the staff list."""
+    return list(open_streaks())

@@ -86,9 +86,11 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Server:
-        gunicorn = Path(sys.executable).with_name("gunicorn")
         cmd = [
-            str(gunicorn),
+            # `-m`, not the gunicorn script: a copied virtualenv's scripts name another interpreter.
+            sys.executable,
+            "-m",
+            "gunicorn",
             "config.wsgi",
             "--chdir",
             str(ROOT),

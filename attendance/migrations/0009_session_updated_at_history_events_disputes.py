@@ -17,7 +17,7 @@ def backfill_updated_at(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('attendance', '0007_report_indexes'),
+        ('attendance', '0008_suggestion_agreement_calibration_streaks'),
         ('whiteboard', '0002_heartbeat_hot_updates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
