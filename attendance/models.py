@@ -1,3 +1,9 @@
+"""The attendance tables: sessions, their history, disputes, calibration fits and alert streaks.
+
+Long because: Django looks for an app's models in this one module, and each table keeps its
+constraints and database comments beside its fields.
+"""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q

@@ -10,6 +10,9 @@ families/receivers.py), where `notification_prepare` makes a row with a unique k
 and its Message-ID; after commit a Celery task (families/tasks.py) per row calls `notification_deliver`,
 which sends it under the row's lock, records the outcome and says when to retry. A row whose task was
 never queued (Redis down at the commit) or was lost is found by `notifications_overdue`.
+
+Long because: every e-mail the app sends (marks, parents' reports, cancelled and moved sessions, the
+tutors' digest, streak alerts) is made here through the one `notification_prepare` and its helpers.
 """
 
 import hashlib
