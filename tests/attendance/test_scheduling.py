@@ -4,11 +4,13 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import transaction
 
 from attendance.models import AttendanceChange, TutoringSession
 from attendance.scheduling import session_cancel, session_reschedule
 from attendance.services import attendance_mark_by_hand
 from core.errors import DomainError
+from families.models import SentNotification
 from families.services import absence_report
 from tests.conftest import T0
 from tests.factories import GuardianFactory, UserFactory
@@ -42,8 +44,9 @@ def test_a_cancellation_excuses_both_and_is_kept_in_the_history(session, tutor, 
     assert (cancelled.tutor_attendance_status, cancelled.student_attendance_status) == ("excused", "excused")
     assert (cancelled.attendance_source, cancelled.attendance_marked_by) == ("manual", tutor)
     change = AttendanceChange.objects.get(session=session)
-    assert (change.event, change.actor, change.source, change.notes, change.changed_at) == (
+    assert (change.event, change.action, change.actor, change.source, change.notes, change.changed_at) == (
         "cancel",
+        "other",  # no suggestion was decided on: agreement and calibration leave it out
         tutor,
         "manual",
         "I am ill",
@@ -56,8 +59,14 @@ def test_the_student_and_every_parent_are_told_after_commit(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         session_cancel(session=session, by=tutor, reason="I am ill")
+        # Made with the change, in its transaction (pending); only their delivery waits for the commit.
+        pending = SentNotification.objects.filter(change__session=session)
+        assert sorted(pending.values_list("kind", "email", "status")) == sorted(
+            [("session_cancelled", student.email, "pending"), ("session_cancelled", parent.email, "pending")]
+        )
         assert mail.outbox == []
     assert sorted(m.to[0] for m in mail.outbox) == sorted([student.email, parent.email])
+    assert set(pending.values_list("status", flat=True)) == {"sent"}
     assert all("Cancelled" in m.subject and "I am ill" in m.body for m in mail.outbox)
 
 
@@ -110,7 +119,7 @@ def test_a_move_changes_the_times_and_keeps_both_in_the_history(session, tutor, 
     )
     assert moved.attendance_source == "system_default"
     change = AttendanceChange.objects.get()
-    assert (change.event, change.notes) == ("reschedule", "Clash")
+    assert (change.event, change.action, change.notes) == ("reschedule", "other", "Clash")
     assert change.rescheduled == {
         "from": {"start": T0.isoformat(), "end": END.isoformat()},
         "to": {"start": TOMORROW.isoformat(), "end": (TOMORROW + timedelta(hours=1)).isoformat()},
@@ -161,3 +170,13 @@ def test_a_started_or_cancelled_session_is_not_moved(session, tutor, clock, befo
     assert refusal(move) == "already_cancelled"
     clock.at(T0 + timedelta(minutes=1))
     assert refusal(move) == "already_started"
+
+
+def test_a_cancellation_rolled_back_leaves_no_email_behind(session, tutor, student, parent, before):
+    # The e-mail rows are made inside the cancellation's transaction: they go with it.
+    with pytest.raises(RuntimeError), transaction.atomic():
+        session_cancel(session=session, by=tutor, reason="I am ill")
+        assert SentNotification.objects.count() == 2
+        raise RuntimeError("the request failed after the cancellation")
+    assert SentNotification.objects.count() == 0
+    assert AttendanceChange.objects.count() == 0
