@@ -29,7 +29,8 @@ from tests.live_server import ROOT, LiveServer, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
-BROKER_URL = "redis://127.0.0.1:6379/9"
+# Database 9 unless TEST_REDIS_DB names another (helpers sharing one Redis each have their own).
+BROKER_URL = f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '9')}"
 VISIBILITY_TIMEOUT = 6  # seconds before Redis hands a dead worker's task to another; above the 4 s send
 WAIT = 30.0  # a correctness bound on a hang; each step takes a few seconds
 
@@ -112,7 +113,7 @@ def broker():
         client.ping()
     except redis.ConnectionError:
         pytest.skip(f"no Redis at {BROKER_URL} (.ci/run starts one)")
-    client.flushdb()  # database 9 is this test's own
+    client.flushdb()  # this database is this test's own
     yield BROKER_URL
     client.flushdb()
 
