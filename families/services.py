@@ -11,8 +11,9 @@ and its Message-ID; after commit a Celery task (families/tasks.py) per row calls
 which sends it under the row's lock, records the outcome and says when to retry. A row whose task was
 never queued (Redis down at the commit) or was lost is found by `notifications_overdue`.
 
-Long because: every e-mail the app sends (marks, parents' reports, cancelled and moved sessions, the
-tutors' digest, streak alerts) is made here through the one `notification_prepare` and its helpers.
+Long because: the notices' one life cycle (prepare, deliver, retry, resend, overdue) sits beside the
+kinds of notice that start it (marks, parents' reports, cancelled and moved sessions, digest, streaks); the next change here should move the
+life cycle into a module of its own.
 """
 
 import hashlib
