@@ -12,8 +12,8 @@ which sends it under the row's lock, records the outcome and says when to retry.
 never queued (Redis down at the commit) or was lost is found by `notifications_overdue`.
 
 Long because: the notices' one life cycle (prepare, deliver, retry, resend, overdue) sits beside the
-kinds of notice that start it (marks, parents' reports, cancelled and moved sessions, digest, streaks); the next change here should move the
-life cycle into a module of its own.
+kinds of notice that start it (marks, parents' reports, cancelled and moved sessions, digest,
+streaks); the next change here should move the life cycle into a module of its own.
 """
 
 import hashlib
