@@ -52,6 +52,25 @@ def _connection_response(result: services.ConnectionResult) -> Response:
     )
 
 
+class PresenceWindowErrorSerializer(ErrorSerializer):
+    """A connect's 409: the error body, with the session's presence window when that is the reason."""
+
+    opens_at = serializers.DateTimeField(required=False, help_text="`outside_presence_window`: when the window opens.")
+    closes_at = serializers.DateTimeField(
+        required=False, help_text="`outside_presence_window`: when the window closes (exclusive)."
+    )
+
+
+CONNECT_CONFLICT = OpenApiResponse(
+    PresenceWindowErrorSerializer,
+    description=(
+        "`outside_presence_window`: presence is recorded only from PRESENCE_JOIN_WINDOW_MINUTES (default 15) "
+        "before the session's start until as long after its end; `opens_at` and `closes_at` say when. "
+        "`connection_id_taken`: the id belongs to someone else. `connection_closed`: connect with a new id."
+    ),
+)
+
+
 class ConnectApi(APIView):
     throttle_classes = [ScopedUserRateThrottle]
     throttle_scope = "connect"
@@ -66,7 +85,7 @@ class ConnectApi(APIView):
         operation_id="whiteboard_connect",
         request=InputSerializer,
         parameters=[RETRY_AFTER],
-        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS, **THROTTLED},
+        responses={200: ConnectionSerializer, 409: CONNECT_CONFLICT, **ERRORS, **THROTTLED},
         summary="A tab or socket of the signed-in participant opened the whiteboard.",
     )
     def post(self, request, session_id: int):

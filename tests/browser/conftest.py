@@ -7,6 +7,7 @@ Run them alone with `pytest -m browser tests/browser/`; they skip, saying why, w
 import os
 import urllib.request
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,20 @@ def sign_in(page, user, password=PASSWORD):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+
+
+@pytest.fixture
+def session(tutor, student):
+    """Tina tutors Sam on a whiteboard, from 5 minutes ago for an hour: browsers run on real time,
+    and presence is recorded only inside the session's presence window."""
+    from django.utils import timezone
+
+    from tests.factories import TutoringSessionFactory
+
+    start = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    return TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
+    )
 
 
 @pytest.fixture

@@ -119,3 +119,26 @@ def inked_pixels(page) -> int:
         for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
         return inked;
     }""")
+
+
+def test_two_days_ahead_the_board_says_when_it_opens_and_records_no_presence(tutor, student, new_page, screenshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import TutoringSessionFactory
+    from whiteboard.models import Connection
+
+    start = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    ahead = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
+    )
+    page = new_page(student)
+    with page.expect_response(lambda r: r.url.endswith("/connection-status")):
+        page.goto(whiteboard_url(ahead))
+
+    expect(page.get_by_test_id("board-closed")).to_contain_text("The whiteboard opens at")
+    expect(page.locator("#connection-badge")).to_have_text("Opens later")
+    assert page.evaluate("window.whiteboardTracker") is None
+    assert not Connection.objects.filter(whiteboard_id=ahead.whiteboard_id).exists()
+    screenshot(page, "whiteboard-before-window-desktop")
