@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from attendance import services
+from attendance.display import RUNNING, attendance_view, session_phase
+from attendance.labels import history_entries
 from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
 from attendance.timeline import build_timeline
@@ -19,14 +21,6 @@ from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
 from whiteboard.services import presence_snapshot
 
-# Where a status came from, in the words tutors use.
-SOURCE_LABELS = {
-    AttendanceSource.SYSTEM_DEFAULT: "assumed",
-    AttendanceSource.WHITEBOARD_AUTO: "whiteboard",
-    AttendanceSource.MANUAL: "tutor",
-    AttendanceSource.ADMIN_OVERRIDE: "admin",
-    AttendanceSource.PARENT_REPORTED: "parent",
-}
 PAST_DAYS = 30
 
 
@@ -40,12 +34,18 @@ def _sessions_with_live_presence():
 
 def _card(session: TutoringSession, now) -> dict:
     live = []
+    snapshot = None
     if session.whiteboard is not None:
         alive = {c.role for c in session.whiteboard.open_connections if c.is_alive(now)}
         live = [role for role in Role.values if role in alive]
+        if session_phase(session, now=now) == RUNNING:
+            # From the prefetched connections: no query per card.
+            snapshot = presence_snapshot(
+                whiteboard=session.whiteboard, now=now, open_connections=session.whiteboard.open_connections
+            )
     return {
         "session": session,
-        "source_label": SOURCE_LABELS[session.attendance_source],
+        "view": attendance_view(session, now=now, snapshot=snapshot),
         "live": live,
         "running": session.scheduled_start <= now < session.scheduled_end,
         "ended": session.scheduled_end <= now,
@@ -128,6 +128,7 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
             now=now,
             spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
         )
+    view = attendance_view(session, now=now, snapshot=snapshot)
     mark_form = mark_form or MarkForm(
         initial={
             "tutor_status": session.tutor_attendance_status,
@@ -142,8 +143,10 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
         "timeline": timeline,
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
-        "history": session.attendance_changes.select_related("actor").order_by("-id"),
-        "source_label": SOURCE_LABELS[session.attendance_source],
+        "view": view,
+        "started": now >= session.scheduled_start,
+        "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
+        "history": history_entries(session.attendance_changes.select_related("actor").order_by("-id")),
         "locked": session.attendance_source == AttendanceSource.ADMIN_OVERRIDE and not request.user.is_staff,
         "now": now,
     }

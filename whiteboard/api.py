@@ -172,6 +172,12 @@ class ParticipantStatusSerializer(serializers.Serializer):
     hidden_seconds = serializers.IntegerField()
     open_connections = serializers.IntegerField()
     reconnects = serializers.IntegerField()
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices,
+        allow_null=True,
+        help_text="`visible` while some open tab is visible, `hidden` while every open tab is in the background "
+        "(still connected: hidden time counts as presence, in `hidden_seconds`); null when not connected.",
+    )
 
 
 class ConnectionStatusApi(APIView):

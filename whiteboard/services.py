@@ -592,6 +592,14 @@ class ParticipantStatus:
     open_connections: int
     reconnects: int
     spans: list[dict]
+    # "visible" while some open tab is visible, "hidden" while all are in the background, None when gone.
+    visibility: str | None = None
+
+
+def _visibility(alive: list[Connection]) -> str | None:
+    if not alive:
+        return None
+    return Visibility.VISIBLE if any(c.visibility == Visibility.VISIBLE for c in alive) else Visibility.HIDDEN
 
 
 def presence_snapshot(
@@ -633,5 +641,6 @@ def presence_snapshot(
             open_connections=len(alive),
             reconnects=max(0, len(spans) - 1),
             spans=spans,
+            visibility=_visibility(alive),
         )
     return result

@@ -1,5 +1,7 @@
 from django import template
 
+from attendance.labels import STATUS_LABELS, status_label
+
 register = template.Library()
 
 BADGE = {
@@ -10,14 +12,7 @@ BADGE = {
     "excused": "neutral",
     "unknown": "neutral",
 }
-LABEL = {
-    "present": "Present",
-    "late": "Late",
-    "left_early": "Left early",
-    "absent": "Absent",
-    "excused": "Excused",
-    "unknown": "Unknown",
-}
+LABEL = STATUS_LABELS
 
 
 @register.inclusion_tag("attendance/_status.html")
@@ -39,3 +34,9 @@ def duration(seconds) -> str:
 @register.filter
 def percent(value) -> str:
     return f"{round(float(value or 0) * 100)}%"
+
+
+@register.filter
+def status_word(status: str) -> str:
+    """A status in words, in a sentence: "left early"."""
+    return status_label(status).lower()

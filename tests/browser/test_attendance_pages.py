@@ -32,7 +32,7 @@ def card(page, session):
     return page.locator(f'[data-testid="session-card"][data-session-id="{session.pk}"]')
 
 
-def test_tutor_accepts_the_suggestion_and_the_card_shows_it(ended_session, tutor_page, screenshot):
+def test_tutor_accepts_the_suggestion_and_the_card_shows_it(ended_session, tutor, tutor_page, screenshot):
     tutor_page.goto("/")
     needs = tutor_page.get_by_test_id("needs-decision")
     expect(card(needs, ended_session)).to_contain_text("assumed")
@@ -46,7 +46,7 @@ def test_tutor_accepts_the_suggestion_and_the_card_shows_it(ended_session, tutor
     tutor_page.get_by_role("button", name="Accept suggestion").click()
 
     expect(tutor_page.get_by_role("status").filter(has_text="Suggestion accepted")).to_be_visible()
-    expect(tutor_page.get_by_test_id("history")).to_contain_text("From whiteboard presence")
+    expect(tutor_page.get_by_test_id("history")).to_contain_text(f"Suggestion accepted by {tutor.get_full_name()}")
     tutor_page.goto("/")
     accepted = card(tutor_page, ended_session)
     expect(accepted).to_contain_text("Late")
@@ -75,17 +75,16 @@ def test_manual_mark_with_notes(ended_session, tutor_page):
     )
 
 
-def test_marking_a_session_that_has_not_started_is_a_form_error(tutor, student, tutor_page):
+def test_a_session_that_has_not_started_offers_no_mark_form_and_says_when_it_starts(tutor, student, tutor_page):
     start = timezone.now() + timedelta(days=1)
     upcoming = TutoringSessionFactory(
         tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
     )
     tutor_page.goto(reverse("attendance:session", args=[upcoming.pk]))
-    form = tutor_page.get_by_test_id("mark-form")
-    form.get_by_label("Student").select_option("absent")
-    form.get_by_role("button", name="Save attendance").click()
-
-    expect(tutor_page.get_by_role("alert")).to_contain_text("has not started yet")
+    expect(tutor_page.get_by_test_id("current-attendance")).to_contain_text("Starts at")
+    expect(tutor_page.get_by_test_id("not-started")).to_be_visible()
+    expect(tutor_page.get_by_test_id("mark-form")).to_have_count(0)
+    expect(tutor_page.get_by_test_id("suggestion")).to_have_count(0)
     assert TutoringSession.objects.get(pk=upcoming.pk).attendance_source == "system_default"
     assert not AttendanceChange.objects.exists()
 
