@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
 from core.errors import DomainError
+from core.forms import CountedTextarea
 from whiteboard.services import presence_snapshot
 
 KEEP = ""
@@ -23,7 +24,7 @@ class OverrideForm(forms.Form):
 
     tutor_status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Tutor attendance")
     student_status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Student attendance")
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
+    notes = forms.CharField(widget=CountedTextarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
 
     def clean(self):
         data = super().clean()
@@ -33,7 +34,7 @@ class OverrideForm(forms.Form):
 
 
 class BulkNoteForm(forms.Form):
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
+    notes = forms.CharField(widget=CountedTextarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
 
 
 class AttendanceChangeInline(admin.TabularInline):

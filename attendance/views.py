@@ -17,6 +17,7 @@ from attendance.models import AttendanceSource, AttendanceStatus, TutoringSessio
 from attendance.selectors import session_for_tutor_or_staff
 from attendance.timeline import build_timeline
 from core.errors import DomainError
+from core.forms import CountedTextarea
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
 from whiteboard.services import presence_snapshot
@@ -99,7 +100,7 @@ class MarkForm(forms.Form):
     notes = forms.CharField(
         required=False,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=CountedTextarea(attrs={"rows": 3}),
         label="Notes",
         help_text="Why, in a few words. Kept in the history.",
     )

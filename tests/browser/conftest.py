@@ -30,6 +30,7 @@ SCREENSHOTS = Path(django_settings.BASE_DIR) / "artifacts" / "screenshots"
 PASSWORD = "pass-for-tests-123"  # tests/factories.py UserFactory
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 740}
+WIDE_PHONE = {"width": 390, "height": 844}  # the width the issue #15 walk used
 EXPECT_TIMEOUT_MS = 5_000
 
 
