@@ -1,5 +1,6 @@
 """The tutor's dashboard and session page in a real browser (issue #4)."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -131,7 +132,7 @@ def test_a_long_unbroken_note_wraps_and_the_timeline_fits_with_readable_uncut_la
         assert float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 12
     assert visible >= 3
     boxes = [labels.nth(i).bounding_box() for i in range(labels.count()) if labels.nth(i).is_visible()]
-    for left, right in zip(boxes, boxes[1:]):
+    for left, right in itertools.pairwise(boxes):
         assert left["x"] + left["width"] <= right["x"], "tick labels overlap"
     screenshot(page, f"session-long-note-{viewport['width']}")
 
