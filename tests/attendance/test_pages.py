@@ -107,8 +107,8 @@ def test_dashboard_query_count_does_not_grow_with_sessions(tutor, clock):
     def add_sessions(n, offset):
         for i in range(n):
             student = UserFactory()
-            # All on now, so each has a live connection (presence is recorded only near a session's time).
-            start = T0 + timedelta(minutes=(offset + i) % 10)
+            # All running now, each with a live connection: their cards show presence so far.
+            start = T0 - timedelta(minutes=(offset + i) % 10)
             session = TutoringSessionFactory(
                 tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(minutes=50)
             )
