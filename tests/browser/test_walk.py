@@ -125,6 +125,10 @@ def test_walk_every_page_as_every_user(demo, new_page, screenshot, width):
     ]:
         admin.goto(url)
         screenshot(admin, f"walk-staff-{name}-{width}")
+        if name == "admin-override":  # the evidence sits beside (or above) the form, never under it
+            evidence = admin.get_by_test_id("evidence").bounding_box()
+            form = admin.get_by_test_id("override-form").bounding_box()
+            assert evidence["x"] + evidence["width"] <= form["x"] or evidence["y"] + evidence["height"] <= form["y"]
 
     # The live session, after mia hides her tab: the tutor sees it and its hidden time.
     with mia_board.expect_response(lambda r: r.url.endswith("/heartbeat") and "hidden" in (r.request.post_data or "")):
