@@ -57,6 +57,12 @@ class TutoringSessionForm(forms.ModelForm):
         model = TutoringSession
         fields = ["title", "tutor", "student", "scheduled_start", "scheduled_end"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # an existing session without one: adding it is a deliberate tick
+            self.fields["with_whiteboard"].initial = False
+            self.fields["with_whiteboard"].help_text = "Tick to give this session a whiteboard from now on."
+
 
 def evidence_context(session: TutoringSession, *, now=None) -> dict:
     """What an admin overrides against: presence (times in the admin's zone), timeline and suggestion."""

@@ -180,8 +180,13 @@ def test_scheduling_a_session_in_admin_makes_its_whiteboard_with_it(admin_client
 
 def test_an_in_person_session_is_scheduled_by_unticking_the_whiteboard(admin_client, tutor, student):
     assert add_session(admin_client, tutor, student).status_code == 302
-    assert TutoringSession.objects.get(title="Chemistry").whiteboard is None
+    session = TutoringSession.objects.get(title="Chemistry")
+    assert session.whiteboard is None
     assert not WhiteboardSession.objects.exists()
+    # Editing it later offers the whiteboard unticked: saving it as it is keeps it in person.
+    change = admin_client.get(reverse("admin:attendance_tutoringsession_change", args=[session.pk])).content.decode()
+    box = change[change.index('name="with_whiteboard"') - 100 :][:250]
+    assert "checked" not in box
 
 
 def test_presence_in_admin_is_in_the_admins_zone_on_the_24_hour_clock(admin_client, staff, session, student, clock):
