@@ -44,6 +44,8 @@ def whiteboard_page(request, whiteboard_id: int):
             "window_state": window_state,
             "join_window_minutes": settings.PRESENCE["JOIN_WINDOW_MINUTES"],
             # Server time only: the page waits this long, it never reads the browser's clock.
-            "opens_in_seconds": max(0, int((window.opens_at - now).total_seconds())) if window_state == "before" else None,
+            "opens_in_seconds": max(0, int((window.opens_at - now).total_seconds()))
+            if window_state == "before"
+            else None,
         },
     )
