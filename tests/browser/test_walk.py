@@ -5,6 +5,7 @@ width (no sideways scrolling) and say nothing the rules forbid (no assumed statu
 """
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -87,6 +88,7 @@ def test_walk_every_page_as_every_user(demo, new_page, screenshot, width):
     upcoming = TutoringSession.objects.filter(tutor=users["priya"], scheduled_start__gt=timezone.now()).first()
     visit(priya, f"/sessions/{upcoming.pk}/", "tutor-priya-upcoming-session", width, screenshot)
     expect(priya.get_by_test_id("mark-form")).to_have_count(0)
+    expect(priya.get_by_test_id("scheduled")).to_have_text(re.compile(r"^Starts at \w{3} \d{1,2} \w{3}, \d\d:\d\d$"))
     visit(priya, f"/whiteboard/{live.whiteboard_id}/", "tutor-priya-whiteboard", width, screenshot)
     visit(priya, "/reports/", "tutor-priya-reports", width, screenshot)
     visit(priya, "/accounts/settings/", "tutor-priya-settings", width, screenshot)
