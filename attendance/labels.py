@@ -1,31 +1,60 @@
-"""What people read: statuses, where a status came from, and who changed it, in plain words.
+"""Words shown to people for attendance values: pages, e-mails, CSV and admin read them from here.
 
-Plain dicts and functions, so pages, e-mails and admin say the same thing.
+A plain module of dicts and functions (no Django), keyed by the values in `attendance.statuses`;
+a test holds every dict complete.
 """
 
-from attendance.models import AttendanceSource
+from attendance import statuses as s
 
+# A status, as a badge or a column says it.
 STATUS_LABELS = {
-    "present": "Present",
-    "late": "Late",
-    "left_early": "Left early",
-    "absent": "Absent",
-    "excused": "Excused",
-    "unknown": "Unknown",
+    s.PRESENT: "Present",
+    s.LATE: "Late",
+    s.LEFT_EARLY: "Left early",
+    s.ABSENT: "Absent",
+    s.EXCUSED: "Excused",
+}
+# The same, for a suggestion, which may also not know.
+SUGGESTED_STATUS_LABELS = {**STATUS_LABELS, s.UNKNOWN: "Unknown"}
+
+# Where a status came from, in full (admin, CSV, history).
+SOURCE_DESCRIPTIONS = {
+    s.MANUAL: "Marked by the tutor",
+    s.WHITEBOARD_AUTO: "From whiteboard presence",
+    s.PARENT_REPORTED: "Reported by a parent",
+    s.ADMIN_OVERRIDE: "Admin override",
+    s.SYSTEM_DEFAULT: "Assumed (not yet marked)",
+}
+# Where a status came from, in the one word tutors' and parents' cards show.
+SOURCE_LABELS = {
+    s.SYSTEM_DEFAULT: "assumed",
+    s.WHITEBOARD_AUTO: "whiteboard",
+    s.MANUAL: "tutor",
+    s.ADMIN_OVERRIDE: "admin",
+    s.PARENT_REPORTED: "parent",
+}
+# How a change came about, in words a parent understands (e-mails: "marked absent ...").
+SOURCE_HOW = {
+    s.MANUAL: "by the tutor",
+    s.WHITEBOARD_AUTO: "from the whiteboard: the time spent in the session",
+    s.ADMIN_OVERRIDE: "by an administrator",
+    s.PARENT_REPORTED: "by a parent",
+    s.SYSTEM_DEFAULT: "by default",
 }
 
-# Where a session's current status came from, as a short chip beside it.
-SOURCE_LABELS = {
-    AttendanceSource.SYSTEM_DEFAULT: "assumed",
-    AttendanceSource.WHITEBOARD_AUTO: "whiteboard",
-    AttendanceSource.MANUAL: "tutor",
-    AttendanceSource.ADMIN_OVERRIDE: "admin",
-    AttendanceSource.PARENT_REPORTED: "parent",
-}
+
+# `AttendanceChange.action` for a change that applied the suggestion (models.DecisionAction.ACCEPTED;
+# spelled here so this module stays free of Django).
+ACCEPTED_SUGGESTION = "accepted_suggestion"
 
 
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    """A status (or a suggestion's `unknown`) in words; an unknown value as it is."""
+    return SUGGESTED_STATUS_LABELS.get(status, status)
+
+
+def source_description(source: str) -> str:
+    return SOURCE_DESCRIPTIONS.get(source, source)
 
 
 def person_name(user) -> str:
@@ -36,10 +65,15 @@ def change_applied_suggestion(change) -> bool:
     """True when the change applied the suggestion (not when a person marked with one standing beside).
 
     Marks by hand keep the suggestion too, for the agreement reports; only an applied one is its source.
+    The recorded `action` (issue 19) says it where present; rows from before it fall back on the
+    source and the stored suggestion's `"applied": true` flag.
     """
     if not change.suggestion:
         return False
-    return change.source == AttendanceSource.WHITEBOARD_AUTO or bool(change.suggestion.get("applied"))
+    action = getattr(change, "action", "")
+    if action:
+        return action == ACCEPTED_SUGGESTION
+    return change.source == s.WHITEBOARD_AUTO or bool(change.suggestion.get("applied"))
 
 
 def change_confidence(change) -> float | None:
@@ -53,17 +87,17 @@ def change_source_label(change) -> str:
     """How the change came about, naming who: "marked by Maria Lopez", "applied by the finalising job"."""
     who = person_name(change.actor) if change.actor is not None else None
     source = change.source
-    if source == AttendanceSource.MANUAL:
+    if source == s.MANUAL:
         return f"marked by {who}"
-    if source == AttendanceSource.WHITEBOARD_AUTO:
+    if source == s.WHITEBOARD_AUTO:
         return f"suggestion accepted by {who}" if who else "suggestion applied by the finalising job"
-    if source == AttendanceSource.ADMIN_OVERRIDE:
+    if source == s.ADMIN_OVERRIDE:
         applied = " (suggestion applied)" if change_applied_suggestion(change) else ""
         return f"admin override by {who or 'an admin'}{applied}"
-    if source == AttendanceSource.PARENT_REPORTED:
+    if source == s.PARENT_REPORTED:
         return f"parent report by {who}" if who else "parent report"
     # Back to the default: only a parent withdrawing their report does that.
-    if change.previous_source == AttendanceSource.PARENT_REPORTED:
+    if change.previous_source == s.PARENT_REPORTED:
         return f"parent report withdrawn by {who}" if who else "parent report withdrawn"
     return "reset to not yet marked"
 

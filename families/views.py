@@ -16,20 +16,20 @@ from django.views.decorators.http import require_POST
 
 from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.models import AttendanceSource, TutoringSession
-from attendance.services import parent_change_refusal
+from attendance.rules import parent_change_refusal
 from core.errors import DomainError
-from families import services
+from families import selectors, services
 from families.forms import AbsenceReportForm, NotificationSettingsForm, WithdrawForm
 from families.models import Guardian
 from whiteboard.models import Role
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 PAST_DAYS = 30
 UPCOMING_DAYS = 56
 
 
 def _guardian_or_404(user) -> Guardian:
-    guardian = services.guardian_of(user)
+    guardian = selectors.guardian_of(user)
     if guardian is None:
         raise Http404("No such page.")
     return guardian
@@ -37,7 +37,7 @@ def _guardian_or_404(user) -> Guardian:
 
 def _session_for_parent(guardian: Guardian, session_id: int) -> TutoringSession:
     """The session if it is one of this parent's children's; 404 for every other session."""
-    session = services.guardian_sessions(guardian).filter(pk=session_id).first()
+    session = selectors.guardian_sessions(guardian).filter(pk=session_id).first()
     if session is None:
         raise Http404("No such session.")
     return session
@@ -75,7 +75,7 @@ def family_home(request):
     now = timezone.now()
     children = guardian.students.order_by("first_name", "last_name", "username")
     families = {child.pk: {"child": child, "upcoming": [], "past": []} for child in children}
-    sessions = services.guardian_sessions(guardian).filter(
+    sessions = selectors.guardian_sessions(guardian).filter(
         scheduled_end__gte=now - timedelta(days=PAST_DAYS), scheduled_start__lt=now + timedelta(days=UPCOMING_DAYS)
     )
     for session in sessions.order_by("scheduled_start"):

@@ -4,9 +4,9 @@ from django.template.defaultfilters import date as format_date
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from whiteboard.models import Connection, WhiteboardSession
+from whiteboard.models import PRESENCE_COLUMNS, Connection, WhiteboardSession
 from whiteboard.presence import parse_time
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 
 def _local(moment) -> str:
@@ -66,7 +66,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     def _live(obj) -> dict:
         """Presence as of now. The stored columns lag behind a live session: steady heartbeats touch only
         their connection row, and the whiteboard row catches up at the next connect, disconnect,
-        visibility change or sweep (whiteboard.services). Worked out once per row and page."""
+        visibility change or sweep (docs/presence-fast-path.md). Worked out once per row and page."""
         if not hasattr(obj, "live_snapshot"):
             obj.live_snapshot = presence_snapshot(whiteboard=obj, open_connections=obj.open_connection_list)
         return obj.live_snapshot
@@ -103,8 +103,8 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     def presence_spans_table(self, obj):
         rows = [
             (role, _local(span["start"]), _local(span["end"]), len(span["hidden"]))
-            for role in ("tutor", "student")
-            for span in getattr(obj, f"{role}_presence_spans")
+            for role, columns in PRESENCE_COLUMNS.items()
+            for span in getattr(obj, columns.presence_spans)
         ]
         return format_html_join("\n", "<div>{}: {} → {} ({} hidden interval(s))</div>", rows) or "—"
 

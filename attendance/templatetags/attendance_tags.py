@@ -1,24 +1,24 @@
 from django import template
 
-from attendance.labels import STATUS_LABELS, status_label
+from attendance import labels, statuses
 
 register = template.Library()
 
+# The tone of each status's badge; a test holds it complete against `attendance.statuses`.
 BADGE = {
-    "present": "ok",
-    "late": "warn",
-    "left_early": "warn",
-    "absent": "bad",
-    "excused": "neutral",
-    "unknown": "neutral",
+    statuses.PRESENT: "ok",
+    statuses.LATE: "warn",
+    statuses.LEFT_EARLY: "warn",
+    statuses.ABSENT: "bad",
+    statuses.EXCUSED: "neutral",
+    statuses.UNKNOWN: "neutral",
 }
-LABEL = STATUS_LABELS
 
 
 @register.inclusion_tag("attendance/_status.html")
 def status_badge(status: str, who: str = ""):
     """A status as a coloured badge that also says it in words (colour is never the only signal)."""
-    return {"status": status, "tone": BADGE.get(status, "neutral"), "label": LABEL.get(status, status), "who": who}
+    return {"status": status, "tone": BADGE.get(status, "neutral"), "label": labels.status_label(status), "who": who}
 
 
 @register.filter
@@ -39,4 +39,4 @@ def percent(value) -> str:
 @register.filter
 def status_word(status: str) -> str:
     """A status in words, in a sentence: "left early"."""
-    return status_label(status).lower()
+    return labels.status_label(status).lower()

@@ -77,6 +77,8 @@ def test_manual_mark_with_notes(ended_session, tutor_page):
 
 
 def test_a_session_that_has_not_started_offers_no_mark_form_and_says_when_it_starts(tutor, student, tutor_page):
+    # Issue 12: the page asks tutor_change_refusal, as the service does, instead of offering a form that answers 400;
+    # issue 15: it says when the session starts and shows no suggestion yet.
     start = timezone.now() + timedelta(days=1)
     upcoming = TutoringSessionFactory(
         tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
@@ -84,7 +86,9 @@ def test_a_session_that_has_not_started_offers_no_mark_form_and_says_when_it_sta
     tutor_page.goto(reverse("attendance:session", args=[upcoming.pk]))
     expect(tutor_page.get_by_test_id("current-attendance")).to_contain_text("Starts at")
     expect(tutor_page.get_by_test_id("not-started")).to_be_visible()
+    expect(tutor_page.get_by_test_id("mark-refusal")).to_contain_text("has not started yet")
     expect(tutor_page.get_by_test_id("mark-form")).to_have_count(0)
+    expect(tutor_page.get_by_test_id("accept-form")).to_have_count(0)
     expect(tutor_page.get_by_test_id("suggestion")).to_have_count(0)
     assert TutoringSession.objects.get(pk=upcoming.pk).attendance_source == "system_default"
     assert not AttendanceChange.objects.exists()
