@@ -1,12 +1,14 @@
 """Pages never show a wrong thing or offer an action that would fail (issue #15), with Django's test client."""
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
 
+from attendance.labels import change_applied_suggestion, change_confidence
 from attendance.models import AttendanceChange
-from attendance.services import attendance_finalize, attendance_mark_by_hand
+from attendance.services import attendance_apply_suggestion, attendance_finalize, attendance_mark_by_hand
 from families.services import absence_report, absence_withdraw
 from tests.conftest import T0
 from tests.factories import GuardianFactory, UserFactory
@@ -208,3 +210,43 @@ def test_a_hidden_tab_is_connected_tab_hidden_on_the_page_and_in_the_status_json
     assert tab.beat("visible").status_code == 200
     status = api(tutor).get(f"/api/whiteboard/sessions/{session.whiteboard_id}/connection-status").json()
     assert status["student"]["visibility"] == "visible"
+
+
+# --- history wording reads issue 19's recorded action first ---------------------------------------
+
+
+def _change(*, action: str, source: str = "admin_override", applied: bool | None = None):
+    suggestion = {"tutor": {"status": "present", "confidence": 0.9}, "student": {"status": "late", "confidence": 0.7}}
+    if applied is not None:
+        suggestion["applied"] = applied
+    return SimpleNamespace(action=action, source=source, suggestion=suggestion)
+
+
+@pytest.mark.parametrize(
+    ("action", "applied", "expected"),
+    [
+        ("accepted_suggestion", None, True),  # recorded: no flag needed
+        ("chose_status", True, False),  # recorded action wins over a stray flag
+        ("chose_student_status", None, False),
+        ("", True, True),  # a row from before `action`: the flag says it
+        ("", None, False),
+    ],
+)
+def test_an_admins_change_counts_as_applied_by_its_action_else_by_the_flag(action, applied, expected):
+    change = _change(action=action, applied=applied)
+    assert change_applied_suggestion(change) is expected
+    assert change_confidence(change) == (0.7 if expected else None)
+
+
+def test_an_admin_accepting_the_suggestion_reads_suggestion_applied_with_its_confidence(
+    tutor, student, staff, session, clock
+):
+    presence_trace(session.whiteboard, tutor, T0 - timedelta(minutes=2), END)
+    presence_trace(session.whiteboard, student, T0 - timedelta(minutes=1), END)
+    clock.at(END + timedelta(minutes=5))
+    attendance_apply_suggestion(session=session, by=staff, notes="Checked")
+    change = AttendanceChange.objects.get(session=session)
+    assert (change.action, change.suggestion["applied"]) == ("accepted_suggestion", True)
+    text = history(tutor, session)
+    assert f"Admin override by {staff.get_full_name()} (suggestion applied)" in text
+    assert "(confidence " in text
