@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from attendance.management.commands import demo_data
 from attendance.models import TutoringSession
 from attendance.services import attendance_finalize, attendance_mark_by_hand
+from demo.management.commands import demo_data
 from families.services import absence_report
 from tests.browser.conftest import DESKTOP, WIDE_PHONE, sign_in
 from whiteboard.models import Connection
