@@ -1,16 +1,23 @@
-"""Django admin: where admins look at sessions and override attendance, through the same services as the API."""
+"""Django admin: where admins look at sessions and override attendance, through the same services as the API.
+
+Long because: the session admin carries the override and bulk actions, the whiteboard tick and the
+presence evidence (timeline, live state) that admins decide from, and issue 19 added the history's
+decision filter, calibration and streak admins; all are thin doors onto services and selectors.
+"""
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from attendance.billing import session_billing
+from attendance.display import live_state
 from attendance.labels import BILLING_LABELS
 from attendance.models import (
     ATTENDANCE_FIELDS,
@@ -21,8 +28,12 @@ from attendance.models import (
     decision_action,
 )
 from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
-from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, session_save
+from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, attendance_suggest, session_save
+from attendance.timeline import build_timeline
 from core.errors import DomainError
+from core.forms import CountedTextarea
+from whiteboard.models import Role, WhiteboardSession
+from whiteboard.presence import parse_time
 from whiteboard.selectors import presence_snapshot
 
 
@@ -48,7 +59,7 @@ class OverrideForm(forms.Form):
 
     tutor_status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Tutor attendance")
     student_status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, label="Student attendance")
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
+    notes = forms.CharField(widget=CountedTextarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
 
     def clean(self):
         data = super().clean()
@@ -58,7 +69,57 @@ class OverrideForm(forms.Form):
 
 
 class BulkNoteForm(forms.Form):
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
+    notes = forms.CharField(widget=CountedTextarea(attrs={"rows": 3}), label="Why (required)", max_length=2000)
+
+
+class TutoringSessionForm(forms.ModelForm):
+    """Scheduling a session: its whiteboard is made with it (ticked by default), no raw id needed."""
+
+    with_whiteboard = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Use a whiteboard",
+        help_text="Creates the session's whiteboard, where presence is recorded. Untick for in-person sessions.",
+    )
+
+    class Meta:
+        model = TutoringSession
+        fields = ["title", "tutor", "student", "scheduled_start", "scheduled_end"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # an existing session without one: adding it is a deliberate tick
+            self.fields["with_whiteboard"].initial = False
+            self.fields["with_whiteboard"].help_text = "Tick to give this session a whiteboard from now on."
+
+
+def evidence_context(session: TutoringSession, *, now=None) -> dict:
+    """What an admin overrides against: presence (times in the admin's zone), timeline and suggestion."""
+    now = now or timezone.now()
+    context = {"session": session, "now": now, "started": now >= session.scheduled_start, "presence": [], "log": []}
+    context["suggestion"] = attendance_suggest(session=session, now=now)
+    if session.whiteboard is not None:
+        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
+        for role, status in snapshot.items():
+            state = live_state(role, status)
+            context["presence"].append({"role": role, "status": status, "tone": state.tone, "state": state.text})
+        context["timeline"] = build_timeline(
+            scheduled_start=session.scheduled_start,
+            scheduled_end=session.scheduled_end,
+            now=now,
+            spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
+        )
+        context["log"] = [
+            {
+                "at": parse_time(entry["at"]),
+                "role": entry["role"],
+                "event": entry["event"],
+                "visibility": entry.get("visibility"),
+                "connection": str(entry["connection_id"])[:8],
+            }
+            for entry in session.whiteboard.connection_logs
+        ]
+    return context
 
 
 class AttendanceChangeInline(admin.TabularInline):
@@ -138,24 +199,54 @@ class TutoringSessionAdmin(admin.ModelAdmin):
         "student__last_name",
     ]
     date_hierarchy = "scheduled_start"
+    form = TutoringSessionForm
     autocomplete_fields = ["tutor", "student"]
-    raw_id_fields = ["whiteboard"]
     inlines = [AttendanceChangeInline]
     actions = ["apply_suggestion_action", "override_action"]
     # Attendance is changed only through the override form, which records who, when and why.
-    readonly_fields = ["override_link", *ATTENDANCE_FIELDS, "billing", "finalize_checked_at", "updated_at", "presence"]
+    readonly_fields = [
+        "override_link",
+        *ATTENDANCE_FIELDS,
+        "billing",
+        "finalize_checked_at",
+        "updated_at",
+        "presence",
+        "whiteboard_link",
+    ]
     fieldsets = [
-        (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "whiteboard"]}),
+        (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "with_whiteboard"]}),
         (
             "Attendance",
             {"fields": ["override_link", *ATTENDANCE_FIELDS, "billing", "finalize_checked_at", "updated_at"]},
         ),
-        ("Whiteboard presence (evidence, read-only)", {"fields": ["presence"]}),
+        ("Whiteboard presence (evidence, read-only)", {"fields": ["whiteboard_link", "presence"]}),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # adding: only the schedule and the whiteboard tick; attendance starts at its defaults
+            return [
+                (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "with_whiteboard"]})
+            ]
+        if obj.whiteboard_id is not None:  # it has one: nothing to tick
+            first = (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end"]})
+            return [first, *self.fieldsets[1:]]
+        return self.fieldsets
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new session has no history yet
+
     def save_model(self, request, obj, form, change):
+        if form.cleaned_data.get("with_whiteboard") and obj.whiteboard_id is None:
+            obj.whiteboard = WhiteboardSession.objects.create()
         # Through the one write, so the edit (title, times, people) counts as a change for syncs.
         session_save(session=obj)
+
+    @admin.display(description="Whiteboard")
+    def whiteboard_link(self, obj):
+        if obj.whiteboard_id is None:
+            return "None (in person or elsewhere)"
+        url = reverse("admin:whiteboard_whiteboardsession_change", args=[obj.whiteboard_id])
+        return format_html('<a href="{}">Whiteboard #{}</a>', url, obj.whiteboard_id)
 
     def get_urls(self):
         custom = [
@@ -186,43 +277,9 @@ class TutoringSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Presence")
     def presence(self, obj):
-        if obj.whiteboard is None:
-            return "No whiteboard: an in-person or other session."
-        snapshot = presence_snapshot(whiteboard=obj.whiteboard)
-        rows = []
-        for role, status in snapshot.items():
-            rows.append(
-                (
-                    role,
-                    "connected" if status.connected else "not connected",
-                    status.connected_at or "—",
-                    status.last_activity_at or "—",
-                    status.total_active_seconds // 60,
-                    status.hidden_seconds // 60,
-                    status.reconnects,
-                )
-            )
-        summary = format_html_join(
-            "", "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{} min</td><td>{} min</td><td>{}</td></tr>", rows
-        )
-        spans = format_html_join(
-            "",
-            "<li>{}: {} → {}</li>",
-            ((role, span["start"], span["end"]) for role, s in snapshot.items() for span in s.spans),
-        )
-        log = format_html_join(
-            "",
-            "<li>{} — {} {} (connection {})</li>",
-            ((e["at"], e["role"], e["event"], e["connection_id"][:8]) for e in obj.whiteboard.connection_logs),
-        )
-        return format_html(
-            "<table><tr><th></th><th>now</th><th>first joined</th><th>last seen</th><th>active</th>"
-            "<th>hidden</th><th>reconnects</th></tr>{}</table><p><b>Presence spans</b></p><ul>{}</ul>"
-            "<p><b>Connection log</b></p><ul>{}</ul>",
-            summary,
-            spans or "—",
-            log or "—",
-        )
+        if obj.pk is None:
+            return "—"
+        return render_to_string("admin/attendance/_evidence.html", evidence_context(obj))
 
     def override_view(self, request, pk):
         session = get_object_or_404(TutoringSession, pk=pk)
@@ -245,6 +302,7 @@ class TutoringSessionAdmin(admin.ModelAdmin):
                 return redirect("admin:attendance_tutoringsession_change", session.pk)
         context = {
             **self.admin_site.each_context(request),
+            **evidence_context(session),
             "opts": self.model._meta,
             "original": session,
             "title": f"Override attendance: {session}",

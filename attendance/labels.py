@@ -43,6 +43,11 @@ SOURCE_HOW = {
 }
 
 
+# `AttendanceChange.action` for a change that applied the suggestion (models.DecisionAction.ACCEPTED;
+# spelled here so this module stays free of Django).
+ACCEPTED_SUGGESTION = "accepted_suggestion"
+
+
 def status_label(status: str) -> str:
     """A status (or a suggestion's `unknown`) in words; an unknown value as it is."""
     return SUGGESTED_STATUS_LABELS.get(status, status)
@@ -69,3 +74,87 @@ BILLING_LABELS = {
 }
 # How an admin settled a contested decision.
 SETTLEMENT_LABELS = {s.KEPT: "Decision kept", s.OVERRIDDEN: "Decision overridden"}
+
+
+def person_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def change_applied_suggestion(change) -> bool:
+    """True when the change applied the suggestion (not when a person marked with one standing beside).
+
+    Marks by hand keep the suggestion too, for the agreement reports; only an applied one is its source.
+    The recorded `action` (issue 19) says it where present; rows from before it fall back on the
+    source and the stored suggestion's `"applied": true` flag.
+    """
+    if not change.suggestion:
+        return False
+    action = getattr(change, "action", "")
+    if action:
+        return action == ACCEPTED_SUGGESTION
+    return change.source == s.WHITEBOARD_AUTO or bool(change.suggestion.get("applied"))
+
+
+def change_confidence(change) -> float | None:
+    """The applied suggestion's confidence (as sure as its less sure participant); None if none was applied."""
+    if not change_applied_suggestion(change):
+        return None
+    return min(change.suggestion["tutor"]["confidence"], change.suggestion["student"]["confidence"])
+
+
+def change_source_label(change) -> str:
+    """How the change came about, naming who: "marked by Maria Lopez", "applied by the finalising job"."""
+    who = person_name(change.actor) if change.actor is not None else None
+    source = change.source
+    if source == s.MANUAL:
+        return f"marked by {who}"
+    if source == s.WHITEBOARD_AUTO:
+        return f"suggestion accepted by {who}" if who else "suggestion applied by the finalising job"
+    if source == s.ADMIN_OVERRIDE:
+        applied = " (suggestion applied)" if change_applied_suggestion(change) else ""
+        return f"admin override by {who or 'an admin'}{applied}"
+    if source == s.PARENT_REPORTED:
+        return f"parent report by {who}" if who else "parent report"
+    # Back to the default: only a parent withdrawing their report does that.
+    if change.previous_source == s.PARENT_REPORTED:
+        return f"parent report withdrawn by {who}" if who else "parent report withdrawn"
+    return "reset to not yet marked"
+
+
+def change_status_moves(change) -> list[tuple[str, str, str]]:
+    """(who, from, to) for each participant whose status the change moved, in display words."""
+    moves = []
+    for who, old, new in (
+        ("Tutor", change.old_tutor_status, change.new_tutor_status),
+        ("Student", change.old_student_status, change.new_student_status),
+    ):
+        if old != new:
+            moves.append((who, status_label(old), status_label(new)))
+    return moves
+
+
+def change_changes_nothing(change) -> bool:
+    """Same statuses, same source, no note: a row that tells nothing (older data may hold some)."""
+    return (
+        change.old_tutor_status == change.new_tutor_status
+        and change.old_student_status == change.new_student_status
+        and change.source == change.previous_source
+        and not change.notes.strip()
+    )
+
+
+def history_entries(changes) -> list[dict]:
+    """History as people read it, rows that change nothing left out: for each change, when, how
+    (`how`: "marked by Maria Lopez"), the status moves in words, the applied suggestion's
+    confidence (None unless one was applied) and the note."""
+    return [
+        {
+            "change": change,
+            "how": change_source_label(change),
+            "moves": change_status_moves(change),
+            "confidence": change_confidence(change),
+            "notes": change.notes,
+        }
+        for change in changes
+        if not change_changes_nothing(change)
+    ]

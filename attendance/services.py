@@ -152,6 +152,15 @@ def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime)
         raise refusal
 
 
+def _changes_nothing(locked: TutoringSession, *, source: str, tutor_status, student_status, notes: str) -> bool:
+    return (
+        source == locked.attendance_source
+        and (tutor_status or locked.tutor_attendance_status) == locked.tutor_attendance_status
+        and (student_status or locked.student_attendance_status) == locked.student_attendance_status
+        and notes == locked.attendance_notes
+    )
+
+
 def attendance_mark(
     *,
     session: TutoringSession,
@@ -184,6 +193,10 @@ def attendance_mark(
         locked = TutoringSession.objects.select_for_update().get(pk=session.pk)
         now = now or timezone.now()
         _check_may_mark(locked, by=by, source=source, now=now)
+        if _changes_nothing(
+            locked, source=source, tutor_status=tutor_status, student_status=student_status, notes=notes
+        ):
+            return locked  # the same mark again: no history row that says nothing
         return attendance_change_record(
             session=locked,
             by=by,
@@ -305,7 +318,8 @@ def attendance_apply_suggestion(
         tutor_status=suggestion.tutor.status,
         student_status=suggestion.student.status,
         notes=notes,
-        suggestion=suggestion.to_dict(),
+        # Marked as applied too (h15's history reads it on rows from before `action`).
+        suggestion={**suggestion.to_dict(), "applied": True},
         action=DecisionAction.ACCEPTED,
         now=now,
     )
@@ -370,7 +384,8 @@ def attendance_finalize(
                         tutor_status=suggestion.tutor.status,
                         student_status=suggestion.student.status,
                         notes="Applied automatically: the whiteboard evidence was clear.",
-                        suggestion=suggestion.to_dict(),
+                        # Marked as applied too (h15's history reads it on rows from before `action`).
+                        suggestion={**suggestion.to_dict(), "applied": True},
                         action=DecisionAction.ACCEPTED,
                         now=now,
                     )

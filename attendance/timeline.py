@@ -1,20 +1,23 @@
-"""Geometry of the presence timeline picture: pure, so the page draws it as SVG on the server (and it prints)."""
+"""Geometry of the presence timeline: pure, so the page draws it on the server (and it prints).
+
+Positions are percentages of the plot's width, so the picture stretches to any screen while
+its words (row names, tick labels) stay HTML text at a readable size, never scaled down.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from whiteboard.presence import parse_time
 
-WIDTH = 720
-LABEL_WIDTH = 84
-ROW_HEIGHT = 34
-TOP = 26
+# Within this many percent of either edge a tick label is aligned to that edge, so it is never cut
+# (a label is about 15 % of the plot on a 390 px phone, 6 % on a desktop).
+EDGE = 10.0
 
 
 @dataclass(frozen=True)
 class Bar:
-    x: float
-    width: float
+    x: float  # percent of the plot's width
+    width: float  # percent
     start: datetime
     end: datetime
 
@@ -22,21 +25,20 @@ class Bar:
 @dataclass(frozen=True)
 class Row:
     label: str
-    y: float
     spans: list[Bar]
     hidden: list[Bar]
 
 
 @dataclass(frozen=True)
 class Tick:
-    x: float
+    x: float  # percent
     at: datetime
+    align: str  # start | middle | end: how its label sits on it
+    major: bool  # minor ticks' labels give way on narrow screens
 
 
 @dataclass(frozen=True)
 class Timeline:
-    width: int
-    height: int
     rows: list[Row]
     ticks: list[Tick]
     window: Bar  # the scheduled window
@@ -57,30 +59,29 @@ def build_timeline(
     left = min([scheduled_start - margin, *moments])
     right = max([scheduled_end + margin, *moments])
     span_seconds = max(1.0, (right - left).total_seconds())
-    plot_width = WIDTH - LABEL_WIDTH - 8
 
     def x(moment: datetime) -> float:
-        return round(LABEL_WIDTH + plot_width * (moment - left).total_seconds() / span_seconds, 1)
+        return round(100 * (moment - left).total_seconds() / span_seconds, 2)
 
     def bar(start: datetime, end: datetime) -> Bar:
-        return Bar(x(start), max(1.5, round(x(end) - x(start), 1)), start, end)
+        return Bar(x(start), max(0.3, round(x(end) - x(start), 2)), start, end)
 
     rows = []
-    for index, (label, spans) in enumerate(parsed.items()):
+    for label, spans in parsed.items():
         hidden = [bar(parse_time(s), parse_time(e)) for _, _, intervals in spans for s, e in intervals]
-        rows.append(Row(label, TOP + index * ROW_HEIGHT, [bar(s, e) for s, e, _ in spans], hidden))
+        rows.append(Row(label, [bar(s, e) for s, e, _ in spans], hidden))
 
     step = _tick_step(right - left)
-    first_tick = left.replace(minute=0, second=0, microsecond=0)
+    moment = left.replace(minute=0, second=0, microsecond=0)
     ticks = []
-    moment = first_tick
     while moment <= right:
         if moment >= left:
-            ticks.append(Tick(x(moment), moment))
+            position = x(moment)
+            align = "start" if position < EDGE else "end" if position > 100 - EDGE else "middle"
+            ticks.append(Tick(position, moment, align, major=len(ticks) % 2 == 0))
         moment += step
     now_x = x(now) if left <= now <= right else None
-    height = TOP + len(rows) * ROW_HEIGHT + 8
-    return Timeline(WIDTH, height, rows, ticks, bar(scheduled_start, scheduled_end), now_x)
+    return Timeline(rows, ticks, bar(scheduled_start, scheduled_end), now_x)
 
 
 def _tick_step(length: timedelta) -> timedelta:

@@ -13,8 +13,9 @@ from django.views.decorators.http import require_POST
 
 from attendance import services
 from attendance.billing import session_billing
+from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.disputes import dispute_raise
-from attendance.labels import BILLING_LABELS, SOURCE_LABELS
+from attendance.labels import BILLING_LABELS, SOURCE_LABELS, history_entries
 from attendance.models import AttendanceStatus, TutoringSession
 from attendance.rules import (
     decision_locked,
@@ -32,6 +33,7 @@ from attendance.selectors import (
 )
 from attendance.timeline import build_timeline
 from core.errors import DomainError
+from core.forms import CountedTextarea
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
 from whiteboard.selectors import presence_snapshot
@@ -49,12 +51,18 @@ def _sessions_with_live_presence():
 
 def _card(session: TutoringSession, now) -> dict:
     live = []
+    snapshot = None
     if session.whiteboard is not None:
         alive = {c.role for c in session.whiteboard.open_connections if c.is_alive(now)}
         live = [role for role in Role.values if role in alive]
+        if session_phase(session, now=now) == RUNNING:
+            # From the prefetched connections: no query per card.
+            snapshot = presence_snapshot(
+                whiteboard=session.whiteboard, now=now, open_connections=session.whiteboard.open_connections
+            )
     return {
         "session": session,
-        "source_label": SOURCE_LABELS[session.attendance_source],
+        "view": attendance_view(session, now=now, snapshot=snapshot),
         "live": live,
         "running": session.scheduled_start <= now < session.scheduled_end,
         "ended": session.scheduled_end <= now,
@@ -123,7 +131,7 @@ class MarkForm(forms.Form):
     notes = forms.CharField(
         required=False,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=CountedTextarea(attrs={"rows": 3}),
         label="Notes",
         help_text="Why, in a few words. Kept in the history.",
     )
@@ -195,6 +203,7 @@ def _render_session(
             now=now,
             spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
         )
+    view = attendance_view(session, now=now, snapshot=snapshot)
     mark_form = mark_form or MarkForm(
         initial={
             "tutor_status": session.tutor_attendance_status,
@@ -209,7 +218,10 @@ def _render_session(
         "timeline": timeline,
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
-        "history": session.attendance_changes.select_related("actor").order_by("-id"),
+        "view": view,
+        "started": now >= session.scheduled_start,
+        "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
+        "history": history_entries(session.attendance_changes.select_related("actor").order_by("-id")),
         "source_label": SOURCE_LABELS[session.attendance_source],
         # Why this user may not mark now (None: the forms are offered); the service applies the same rule.
         "refusal": None if request.user.is_staff else tutor_change_refusal(session, now=now),

@@ -1,4 +1,6 @@
-"""API plumbing shared by every endpoint: one JSON error shape, `{"code", "detail"[, "errors"]}`."""
+"""API plumbing shared by every endpoint: one JSON error shape, `{"code", "detail"[, "errors"][, facts]}`.
+
+A domain error's extra facts (`DomainError(..., opens_at=...)`) are added to its body as they are."""
 
 import logging
 
@@ -112,7 +114,7 @@ def exception_handler(exc, context):
     if isinstance(exc, Throttled):
         exc = exceptions.Throttled(wait=exc.wait)  # DRF's 429 body and Retry-After, as its throttles give
     elif isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message), status=DOMAIN_ERROR_STATUS.get(exc.code, 409))
+        return Response(error_body(exc.code, exc.message, **exc.extra), status=DOMAIN_ERROR_STATUS.get(exc.code, 409))
     if isinstance(exc, (OperationalError, InterfaceError)) or type(exc) is DatabaseError:
         # The database is unreachable: say so quickly, so clients retry instead of seeing a 500 page.
         logger.error("database unavailable: %s", exc)

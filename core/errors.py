@@ -5,10 +5,12 @@ class DomainError(Exception):
     form error, admin into an error message.
     """
 
-    def __init__(self, message: str, code: str):
+    def __init__(self, message: str, code: str, **extra):
         super().__init__(message)
         self.message = message
         self.code = code
+        # Machine-readable facts beside the code (e.g. `opens_at`); the API adds them to the error body.
+        self.extra = extra
 
 
 class Throttled(DomainError):

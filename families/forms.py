@@ -1,5 +1,7 @@
 from django import forms
 
+from core.forms import CountedTextarea
+
 
 class AbsenceReportForm(forms.Form):
     """A parent's absence report: why the child will miss the session."""
@@ -8,7 +10,7 @@ class AbsenceReportForm(forms.Form):
         max_length=2000,
         label="Reason",
         help_text="For the tutor, e.g. “ill with a cold” or “family trip”. Kept with the attendance record.",
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=CountedTextarea(attrs={"rows": 3}),
         error_messages={"required": "Please say why your child will miss the session."},
     )
 

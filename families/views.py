@@ -14,14 +14,16 @@ from django.template.defaultfilters import date as format_date
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.disputes import dispute_raise
-from attendance.labels import SOURCE_LABELS
 from attendance.models import AttendanceSource, TutoringSession
 from attendance.rules import dispute_open_until, dispute_refusal, parent_change_refusal
 from core.errors import DomainError
 from families import selectors, services
 from families.forms import AbsenceReportForm, DisputeForm, NotificationSettingsForm, WithdrawForm
 from families.models import Guardian
+from whiteboard.models import Role
+from whiteboard.selectors import presence_snapshot
 
 PAST_DAYS = 30
 UPCOMING_DAYS = 56
@@ -52,13 +54,15 @@ def _card(session: TutoringSession, now) -> dict:
     refusal = parent_change_refusal(
         session, source=AttendanceSource.SYSTEM_DEFAULT if reported else AttendanceSource.PARENT_REPORTED, now=now
     )
+    snapshot = None
+    if session_phase(session, now=now) == RUNNING and session.whiteboard_id is not None:
+        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)  # few: only sessions running now
     return {
         "session": session,
-        "source_label": SOURCE_LABELS[session.attendance_source],
+        # The same rules as the tutor's page: no "present" while it runs and nobody has decided.
+        "view": attendance_view(session, now=now, snapshot=snapshot, roles=(Role.STUDENT,)),
         "ended": session.scheduled_end <= now,
         "running": session.scheduled_start <= now < session.scheduled_end,
-        # Not started and not decided: there is no attendance to show yet.
-        "scheduled": now < session.scheduled_start and session.attendance_source == AttendanceSource.SYSTEM_DEFAULT,
         "can_report": refusal is None and not reported,
         "can_withdraw": refusal is None and reported,
         "refusal": refusal,

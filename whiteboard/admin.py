@@ -1,9 +1,21 @@
 from django.contrib import admin
 from django.db.models import Prefetch
+from django.template.defaultfilters import date as format_date
+from django.utils import timezone
 from django.utils.html import format_html_join
 
 from whiteboard.models import PRESENCE_COLUMNS, Connection, WhiteboardSession
+from whiteboard.presence import parse_time
 from whiteboard.selectors import presence_snapshot
+
+
+def _local(moment) -> str:
+    """A moment in the admin's own zone, on the 24-hour clock; the stored values are UTC."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        moment = parse_time(moment)
+    return format_date(timezone.localtime(moment), "D j M Y, H:i:s T")
 
 
 class ConnectionInline(admin.TabularInline):
@@ -73,7 +85,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
             (
                 role,
                 "connected" if status.connected else "not connected",
-                status.last_activity_at or "—",
+                _local(status.last_activity_at),
                 status.total_active_seconds,
                 status.hidden_seconds,
             )
@@ -90,7 +102,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     @admin.display(description="Presence spans")
     def presence_spans_table(self, obj):
         rows = [
-            (role, span["start"], span["end"], len(span["hidden"]))
+            (role, _local(span["start"]), _local(span["end"]), len(span["hidden"]))
             for role, columns in PRESENCE_COLUMNS.items()
             for span in getattr(obj, columns.presence_spans)
         ]
@@ -98,5 +110,5 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Connection log")
     def connection_log_table(self, obj):
-        rows = [(e["at"], e["event"], e["role"], e["connection_id"]) for e in obj.connection_logs]
+        rows = [(_local(e["at"]), e["event"], e["role"], e["connection_id"]) for e in obj.connection_logs]
         return format_html_join("\n", "<div>{} — {} — {} — {}</div>", rows) or "—"

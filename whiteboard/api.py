@@ -51,6 +51,25 @@ def _connection_response(result: services.ConnectionResult) -> Response:
     )
 
 
+class PresenceWindowErrorSerializer(ErrorSerializer):
+    """A connect's 409: the error body, with the session's presence window when that is the reason."""
+
+    opens_at = serializers.DateTimeField(required=False, help_text="`outside_presence_window`: when the window opens.")
+    closes_at = serializers.DateTimeField(
+        required=False, help_text="`outside_presence_window`: when the window closes (exclusive)."
+    )
+
+
+CONNECT_CONFLICT = OpenApiResponse(
+    PresenceWindowErrorSerializer,
+    description=(
+        "`outside_presence_window`: presence is recorded only from PRESENCE_JOIN_WINDOW_MINUTES (default 15) "
+        "before the session's start until as long after its end; `opens_at` and `closes_at` say when. "
+        "`connection_id_taken`: the id belongs to someone else. `connection_closed`: connect with a new id."
+    ),
+)
+
+
 @extend_schema_serializer(component_name="ConnectInput")
 class ConnectInputSerializer(serializers.Serializer):
     connection_id = ConnectionIdField(required=False, help_text="Client-made id; the server makes one if absent.")
@@ -85,6 +104,12 @@ class ParticipantStatusSerializer(serializers.Serializer):
     hidden_seconds = serializers.IntegerField()
     open_connections = serializers.IntegerField()
     reconnects = serializers.IntegerField()
+    visibility = serializers.ChoiceField(
+        choices=Visibility.choices,
+        allow_null=True,
+        help_text="`visible` while some open tab is visible, `hidden` while every open tab is in the background "
+        "(still connected: hidden time counts as presence, in `hidden_seconds`); null when not connected.",
+    )
 
 
 @extend_schema_serializer(component_name="ConnectionStatus")
@@ -115,7 +140,7 @@ class WhiteboardTrackingViewSet(viewsets.ViewSet):
         operation_id="whiteboard_connect",
         request=ConnectInputSerializer,
         parameters=[RETRY_AFTER],
-        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS, **THROTTLED},
+        responses={200: ConnectionSerializer, 409: CONNECT_CONFLICT, **ERRORS, **THROTTLED},
         summary="A tab or socket of the signed-in participant opened the whiteboard.",
     )
     def connect(self, request, session_id: int):

@@ -6,10 +6,11 @@ WebSocket consumer and batch jobs share the same rules.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from core.errors import DomainError
 from whiteboard.models import Visibility
 
 
@@ -48,6 +49,26 @@ def presence_window(*, scheduled_start: datetime, scheduled_end: datetime) -> Pr
     """
     margin = timedelta(minutes=settings.PRESENCE["JOIN_WINDOW_MINUTES"])
     return PresenceWindow(scheduled_start - margin, scheduled_end + margin)
+
+
+def presence_window_check(*, scheduled_start: datetime, scheduled_end: datetime, now: datetime) -> None:
+    """Raise `outside_presence_window` (with `opens_at` and `closes_at`) unless `now` is inside the window.
+
+    Every presence door calls it before recording a connection: the HTTP connect answers 409 with
+    the window in its body, the WebSocket closes with 4408.
+    """
+    window = presence_window(scheduled_start=scheduled_start, scheduled_end=scheduled_end)
+    if window.contains(now):
+        return
+    when = "opens" if now < window.opens_at else "closed"
+    moment = window.opens_at if now < window.opens_at else window.closes_at
+    raise DomainError(
+        f"The whiteboard {when} at {moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC: presence is recorded only from "
+        f"{settings.PRESENCE['JOIN_WINDOW_MINUTES']} minutes before the session until as long after it.",
+        "outside_presence_window",
+        opens_at=window.opens_at,
+        closes_at=window.closes_at,
+    )
 
 
 def _iso(moment: datetime) -> str:

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from whiteboard.models import PRESENCE_COLUMNS, Connection, PresenceColumns, Role, WhiteboardSession
+from whiteboard.models import PRESENCE_COLUMNS, Connection, PresenceColumns, Role, Visibility, WhiteboardSession
 from whiteboard.presence import fold_tail, span_totals
 
 
@@ -63,6 +63,14 @@ class ParticipantStatus:
     open_connections: int
     reconnects: int
     spans: list[dict]
+    # "visible" while some open tab is visible, "hidden" while all are in the background, None when gone.
+    visibility: str | None = None
+
+
+def _visibility(alive: list[Connection]) -> str | None:
+    if not alive:
+        return None
+    return Visibility.VISIBLE if any(c.visibility == Visibility.VISIBLE for c in alive) else Visibility.HIDDEN
 
 
 def presence_snapshot(
@@ -100,5 +108,6 @@ def presence_snapshot(
             open_connections=len(alive),
             reconnects=max(0, len(spans) - 1),
             spans=spans,
+            visibility=_visibility(alive),
         )
     return result

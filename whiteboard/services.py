@@ -30,7 +30,7 @@ from accounts.ratelimit import Rate
 from core.errors import DomainError, Throttled
 from whiteboard import fastpath
 from whiteboard.models import PRESENCE_COLUMNS, Connection, PresenceColumns, Role, Visibility, WhiteboardSession
-from whiteboard.presence import PresenceSettings, extend_span, span_totals, start_span
+from whiteboard.presence import PresenceSettings, extend_span, presence_window_check, span_totals, start_span
 from whiteboard.selectors import participant_role, presence_folded
 
 
@@ -229,6 +229,8 @@ def presence_connect(
         whiteboard, role = _lock_for_participant(whiteboard_id=whiteboard_id, user=user)
         # Taken after the lock: a request that waited must not write a time before its predecessor's.
         now = now or timezone.now()
+        session = whiteboard.tutoring_session
+        presence_window_check(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end, now=now)
         participant = _Participant(whiteboard, role)
         connections = _open_connections(whiteboard, role)
         _catch_up(participant, connections)

@@ -1,9 +1,12 @@
 """Pages of the whiteboard: the drawing surface participants open, which runs the attendance tracker."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils import timezone
 
 from whiteboard.models import Role
+from whiteboard.presence import presence_window
 from whiteboard.selectors import participant_role, whiteboard_for_user
 
 
@@ -14,6 +17,11 @@ def whiteboard_page(request, whiteboard_id: int):
     session = whiteboard.tutoring_session
     role = participant_role(session=session, user=request.user)
     other_role = Role.STUDENT if role == Role.TUTOR else Role.TUTOR
+    now = timezone.now()
+    window = presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end)
+    # Outside the presence window connect answers 409: the page says when the board opens and
+    # does not start the tracker; before the window it reloads itself when the window opens.
+    window_state = "before" if now < window.opens_at else "open" if window.contains(now) else "closed"
     return render(
         request,
         "whiteboard/page.html",
@@ -23,5 +31,12 @@ def whiteboard_page(request, whiteboard_id: int):
             "role": role,
             "other_role": other_role,
             "other": session.student if role == Role.TUTOR else session.tutor,
+            "window": window,
+            "window_state": window_state,
+            "join_window_minutes": settings.PRESENCE["JOIN_WINDOW_MINUTES"],
+            # Server time only: the page waits this long, it never reads the browser's clock.
+            "opens_in_seconds": max(0, int((window.opens_at - now).total_seconds()))
+            if window_state == "before"
+            else None,
         },
     )

@@ -41,3 +41,9 @@ def percent(value) -> str:
 def iso_datetime(value):
     """An ISO 8601 string kept in JSON (a move's times) as a datetime, for the `date` filter to show locally."""
     return parse_datetime(value) if isinstance(value, str) else None
+
+
+@register.filter
+def status_word(status: str) -> str:
+    """A status in words, in a sentence: "left early"."""
+    return labels.status_label(status).lower()

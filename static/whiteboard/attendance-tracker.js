@@ -23,7 +23,8 @@
  *   "connecting" | "connected" ({ connectionId, heartbeatInterval })
  *   "reconnecting" ({ attempt, retryInMs, status?, error? }): a request failed, retrying
  *   "offline" ({ reason }): "stopped", "socket_closed", "left_page", "unauthorized" (401/403),
- *              "not_found" (not a participant) or "rejected" (another 4xx)
+ *              "not_found" (not a participant), "outside_presence_window" (409: too early or too late;
+ *              detail has the body's opens_at and closes_at) or "rejected" (another 4xx)
  *
  * It POSTs .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats
  * at the interval the server returned with the tab's visibility (and at once when it changes).
@@ -137,8 +138,9 @@
         connectionId = null;      // the server closed it (timed out while we were away): start afresh
         connect();
       } else if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-        const reason = status === 401 || status === 403 ? "unauthorized" : status === 404 ? "not_found" : "rejected";
-        halt(reason, { status, code: data && data.code });
+        const reason = status === 401 || status === 403 ? "unauthorized" : status === 404 ? "not_found"
+          : data && data.code === "outside_presence_window" ? "outside_presence_window" : "rejected";
+        halt(reason, { status, code: data && data.code, opensAt: data && data.opens_at, closesAt: data && data.closes_at });
       } else {
         failures += 1;            // network error, timeout, throttled or 5xx: try again a little later
         const ceiling = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));

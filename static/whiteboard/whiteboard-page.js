@@ -13,6 +13,8 @@
     here: ["ok", "On the whiteboard"],
     away: ["neutral", "Not here"],
     unknown: ["neutral", "Checking…"],
+    closed: ["neutral", "Not open"],
+    hidden: ["warn", "On the whiteboard · tab hidden"],
   };
 
   function setBadge(badge, state, text) {
@@ -23,9 +25,20 @@
   }
 
   const selfBadge = document.getElementById("connection-badge");
-  const OFFLINE_TEXT = { unauthorized: "Offline: sign in again", not_found: "Offline: not your session" };
+  const OFFLINE_TEXT = {
+    unauthorized: "Offline: sign in again",
+    not_found: "Offline: not your session",
+    outside_presence_window: "Not open now",
+  };
   let polling = null;
-  const tracker = window.AttendanceTracker.start({
+  // Outside the presence window the server refuses to record presence: do not try. Before it,
+  // reload when it opens (the delay comes from the server; the browser's clock is not read).
+  const windowState = board.dataset.windowState;
+  if (windowState !== "open") {
+    setBadge(selfBadge, "closed", windowState === "before" ? "Opens later" : "Closed");
+    if (board.dataset.opensIn) setTimeout(() => location.reload(), (Number(board.dataset.opensIn) + 1) * 1000);
+  }
+  const tracker = windowState !== "open" ? null : window.AttendanceTracker.start({
     whiteboardId: board.dataset.whiteboardId,
     csrfToken: board.dataset.csrfToken,
     onStatus(state, detail) {
@@ -46,7 +59,7 @@
       const response = await fetch(board.dataset.statusUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       const status = (await response.json())[board.dataset.otherRole];
-      setBadge(otherBadge, status.connected ? "here" : "away");
+      setBadge(otherBadge, !status.connected ? "away" : status.visibility === "hidden" ? "hidden" : "here");
     } catch (e) {
       /* offline: the tracker's badge already says so */
     }

@@ -6,10 +6,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from attendance.models import AttendanceChange
+from accounts.models import Profile
+from attendance.models import AttendanceChange, TutoringSession
 from tests.conftest import T0
 from tests.factories import TutoringSessionFactory
 from tests.whiteboard.helpers import presence_trace
+from whiteboard.models import WhiteboardSession
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +144,72 @@ def test_history_in_admin_is_read_only(admin_client, session, tutor, clock):
         == 403
     )
     assert AttendanceChange.objects.get().notes == ""
+
+
+# --- issue #15: scheduling with a whiteboard, evidence in the admin's zone beside the override form ---------
+
+
+def add_session(admin_client, tutor, student, **extra):
+    return admin_client.post(
+        reverse("admin:attendance_tutoringsession_add"),
+        {
+            "title": "Chemistry",
+            "tutor": tutor.pk,
+            "student": student.pk,
+            "scheduled_start_0": "2026-03-12",
+            "scheduled_start_1": "16:00:00",
+            "scheduled_end_0": "2026-03-12",
+            "scheduled_end_1": "17:00:00",
+            **extra,
+        },
+    )
+
+
+def test_scheduling_a_session_in_admin_makes_its_whiteboard_with_it(admin_client, tutor, student):
+    form = admin_client.get(reverse("admin:attendance_tutoringsession_add")).content.decode()
+    assert 'name="with_whiteboard"' in form and "checked" in form[form.index('name="with_whiteboard"') - 80 :][:200]
+    assert 'name="whiteboard"' not in form  # no raw id to look up
+
+    response = add_session(admin_client, tutor, student, with_whiteboard="on")
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    session = TutoringSession.objects.get(title="Chemistry")
+    assert session.whiteboard is not None
+    assert session.whiteboard.tutoring_session == session
+
+
+def test_an_in_person_session_is_scheduled_by_unticking_the_whiteboard(admin_client, tutor, student):
+    assert add_session(admin_client, tutor, student).status_code == 302
+    session = TutoringSession.objects.get(title="Chemistry")
+    assert session.whiteboard is None
+    assert not WhiteboardSession.objects.exists()
+    # Editing it later offers the whiteboard unticked: saving it as it is keeps it in person.
+    change = admin_client.get(reverse("admin:attendance_tutoringsession_change", args=[session.pk])).content.decode()
+    box = change[change.index('name="with_whiteboard"') - 100 :][:250]
+    assert "checked" not in box
+
+
+def test_presence_in_admin_is_in_the_admins_zone_on_the_24_hour_clock(admin_client, staff, session, student, clock):
+    Profile.objects.update_or_create(user=staff, defaults={"time_zone": "America/New_York"})
+    presence_trace(session.whiteboard, student, T0 + timedelta(minutes=3), T0 + timedelta(minutes=50))
+    clock.at(END + timedelta(minutes=5))
+    content = admin_client.get(reverse("admin:attendance_tutoringsession_change", args=[session.pk])).content.decode()
+    evidence = content[content.index('data-testid="evidence"') :]
+    # 14:03 UTC is 10:03 in New York (EDT on 10 March 2026); no raw UTC text.
+    assert "10 Mar, 10:03:00" in evidence
+    assert "+00:00" not in evidence and "T14:03" not in evidence
+    assert "a.m." not in content and "p.m." not in content
+    assert 'data-testid="timeline"' in evidence
+
+
+def test_the_override_form_has_the_timeline_and_the_suggestion_beside_it(admin_client, session, tutor, student, clock):
+    presence_trace(session.whiteboard, tutor, T0 - timedelta(minutes=1), END)
+    presence_trace(session.whiteboard, student, T0 + timedelta(minutes=12), END)
+    clock.at(END + timedelta(minutes=5))
+    content = admin_client.get(reverse("admin:attendance_tutoringsession_override", args=[session.pk])).content.decode()
+    assert 'data-testid="override-form"' in content
+    assert 'data-testid="timeline"' in content
+    suggestion = content[content.index('data-testid="admin-suggestion"') :]
+    assert 'data-status="late"' in suggestion
+    assert "% sure" in suggestion
+    assert "joined 12 min after the start" in suggestion

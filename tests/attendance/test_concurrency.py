@@ -59,12 +59,13 @@ def test_concurrent_marks_all_land_in_history_in_order_and_the_last_wins():
     session = TutoringSessionFactory(tutor=tutor, student=student, scheduled_start=T0, scheduled_end=END)
     statuses = ["late", "absent", "left_early", "present", "excused", "late", "absent", "present"]
 
-    def mark(status):
+    def mark(index, status):
+        # Each note its own: the same mark twice in a row would change nothing and write no row.
         return lambda: attendance_mark_by_hand(
-            session=session, by=tutor, tutor_status=None, student_status=status, notes=status, now=END
+            session=session, by=tutor, tutor_status=None, student_status=status, notes=f"{index}: {status}", now=END
         )
 
-    run_together(*(mark(s) for s in statuses))
+    run_together(*(mark(i, s) for i, s in enumerate(statuses)))
 
     history = list(AttendanceChange.objects.filter(session=session).order_by("id"))
     assert sorted(h.new_student_status for h in history) == sorted(statuses)

@@ -76,15 +76,23 @@ def test_dashboard_groups_sessions_and_flags_those_needing_a_decision(tutor, stu
     assert ended.title in html
 
 
-def test_card_shows_where_the_status_came_from_and_who_is_live(tutor, student, session, clock):
+def test_a_running_undecided_card_shows_presence_so_far_not_an_assumed_status(tutor, student, session, clock):
     presence_trace(session.whiteboard, student, T0, T0 + timedelta(minutes=10), disconnect=False)
     clock.at(T0 + timedelta(minutes=10, seconds=5))
     html = browser(tutor).get("/").content.decode()
-    assert 'data-testid="live-marker"' in html
-    assert "On the whiteboard now: student" in html
-    assert ">assumed<" in html
-    clock.at(T0 + timedelta(minutes=20))  # the student's tab went silent: no longer live
-    assert 'data-testid="live-marker"' not in browser(tutor).get("/").content.decode()
+    assert 'data-testid="in-progress"' in html
+    assert "On the whiteboard</span>" in html
+    assert "Not joined yet</span>" in html  # the tutor
+    assert ">assumed<" not in html
+    clock.at(T0 + timedelta(minutes=20))  # the student's tab went silent: gone since its last signal
+    html = browser(tutor).get("/").content.decode()
+    assert "Left at 14:10</span>" in html
+    assert "On the whiteboard</span>" not in html
+
+
+def test_an_ended_undecided_card_says_where_the_status_came_from(tutor, student, session, clock):
+    clock.at(END + timedelta(minutes=1))
+    assert ">assumed<" in browser(tutor).get("/").content.decode()
 
 
 def test_dashboard_query_count_does_not_grow_with_sessions(tutor, clock):
@@ -99,7 +107,8 @@ def test_dashboard_query_count_does_not_grow_with_sessions(tutor, clock):
     def add_sessions(n, offset):
         for i in range(n):
             student = UserFactory()
-            start = T0 + timedelta(hours=offset + i)
+            # All running now, each with a live connection: their cards show presence so far.
+            start = T0 - timedelta(minutes=(offset + i) % 10)
             session = TutoringSessionFactory(
                 tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(minutes=50)
             )

@@ -7,6 +7,7 @@ Run them alone with `pytest -m browser tests/browser/`; they skip, saying why, w
 import os
 import urllib.request
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ SCREENSHOTS = Path(django_settings.BASE_DIR) / "artifacts" / "screenshots"
 PASSWORD = "pass-for-tests-123"  # tests/factories.py UserFactory
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 375, "height": 740}
+WIDE_PHONE = {"width": 390, "height": 844}  # the width the issue #15 walk used
 EXPECT_TIMEOUT_MS = 5_000
 
 
@@ -129,6 +131,20 @@ def sign_in(page, user, password=PASSWORD):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+
+
+@pytest.fixture
+def session(tutor, student):
+    """Tina tutors Sam on a whiteboard, from 5 minutes ago for an hour: browsers run on real time,
+    and presence is recorded only inside the session's presence window."""
+    from django.utils import timezone
+
+    from tests.factories import TutoringSessionFactory
+
+    start = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    return TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
+    )
 
 
 @pytest.fixture

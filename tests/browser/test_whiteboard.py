@@ -119,3 +119,51 @@ def inked_pixels(page) -> int:
         for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
         return inked;
     }""")
+
+
+def test_two_days_ahead_the_board_says_when_it_opens_and_records_no_presence(tutor, student, new_page, screenshot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import TutoringSessionFactory
+    from whiteboard.models import Connection
+
+    start = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    ahead = TutoringSessionFactory(
+        tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
+    )
+    page = new_page(student)
+    with page.expect_response(lambda r: r.url.endswith("/connection-status")):
+        page.goto(whiteboard_url(ahead))
+
+    expect(page.get_by_test_id("board-closed")).to_contain_text("The whiteboard opens at")
+    expect(page.locator("#connection-badge")).to_have_text("Opens later")
+    assert page.evaluate("window.whiteboardTracker") is None
+    assert not Connection.objects.filter(whiteboard_id=ahead.whiteboard_id).exists()
+    screenshot(page, "whiteboard-before-window-desktop")
+
+
+def test_the_tutor_sees_a_hidden_tab_as_connected_tab_hidden_with_a_24_hour_updated_stamp(
+    session, student_page, new_page, screenshot
+):
+    import re
+
+    # en-US would write "4:05:06 PM" if the page used the browser's own time format.
+    tutor_page = new_page(session.tutor, locale="en-US")
+    student_page.goto(whiteboard_url(session))
+    expect(student_page.locator("#connection-badge")).to_have_text("Connected")
+    with student_page.expect_response(
+        lambda r: r.url.endswith("/heartbeat") and "hidden" in (r.request.post_data or "")
+    ):
+        student_page.evaluate("""() => {
+            Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""")
+
+    tutor_page.goto(reverse("attendance:session", args=[session.pk]))
+    student_status = tutor_page.get_by_test_id("student-connection")
+    expect(student_status).to_have_text("Connected · tab hidden")
+    expect(tutor_page.locator("#live-updated")).to_have_text(re.compile(r"^live · updated \d\d:\d\d:\d\d$"))
+    expect(student_status).to_have_text("Connected · tab hidden")  # still so after the live refresh
+    screenshot(tutor_page, "session-running-hidden-tab-desktop")

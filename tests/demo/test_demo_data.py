@@ -260,3 +260,29 @@ def test_a_parent_follows_leo_and_can_sign_in():
     grace = get_user_model().objects.get(username="grace")
     assert grace.check_password(demo_data.PASSWORD)
     assert [s.username for s in grace.guardian.students.all()] == ["leo"]
+
+
+# --- a live session on every run (issue #15); last: it adds a session the tests above do not expect ---------
+
+
+def test_the_printed_logins_say_who_is_in_the_live_session(demo):
+    logins = demo.output[demo.output.index("Demo logins") :]
+    assert "priya" in logins and "<- in the live session now (tutor)" in logins
+    assert "<- in the live session now (student)" in logins
+    assert "Live now: Statistics (live demo)" in logins
+
+
+def test_a_run_days_later_starts_a_new_live_session_with_both_connected():
+    import time_machine
+
+    with time_machine.travel(timezone.now() + timedelta(days=3, hours=5), tick=False):
+        again = run_demo_data()
+        now = timezone.now()
+        live = TutoringSession.objects.filter(scheduled_start__lte=now, scheduled_end__gt=now)
+        assert live.count() == 1
+        session = live.select_related("whiteboard", "tutor", "student").get()
+        assert (session.tutor.username, session.student.username) == ("priya", "mia")
+        assert session.scheduled_end - now >= timedelta(minutes=30)
+        status = presence_snapshot(whiteboard=session.whiteboard, now=now)
+        assert status["tutor"].connected and status["student"].connected
+        assert f"Live now: {session.title} (#{session.pk})" in again.output

@@ -1,6 +1,7 @@
 """Who may reach the four whiteboard endpoints, and how they prove who they are."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db.models import Max
@@ -8,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import token_issue, token_revoke
 from attendance.models import TutoringSession
-from tests.conftest import T0
+from tests.conftest import T0, Clock
 from tests.factories import TutoringSessionFactory, WhiteboardSessionFactory
 from tests.whiteboard.helpers import Tab
 from whiteboard.models import Connection, WhiteboardSession
@@ -17,6 +18,13 @@ pytestmark = pytest.mark.django_db
 
 POSTS = ["connect", "heartbeat", "disconnect"]
 ALL = [*POSTS, "connection-status"]
+
+
+@pytest.fixture
+def clock():
+    """Inside the session's presence window (which opens 15 min before its start), unless a test moves it."""
+    with Clock(T0 - timedelta(minutes=5)) as c:
+        yield c
 
 
 @pytest.fixture

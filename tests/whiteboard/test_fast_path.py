@@ -146,7 +146,7 @@ def _steady_beats(session, count: int) -> None:
 
 
 def test_the_fast_statement_is_prepared_on_the_connection(tutor, student):
-    _steady_beats(TutoringSessionFactory(tutor=tutor, student=student), 8)  # past psycopg's prepare_threshold
+    _steady_beats(new_session(tutor, student), 8)  # past psycopg's prepare_threshold
     with db.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [statement for (statement,) in cursor.fetchall()]
@@ -163,7 +163,7 @@ def test_steady_heartbeats_rewrite_their_row_in_place_without_touching_an_index(
             )
             return cursor.fetchone() or (0, 0)
 
-    session = TutoringSessionFactory(tutor=tutor, student=student)
+    session = new_session(tutor, student)
     before = updates()
     _steady_beats(session, 10)
     updated, hot = (after - prior for after, prior in zip(updates(), before, strict=True))
@@ -181,19 +181,19 @@ def _synchronous_commit() -> str:
 def test_an_asynchronous_heartbeat_commit_stays_with_its_own_statement(tutor, student):
     """Nothing after the steady beat (here the next query on the connection) commits without its flush."""
     assert _synchronous_commit() == "on"
-    _steady_beats(TutoringSessionFactory(tutor=tutor, student=student), 3)
+    _steady_beats(new_session(tutor, student), 3)
     assert _synchronous_commit() == "on"
 
 
 def test_a_callers_transaction_never_commits_asynchronously(tutor, student):
     """Inside atomic() (every test here runs in one) the beat must not turn the whole transaction asynchronous."""
-    _steady_beats(TutoringSessionFactory(tutor=tutor, student=student), 3)
+    _steady_beats(new_session(tutor, student), 3)
     assert _synchronous_commit() == "on"
 
 
 def test_the_fast_statement_in_its_own_transaction_sets_asynchronous_commit_for_that_transaction(tutor, student):
     """What the statement does to the transaction it runs in, seen from inside (a caller's block is skipped above)."""
-    session = TutoringSessionFactory(tutor=tutor, student=student)
+    session = new_session(tutor, student)
     connection_id = uuid.uuid4()
     services.presence_connect(whiteboard_id=session.whiteboard_id, user=student, connection_id=connection_id, now=T0)
     sql = fastpath._fast_heartbeat_sql(counted=False, asynchronous=True)

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 
 from accounts.models import profile_for
+from tests.conftest import T0
 from tests.factories import WhiteboardSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +95,36 @@ def test_a_window_across_midnight_names_both_days(client, session, student):
 
     assert "Tue 10 Mar, 23:00</time>\N{EN DASH}<time" in html
     assert "Wed 11 Mar, 00:00 JST</time>" in html
+
+
+# --- the presence window -------------------------------------------------------------------
+
+
+def test_two_days_ahead_the_page_says_when_the_board_opens_and_starts_no_tracker(client, session, student, clock):
+    clock.at(T0 - timedelta(days=2))
+
+    html = signed_in(client, student).get(page_url(session)).content.decode()
+
+    assert 'data-window-state="before"' in html
+    assert "The whiteboard opens at" in html
+    assert "Tue 10 Mar, 13:45 GMT" in html  # 15 minutes before the 14:00 start
+    assert f'data-opens-in="{2 * 24 * 3600 - 15 * 60}"' in html
+
+
+def test_inside_the_window_the_tracker_runs(client, session, student, clock):
+    clock.at(T0 - timedelta(minutes=15))
+
+    html = signed_in(client, student).get(page_url(session)).content.decode()
+
+    assert 'data-window-state="open"' in html
+    assert "The whiteboard opens at" not in html
+
+
+def test_after_the_window_the_page_says_it_closed(client, session, tutor, clock):
+    clock.at(T0 + timedelta(hours=1, minutes=15))
+
+    html = signed_in(client, tutor).get(page_url(session)).content.decode()
+
+    assert 'data-window-state="closed"' in html
+    assert "The whiteboard closed at" in html
+    assert "15:15 GMT" in html

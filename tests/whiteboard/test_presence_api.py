@@ -381,6 +381,7 @@ def test_many_fast_heartbeats_show_the_same_status_as_the_locked_path_gave(clock
         "connected": False,
         "disconnected_at": live["last_activity_at"],
         "open_connections": 0,
+        "visibility": None,
     }
 
 

@@ -64,7 +64,11 @@ SECOND_TAB = "student opened a second tab"
 BACKGROUND = "student's tab in the background for 15 min"
 CRASH = "student's browser crashed"
 IN_PERSON = "in person"
-RUNNING = "running now"
+RUNNING = "live demo"
+# The live demo: who takes part, how long it runs, how long ago it started when made.
+LIVE_TUTOR, LIVE_STUDENT = "priya", "mia"
+LIVE_MINUTES, LIVE_STARTED_AGO = 60, 20
+LIVE_LEFT_AT_LEAST = timedelta(minutes=10)  # a live session with less left than this is replaced
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,9 @@ class Command(BaseCommand):
                 self.stdout.write("Demo sessions exist already; left as they are (--reset rebuilds them).")
             else:
                 self._sessions(people, now)
-        self._print_logins(people)
+            # Every run, however long after the first: a session in progress to watch live.
+            live = self._live_session(people)
+        self._print_logins(people, live)
         self.stdout.write(f"Done in {time.perf_counter() - started:.1f} s.")
 
     # --- accounts -------------------------------------------------------------------------
@@ -283,17 +289,39 @@ class Command(BaseCommand):
         past, upcoming = _past(), _upcoming()
         for plan in [*past, *upcoming]:
             self._session(plan, people, _local(today, plan.day, plan.at, zone), until=None)
+        self.stdout.write(
+            f"Created {len(past)} past sessions (last two weeks) and {len(upcoming)} upcoming; "
+            f"times are {zone.key} local time."
+        )
+
+    def _live_session(self, people: dict) -> TutoringSession:
+        """The live demo session: the one still in progress with time left, else a new one started
+        LIVE_STARTED_AGO minutes ago whose presence runs up to now, both participants still connected."""
         # Last, with the clock read again: its participants' last heartbeat is as recent as it can be.
         now = timezone.now().replace(microsecond=0)
-        running = Plan("priya", "mia", "Statistics", RUNNING, 0, "", minutes=60,
-                       tabs=(Tab(TUTOR, -2, 60), Tab(STUDENT, 1, 60)))  # fmt: skip
-        session = self._session(running, people, (now - timedelta(minutes=20)).replace(second=0), until=now)
-
-        self.stdout.write(
-            f"Created {len(past)} past sessions (last two weeks), one running now "
-            f"(#{session.pk}, whiteboard #{session.whiteboard_id}, started 20 min ago) and "
-            f"{len(upcoming)} upcoming; times are {zone.key} local time."
+        live = (
+            TutoringSession.objects.filter(
+                tutor=people[LIVE_TUTOR],
+                student=people[LIVE_STUDENT],
+                title__endswith=f"({RUNNING})",
+                scheduled_start__lte=now,
+                scheduled_end__gte=now + LIVE_LEFT_AT_LEAST,
+            )
+            .order_by("-scheduled_start")
+            .first()
         )
+        if live is not None:
+            self.stdout.write(f"The live demo session #{live.pk} is still in progress.")
+            return live
+        plan = Plan(LIVE_TUTOR, LIVE_STUDENT, "Statistics", RUNNING, 0, "", minutes=LIVE_MINUTES,
+                    tabs=(Tab(TUTOR, -2, LIVE_MINUTES), Tab(STUDENT, 1, LIVE_MINUTES)))  # fmt: skip
+        start = (now - timedelta(minutes=LIVE_STARTED_AGO)).replace(second=0)
+        live = self._session(plan, people, start, until=now)
+        self.stdout.write(
+            f"Created the live demo session #{live.pk} (whiteboard #{live.whiteboard_id}), "
+            f"started {LIVE_STARTED_AGO} min ago, until {timezone.localtime(live.scheduled_end):%H:%M}."
+        )
+        return live
 
     def _session(self, plan: Plan, people: dict, start: datetime, *, until: datetime | None) -> TutoringSession:
         title = f"{plan.subject} ({plan.scenario})" if plan.scenario else plan.subject
@@ -329,14 +357,24 @@ class Command(BaseCommand):
             else:
                 presence_sweep(now=at)
 
-    def _print_logins(self, people: dict) -> None:
+    def _print_logins(self, people: dict, live: TutoringSession) -> None:
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {PASSWORD})")
         self.stdout.write(f"  {'username':<10} {'role':<8} name")
+        roles_in_live = {LIVE_TUTOR: "tutor", LIVE_STUDENT: "student"}
         for username, _first, _last, role in PEOPLE:
             user = people[username]
             note = "" if user.email == f"{username}@{EMAIL_DOMAIN}" else "  (existing account, not changed)"
+            if username in roles_in_live:
+                note += f"  <- in the live session now ({roles_in_live[username]})"
             self.stdout.write(f"  {username:<10} {role:<8} {user.get_full_name()}{note}")
+        self.stdout.write("")
+        self.stdout.write(
+            f"Live now: {live.title} (#{live.pk}), until {timezone.localtime(live.scheduled_end):%H:%M}. "
+            f"To watch presence live, sign in as {LIVE_TUTOR} in one browser and as {LIVE_STUDENT} in another "
+            f"(or a private window): {LIVE_STUDENT} joins the whiteboard from the sessions page, {LIVE_TUTOR} opens "
+            f"the session page /sessions/{live.pk}/ (or the whiteboard too)."
+        )
 
 
 def _local(today: date, days: int, at: str, zone: zoneinfo.ZoneInfo) -> datetime:
