@@ -3,6 +3,7 @@ shared cache (Redis in production), or for heartbeats on PostgreSQL the database
 heartbeat's own statement (`COUNT_IN_DATABASE_SQL`, `accounts.models.RateCounter`)."""
 
 import functools
+import re
 import time
 from dataclasses import dataclass
 
@@ -104,9 +105,10 @@ def _redis_counter(backend: RedisCache):
 
 @functools.cache
 def parse_rate(rate: str) -> tuple[int, int]:
-    """'40/min' -> (40, 60): DRF's notation for throttle rates."""
+    """'40/min' -> (40, 60): DRF's notation for throttle rates; '10/15min' -> (10, 900) counts 15 minutes."""
     count, _, unit = rate.partition("/")
-    return int(count), PERIODS[unit]
+    many, unit = re.fullmatch(r"(\d*)([a-z]+)", unit).groups()
+    return int(count), int(many or 1) * PERIODS[unit]
 
 
 class ScopedUserRateThrottle(BaseThrottle):

@@ -247,3 +247,21 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tutoring Attendance <attendance@localhost>")
 # Links in e-mails are absolute: where people open the app.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Hardening (issue 14) -------------------------------------------------------------------------
+# API tokens expire this many days after issue (0: never); shown in admin.
+API_TOKEN_LIFETIME_DAYS = env.int("API_TOKEN_LIFETIME_DAYS", default=90)
+# Failed sign-ins (login pages, admin login, password change) per username and per client address, in
+# the shared cache; beyond them: 429 with Retry-After, before any password is hashed (accounts.signin).
+THROTTLE_SIGNIN_USERNAME = env.str("THROTTLE_SIGNIN_USERNAME", default="10/15min")
+THROTTLE_SIGNIN_IP = env.str("THROTTLE_SIGNIN_IP", default="100/15min")
+# Password-reset e-mails requested per address and per client address.
+THROTTLE_PASSWORD_RESET_EMAIL = env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/h")
+THROTTLE_PASSWORD_RESET_IP = env.str("THROTTLE_PASSWORD_RESET_IP", default="20/h")
+# A password-reset link works for this long (seconds).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.SignInThrottleBackend",  # first: refuses throttled attempts before any hashing
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "accounts.middleware.SignInThrottleMiddleware")
