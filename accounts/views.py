@@ -1,10 +1,9 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
-
-from django.conf import settings
 
 from accounts import ratelimit
 from accounts.forms import ProfileForm

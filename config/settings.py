@@ -264,4 +264,7 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.SignInThrottleBackend",  # first: refuses throttled attempts before any hashing
     "django.contrib.auth.backends.ModelBackend",
 ]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"), "accounts.middleware.SignInThrottleMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "accounts.middleware.SignInThrottleMiddleware",
+)

@@ -138,7 +138,9 @@ def test_password_reset_by_email_sets_a_new_password_once(tutor, clock):
 
     form = client.get(link, follow=True)
     assert "Choose a new password" in form.content.decode()
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "n3w-password-xyz", "new_password2": "n3w-password-xyz"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "n3w-password-xyz", "new_password2": "n3w-password-xyz"}
+    )
     assert done["Location"] == "/accounts/password/reset/done/"
     tutor.refresh_from_db()
     assert tutor.check_password("n3w-password-xyz")
