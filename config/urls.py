@@ -19,5 +19,7 @@ urlpatterns = [
     path("docs/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
 handler404 = "config.views.page_not_found"
 handler500 = "config.views.server_error"

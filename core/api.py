@@ -2,7 +2,9 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -108,7 +110,17 @@ def document_service_unavailable(result, generator, request, public):
     return result
 
 
+def too_large_body() -> dict:
+    """413: the body is over DATA_UPLOAD_MAX_MEMORY_SIZE, which the message names."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body(
+        "request_too_large", f"The request body is larger than the limit of {limit} bytes ({limit / 2**20:.1f} MiB)."
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Throttled):
         exc = exceptions.Throttled(wait=exc.wait)  # DRF's 429 body and Retry-After, as its throttles give
     elif isinstance(exc, DomainError):

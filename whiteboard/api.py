@@ -213,7 +213,7 @@ def _plain_heartbeat(request) -> dict | None:
         return None
     try:
         data = json.loads(request.body, parse_constant=_refuse)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply (DRF's way answers 400)
         return None
     if type(data) is not dict:
         return None
