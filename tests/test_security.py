@@ -131,3 +131,32 @@ def test_api_times_are_utc_whatever_the_viewers_zone(api, tutor, session, clock)
     client.post(f"/api/whiteboard/sessions/{session.whiteboard_id}/connect", {}, format="json")
     status = client.get(f"/api/whiteboard/sessions/{session.whiteboard_id}/connection-status").json()
     assert status["tutor"]["connected_at"] == "2026-03-10T14:00:00Z"
+
+
+def test_a_newline_in_the_path_cannot_forge_a_log_line(session, caplog):
+    import io
+    import json
+    import logging
+
+    from django.conf import settings
+
+    from config.logging import JsonFormatter
+
+    assert settings.LOGGING["formatters"][settings.LOGGING["handlers"]["console"]["formatter"]]["()"] == (
+        "config.logging.JsonFormatter"
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    security = logging.getLogger("security")
+    security.addHandler(handler)
+    try:
+        forged = "/api/x%0a2026-01-01 00:00:00,000 WARNING security access granted user=1:admin"
+        assert Client().get(forged).status_code in (401, 404)
+    finally:
+        security.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert entry["path"].startswith("/api/x\n2026-01-01")  # the newline is data inside one line
+    assert entry["status"] in (401, 404) and entry["logger"] == "security"
