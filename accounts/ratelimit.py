@@ -123,7 +123,10 @@ class ScopedUserRateThrottle(BaseThrottle):
         self.wait_seconds = None
         if not request.user or not request.user.is_authenticated:
             return True  # authentication answers those first
-        self.wait_seconds = Rate.of_scope(view.throttle_scope).hit(request.user.pk, time.time())
+        # A view without a scope of its own (ping, the schema) shares the "api" scope (THROTTLE_API).
+        self.wait_seconds = Rate.of_scope(getattr(view, "throttle_scope", None) or "api").hit(
+            request.user.pk, time.time()
+        )
         return self.wait_seconds is None
 
     def wait(self) -> int | None:

@@ -67,6 +67,8 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class AttendanceSuggestionApi(APIView):
+    throttle_scope = "attendance-suggestion"  # THROTTLE_ATTENDANCE_SUGGESTION
+
     @extend_schema(
         tags=[TAG],
         operation_id="attendance_suggestion",
@@ -88,6 +90,7 @@ class BodyRequiredSchema(AutoSchema):
 
 
 class AttendanceMarkApi(APIView):
+    throttle_scope = "attendance-mark"  # THROTTLE_ATTENDANCE_MARK
     schema = BodyRequiredSchema()
 
     @extend_schema_serializer(component_name="AttendanceMarkInput")
@@ -188,6 +191,8 @@ class AttendanceChangeSerializer(serializers.ModelSerializer):
 
 
 class AttendanceHistoryApi(APIView):
+    throttle_scope = "attendance-history"  # THROTTLE_ATTENDANCE_HISTORY
+
     @extend_schema(
         tags=[TAG],
         operation_id="attendance_history",

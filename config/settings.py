@@ -144,10 +144,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],  # DRF's, with deep nesting a 400
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    # Per user: a few tabs' worth of heartbeats (each beats 4/min) plus retries.
+    # Every endpoint is throttled per user (accounts.ratelimit.ScopedUserRateThrottle), each at a rate
+    # that fits its use; a view without a scope of its own counts under "api".
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.ScopedUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
+        # A few tabs' worth of heartbeats (each beats 4/min) plus retries.
         "heartbeat": env.str("THROTTLE_HEARTBEAT", default="40/min"),
         "connect": env.str("THROTTLE_CONNECT", default="30/min"),
+        # One per connect, plus retries of the keepalive request.
+        "disconnect": env.str("THROTTLE_DISCONNECT", default="30/min"),
+        # The session and whiteboard pages poll it every 5 s per open tab.
+        "connection-status": env.str("THROTTLE_CONNECTION_STATUS", default="120/min"),
+        # Computed from the whole presence record: the heaviest read; a page shows it once per load.
+        "attendance-suggestion": env.str("THROTTLE_ATTENDANCE_SUGGESTION", default="30/min"),
+        "attendance-mark": env.str("THROTTLE_ATTENDANCE_MARK", default="30/min"),
+        "attendance-history": env.str("THROTTLE_ATTENDANCE_HISTORY", default="60/min"),
+        "api": env.str("THROTTLE_API", default="60/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -174,6 +186,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         # Any operation answers 503 while the database is unreachable.
         "core.api.document_service_unavailable",
+        "core.api.document_throttled",  # after it: it adds the Error component this refers to
     ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceStatusEnum": "attendance.models.AttendanceStatus",

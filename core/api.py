@@ -118,6 +118,28 @@ def too_large_body() -> dict:
     )
 
 
+def document_throttled(result, generator, request, public):
+    """Schema postprocessing: every operation is throttled per user (REST_FRAMEWORK's default throttle)."""
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method != "parameters":
+                operation["responses"].setdefault(
+                    "429",
+                    {
+                        "description": "`throttled`: too many requests from this user; retry after `Retry-After` seconds.",
+                        "headers": {
+                            "Retry-After": {
+                                "schema": {"type": "integer"},
+                                "required": True,
+                                "description": "Seconds to wait before trying again.",
+                            }
+                        },
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -84,6 +84,7 @@ class HeartbeatApi(APIView):
     # Throttled per user by the service (THROTTLE_HEARTBEAT): on PostgreSQL within the heartbeat's own
     # statement, which spares every heartbeat a round trip to the cache.
     throttle_scope = "heartbeat"
+    throttle_classes = []  # not the default throttle as well: counted once, by the service
 
     @extend_schema_serializer(component_name="HeartbeatInput")
     class InputSerializer(serializers.Serializer):
@@ -118,6 +119,8 @@ class HeartbeatApi(APIView):
 
 
 class DisconnectApi(APIView):
+    throttle_scope = "disconnect"  # per user (THROTTLE_DISCONNECT), by REST_FRAMEWORK's default throttle
+
     @extend_schema_serializer(component_name="DisconnectInput")
     class InputSerializer(serializers.Serializer):
         connection_id = ConnectionIdField()
@@ -156,6 +159,8 @@ class ParticipantStatusSerializer(serializers.Serializer):
 
 
 class ConnectionStatusApi(APIView):
+    throttle_scope = "connection-status"  # THROTTLE_CONNECTION_STATUS: pages poll it every 5 s per tab
+
     @extend_schema_serializer(component_name="ConnectionStatus")
     class OutputSerializer(serializers.Serializer):
         whiteboard_id = serializers.IntegerField()
