@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,7 @@ def main() -> int:
             "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
             "PYTHONPATH": str(ROOT),
             "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),  # DEBUG off requires one
         }
         print("migrating a scratch SQLite database ...", flush=True)
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

@@ -1,5 +1,7 @@
 import logging
 
+from csp.middleware import CSPMiddleware
+from django.core.exceptions import DisallowedHost
 from django.utils import timezone
 
 security_log = logging.getLogger("security")
@@ -36,3 +38,20 @@ class AccessDeniedLogMiddleware:
                 extra={"event": "access_refused", **{k: v for k, v in fields.items() if k != "at"}},
             )
         return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware (CONTENT_SECURITY_POLICY in settings), with this host's own WebSocket added to
+    connect-src: browsers before CSP level 3 do not count ws(s):// to the same host as 'self'."""
+
+    def get_policy_parts(self, request, response, report_only=False):
+        parts = super().get_policy_parts(request, response, report_only)
+        try:
+            host = request.get_host()
+        except DisallowedHost:  # answered 400 anyway; no host of ours to name
+            return parts
+        socket = f"{'wss' if request.is_secure() else 'ws'}://{host}"
+        update = dict(parts.update or {})
+        update["connect-src"] = [*update.get("connect-src", []), socket]
+        parts.update = update
+        return parts

@@ -7,6 +7,7 @@ production comes from environment variables (see `.env.example`).
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,7 +16,14 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The development default is deliberately unusable in production: `check --deploy` rejects it.
+# Without DEBUG (production, and anything run like it) a real key is required: refuse to start without
+# one rather than sign sessions and reset links with a key everybody can read here. `dev.py run` sets
+# DEBUG=true; `dev.py test`, the tests (conftest.py) and the benches set a SECRET_KEY of their own.
+if not DEBUG and not env.str("SECRET_KEY", default=""):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. With DEBUG off the app refuses to start without it: set the SECRET_KEY "
+        "environment variable to a long random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -31,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "accounts",
     "whiteboard",
     "attendance",
@@ -125,13 +134,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# Security: production values come from the environment (see .env.example).
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Security: production values come from the environment (see .env.example); HTTPS below.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 
 REST_FRAMEWORK = {
@@ -287,3 +290,42 @@ MIDDLEWARE.insert(
     "accounts.middleware.SignInThrottleMiddleware",
 )
 CSRF_FAILURE_VIEW = "config.views.csrf_failure"
+
+# Content-Security-Policy (django-csp): scripts and styles only from this app's own files, no inline
+# script anywhere (templates load static/*.js; /docs is drf-spectacular's split Swagger view); the
+# WebSocket to this host is added per request (config.middleware.ContentSecurityPolicyMiddleware).
+# Inline style *attributes* stay allowed (style-src-attr): the server-drawn bars and charts set widths
+# with them, and an attribute cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        # The whiteboard tracker beats from a Worker it builds from a blob: URL (background tabs keep
+        # their timers); only a script already running on the page can make one.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "config.middleware.ContentSecurityPolicyMiddleware",
+)
+
+# HTTPS: one switch. HTTPS=true (the production example, production.env.example) redirects http to
+# https, marks the session and CSRF cookies Secure and sends HSTS for a year; development and the tests
+# leave it off. Each part can still be set on its own (SECURE_HSTS_SECONDS, ...).
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
