@@ -329,3 +329,12 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+
+# Attendance history nobody can rewrite (attendance.history_protection). PostgreSQL role split: run
+# `migrate` as the role that owns the tables with DATABASE_APP_ROLE naming the app's role (the one in
+# the app's DATABASE_URL); migrate then grants it everything it needs but only SELECT and INSERT on
+# attendance_history. Empty: one role does both (development).
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="")
+# Whether `flush` (and the test suite's clean-up through it) may truncate attendance history.
+# Deliberately not read from the environment: only config/test_settings.py turns it on.
+ATTENDANCE_HISTORY_TRUNCATE_ALLOWED = False

@@ -10,3 +10,6 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH")
 
 from config.settings import *  # noqa: F403
+
+# pytest-django empties the database after every transactional test with `flush`: allowed here only.
+ATTENDANCE_HISTORY_TRUNCATE_ALLOWED = True
