@@ -188,7 +188,7 @@ def test_the_owner_migrates_and_the_app_role_can_only_read_and_append_history(sp
             "TRUNCATE sessions CASCADE",
             "DELETE FROM attendance_history",
         ):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="TRUNCATE refused|append-only"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"TRUNCATE refused|append-only"):
                 owner.execute(statement)
 
     # A plain flush, even by the owner, is refused with a clear message; the history is still there.
