@@ -49,15 +49,21 @@ class SignInThrottleMiddleware:
         self._paths = None
 
     def __call__(self, request):
-        from accounts.signin import client_ip, signin_wait
-        from accounts.views import signin_throttled
+        from accounts.signin import client_ip, signin_slot, signin_wait
+        from accounts.views import signin_busy, signin_throttled
 
         if self._paths is None:
-            self._paths = {reverse("login"), reverse("admin:login")}
+            self._paths = {reverse("login"), reverse("admin:login"), reverse("password_change")}
         if request.method == "POST" and request.path in self._paths:
             wait = signin_wait(username=request.POST.get("username"), ip=client_ip(request))
             if wait is not None:
                 return signin_throttled(request, wait)
-        response = self.get_response(request)
+            # At most SIGNIN_CONCURRENT_HASHES attempts hash a password at once, deployment-wide.
+            with signin_slot() as acquired:
+                if not acquired:
+                    return signin_busy(request)
+                response = self.get_response(request)
+        else:
+            response = self.get_response(request)
         wait = getattr(request, "signin_throttled_wait", None)
         return signin_throttled(request, wait) if wait is not None else response

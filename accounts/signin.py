@@ -7,12 +7,16 @@ the current window, every further attempt is refused (429, `Retry-After`) withou
 password hasher or the database until the window ends.
 """
 
+import contextlib
 import hashlib
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 from accounts import ratelimit
 
@@ -71,3 +75,52 @@ def signin_failure_record(*, username: str | None, ip: str, now: float | None = 
     for limit, value in zip(_limits(), (_normalised(username), ip), strict=True):
         if value:
             ratelimit.hit(limit.key(value), limit=limit.limit, period=limit.period, now=now)
+
+
+# Deployment-wide cap on sign-in attempts being checked at once (each hashes a password: ~0.5 s of CPU).
+# Holders are kept in a sorted set by start time; one that crashed is forgotten after SLOT_STALE_SECONDS.
+_SLOT_KEY = "signin-slots"
+SLOT_STALE_SECONDS = 30
+_ACQUIRE_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+@contextlib.contextmanager
+def signin_slot() -> Iterator[bool]:
+    """One of SIGNIN_CONCURRENT_HASHES places for a sign-in attempt; yields False when all are taken.
+
+    Password hashing is slow by design, so without a cap a flood of sign-in attempts (each a new
+    username, from many addresses, under every other limit) keeps every app worker hashing and the
+    whiteboard's heartbeats wait. With the cap below the number of workers, the rest keep serving.
+    """
+    cap = settings.SIGNIN_CONCURRENT_HASHES
+    if not cap:
+        yield True
+        return
+    backend = caches["default"]
+    token = uuid.uuid4().hex
+    now = time.time()
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(write=True)
+        key = backend.make_key(_SLOT_KEY)
+        acquired = bool(
+            client.eval(_ACQUIRE_SCRIPT, 1, key, now, now - SLOT_STALE_SECONDS, cap, token, SLOT_STALE_SECONDS * 2)
+        )
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                client.zrem(key, token)
+        return
+    # One process (local memory: development and tests): a counter is enough.
+    backend.add(_SLOT_KEY, 0, timeout=SLOT_STALE_SECONDS)
+    acquired = backend.incr(_SLOT_KEY) <= cap
+    try:
+        yield acquired
+    finally:
+        backend.decr(_SLOT_KEY)

@@ -40,6 +40,13 @@ def signin_throttled(request, wait: int):
     return response
 
 
+def signin_busy(request):
+    """Every place for checking a password is taken (accounts.signin.signin_slot): try again in a second."""
+    response = render(request, "registration/throttled.html", {"busy": True}, status=429)
+    response["Retry-After"] = "1"
+    return response
+
+
 # Django's password flows, on this app's pages (templates/accounts/password_*.html: not the
 # registration/ names, which Django admin's own password pages use).
 

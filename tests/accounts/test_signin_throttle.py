@@ -12,6 +12,8 @@ from django.test import Client
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
+from tests.accounts.test_ratelimit import redis_cache  # noqa: E402, F401 - the fixture
+
 PASSWORD = "pass-for-tests-123"  # tests.factories.UserFactory's
 
 
@@ -173,3 +175,24 @@ def test_password_reset_requests_are_throttled_per_address(tutor, clock, setting
     assert len(mail.outbox) == 2
     clock.advance(timedelta(hours=1).total_seconds())
     assert Client().post("/accounts/password/reset/", {"email": "tina@example.com"}).status_code == 302
+
+
+@pytest.mark.parametrize("cache", ["local memory", "redis"])
+def test_only_so_many_sign_ins_hash_at_once_and_the_rest_are_told_to_retry(cache, request, tutor, settings):
+    from accounts.signin import signin_slot
+
+    if cache == "redis":
+        request.getfixturevalue("redis_cache")
+    settings.SIGNIN_CONCURRENT_HASHES = 2
+    with signin_slot() as first, signin_slot() as second:
+        assert first and second
+        with signin_slot() as third:
+            assert not third
+        # Meanwhile a sign-in attempt is refused before anything is hashed: 429, retry in a second.
+        response = sign_in(tutor.username, PASSWORD)
+        assert response.status_code == 429
+        assert response["Retry-After"] == "1"
+        assert "try again in a moment" in response.content.decode()
+    with signin_slot() as again:
+        assert again  # places are given back
+    assert sign_in(tutor.username, PASSWORD).status_code == 302
