@@ -49,13 +49,14 @@ class SignInThrottleMiddleware:
         self._paths = None
 
     def __call__(self, request):
-        from accounts.signin import client_ip, signin_slot, signin_wait
+        from accounts.signin import client_ip, signin_attempt, signin_slot, signin_wait
         from accounts.views import signin_busy, signin_throttled
 
         if self._paths is None:
             self._paths = {reverse("login"), reverse("admin:login"), reverse("password_change")}
         if request.method == "POST" and request.path in self._paths:
-            wait = signin_wait(username=request.POST.get("username"), ip=client_ip(request))
+            check = signin_wait if request.META.get("signin.counted") else signin_attempt
+            wait = check(username=request.POST.get("username"), ip=client_ip(request))
             if wait is not None:
                 return signin_throttled(request, wait)
             # At most SIGNIN_CONCURRENT_HASHES attempts hash a password at once, deployment-wide.

@@ -70,6 +70,17 @@ def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> i
     return max(waits) if waits else None
 
 
+def signin_attempt(*, username: str | None, ip: str, now: float | None = None) -> int | None:
+    """A sign-in POST arrives: count it against its address (THROTTLE_SIGNIN_IP_ATTEMPTS, every attempt,
+    failed or not: a flood is refused within its first second, before its failures could add up), then
+    check the failure limits. Seconds to wait, or None."""
+    limit, period = ratelimit.parse_rate(settings.THROTTLE_SIGNIN_IP_ATTEMPTS)
+    now = time.time() if now is None else now
+    wait = ratelimit.hit(f"signin-ip-attempts:{ip}", limit=limit, period=period, now=now)
+    failures_wait = signin_wait(username=username, ip=ip, now=now)
+    return max((w for w in (wait, failures_wait) if w is not None), default=None)
+
+
 def signin_failure_record(*, username: str | None, ip: str, now: float | None = None) -> None:
     """Count one failed attempt against the username and against the address."""
     for limit, value in zip(_limits(), (_normalised(username), ip), strict=True):
