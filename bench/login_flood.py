@@ -95,7 +95,7 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
         latencies, statuses = [], {}
         deadline = time.monotonic() + seconds
 
-        async def beat_loop(p, offset):
+        async def beat_loop(p, offset, deadline=deadline, latencies=latencies, statuses=statuses):
             await asyncio.sleep(offset)
             while time.monotonic() < deadline:
                 started = time.monotonic()
