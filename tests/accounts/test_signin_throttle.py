@@ -196,3 +196,51 @@ def test_only_so_many_sign_ins_hash_at_once_and_the_rest_are_told_to_retry(cache
     with signin_slot() as again:
         assert again  # places are given back
     assert sign_in(tutor.username, PASSWORD).status_code == 302
+
+
+def _wsgi_post(path, form: dict, ip="10.0.0.7"):
+    """POST through the production entry point (config.wsgi.application), as gunicorn calls it."""
+    import io
+    import urllib.parse
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    body = urllib.parse.urlencode(form).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "REMOTE_ADDR": ip,
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_HOST": "testserver",
+    }
+    setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    answer["body"] = b"".join(application(environ, start_response))
+    return answer
+
+
+def test_the_production_entry_point_refuses_a_flood_before_django_and_before_hashing(limits, settings, counting_hasher):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "4/min"
+    answers = [_wsgi_post("/accounts/login/", {"username": f"guess{i}", "password": "x"}) for i in range(6)]
+    # The first four reach Django (403: this raw POST carries no CSRF token); then the address is refused.
+    assert [a["status"] for a in answers] == [403, 403, 403, 403, 429, 429]
+    assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
+    assert "Too many attempts" in answers[-1]["body"].decode()
+    assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
+    assert counting_hasher.calls == 0
+    assert _wsgi_post("/accounts/login/", {"username": "x", "password": "x"}, ip="10.0.0.8")["status"] == 403
+
+
+def test_the_entry_point_hands_the_form_on_to_django_intact(limits, tutor, settings):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "100/min"
+    # The raw POST carries no CSRF token: Django's own CSRF answer proves the request got there whole.
+    answer = _wsgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})
+    assert answer["status"] == 403
+    assert "CSRF" in answer["body"].decode()
