@@ -33,3 +33,21 @@ def test_swagger_ui_renders_under_the_csp(new_page, tutor):
     expect(page.get_by_text("Tutoring attendance API").first).to_be_visible()
     expect(page.get_by_text("/api/whiteboard/sessions/{session_id}/connect").first).to_be_visible()
     assert violations == []
+
+
+def test_django_admin_runs_under_the_csp(new_page, staff, session):
+    page = new_page()
+    violations = watch_violations(page)
+    page.goto("/admin/login/")
+    page.get_by_label("Username").fill(staff.username)
+    page.get_by_label("Password").fill("pass-for-tests-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("link", name="API tokens").first).to_be_visible()
+    for url in (
+        "/admin/attendance/tutoringsession/",
+        f"/admin/attendance/tutoringsession/{session.pk}/change/",
+        "/admin/accounts/apitoken/add/",
+    ):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+    assert violations == []
