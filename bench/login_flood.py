@@ -233,6 +233,13 @@ def main() -> int:
     parser.add_argument("--database", default="att_h14_bench")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument(
+        "--login-pool",
+        type=int,
+        default=0,
+        help="also start a separate gunicorn with this many workers for the sign-in paths and flood it instead, "
+        "as a proxy routing /accounts/ and /admin/login/ to their own pool would (0: one pool for everything)",
+    )
     parser.add_argument("--make-data", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.make_data is not None:
@@ -271,34 +278,30 @@ def main() -> int:
             text=True,
         ).stdout
     )
-    port = free_port()
     log = open(ROOT / "bench" / "login_flood.gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [
-            str(Path(python).with_name("gunicorn")),
-            "config.wsgi",
-            "--bind",
-            f"{HOST}:{port}",
-            "--worker-class",
-            "sync",
-            "--workers",
-            str(args.workers),
-            "--timeout",
-            "120",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+
+    def start(workers: int) -> tuple[int, subprocess.Popen]:
+        port = free_port()
+        command = [str(Path(python).with_name("gunicorn")), "config.wsgi", "--bind", f"{HOST}:{port}"]
+        command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         for _ in range(300):
             try:
                 with socket.create_connection((HOST, port), timeout=1):
                     break
             except OSError:
                 time.sleep(0.1)
+        return port, process
+
+    port, server = start(args.workers)
+    servers = [server]
+    flood_port = port
+    if args.login_pool:
+        flood_port, login_server = start(args.login_pool)
+        servers.append(login_server)
+    try:
         context = multiprocessing.get_context("spawn")
         beats_out, beats_in = context.Pipe()
         # Warm-up (unmeasured: workers' first requests, database connections), quiet, flood, and after.
@@ -315,7 +318,7 @@ def main() -> int:
         print(f"flooding /accounts/login/ with {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
         flood_out, flood_in = context.Pipe()
         usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
-        flood = context.Process(target=flood_main, args=(port, args.clients, args.seconds, usernames, flood_in))
+        flood = context.Process(target=flood_main, args=(flood_port, args.clients, args.seconds, usernames, flood_in))
         flood.start()
         flood_result = flood_out.recv()
         while (message := beats_out.recv())[0] != "done":
@@ -340,12 +343,15 @@ def main() -> int:
 
         connected = asyncio.run(still_connected())
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(20)
+        for process in servers:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(20)
         log.close()
 
     print(
-        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; gunicorn sync x {args.workers}; "
+        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; gunicorn sync x {args.workers}"
+        + (f" (sign-in paths flooded on their own gunicorn sync x {args.login_pool})" if args.login_pool else "")
+        + "; "
         f"PostgreSQL; Redis; {args.seconds:.0f} s per phase"
     )
     print(f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses")
