@@ -1,7 +1,7 @@
 """Nobody rewrites attendance history: the one refusal every wiping door calls, the switch the test
 suite's own clean-up uses, and the grants of the split between the owner role and the app's role.
 
-On PostgreSQL the database enforces it (migrations 0003 and 0008): UPDATE and DELETE are refused row
+On PostgreSQL the database enforces it (migrations 0003 and 0009): UPDATE and DELETE are refused row
 by row, TRUNCATE is refused while the table holds history unless the session turned on
 `attendance.allow_history_truncate` *and* its role owns the table. The app's own role (DATABASE_APP_ROLE)
 holds only SELECT and INSERT on the table, so it can neither truncate it nor disable its triggers.

@@ -44,6 +44,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("attendance", "0007_report_indexes")]
+    dependencies = [("attendance", "0008_suggestion_agreement_calibration_streaks")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
