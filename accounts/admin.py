@@ -1,8 +1,9 @@
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
 from accounts import ratelimit
 from accounts.forms import ProfileForm
@@ -12,17 +13,17 @@ from accounts.services import token_issue, token_revoke
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at", "expires_at"]
     search_fields = ["name", "user__username", "prefix"]
-    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
     autocomplete_fields = ["user"]
     actions = ["revoke"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["user", "name"]
-        return ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        return ["user", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (["user"] if obj else [])
@@ -47,14 +48,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         token, key = token_issue(user=form.cleaned_data["user"], name=form.cleaned_data["name"])
-        # Admin's own "was added" message and log entry name `obj`: give it the saved row's values.
+        # Admin's own log entry names `obj`: give it the saved row's values.
         obj.pk = token.pk
         obj.refresh_from_db()
-        self.message_user(
-            request,
-            f"Token issued for {token.user}. Copy it now, it will not be shown again: {key}",
-            messages.WARNING,
-        )
+        # The key goes on the answer to this request only (response_add): never into the messages
+        # cookie, the session or a log.
+        request._issued_token_key = key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        key = getattr(request, "_issued_token_key", None)
+        if key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API token issued",
+            "opts": self.opts,
+            "token": obj,
+            "key": key,
+        }
+        response = TemplateResponse(request, "admin/accounts/apitoken/issued.html", context)
+        response["Cache-Control"] = "no-store"  # not kept by the browser or a proxy
+        return response
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):

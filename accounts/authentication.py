@@ -31,9 +31,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             .filter(key_hash=hash_token_key(key), revoked_at__isnull=True)
             .first()
         )
+        now = timezone.now()
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        now = timezone.now()
+        if token.expires_at is not None and token.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This token has expired; ask for a new one.")
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

@@ -1,3 +1,4 @@
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.views import APIView
 
@@ -32,3 +33,38 @@ class TimezoneMiddleware:
             name = Profile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()
             timezone.activate(zone_or_default(name or ""))
         return None
+
+
+class SignInThrottleMiddleware:
+    """429 with Retry-After for throttled sign-in attempts on /accounts/login/ and /admin/login/.
+
+    Placed before the session and CSRF middleware: a throttled POST to a sign-in page is refused before
+    the session is loaded or a form is built, so a flood of them costs one cache read each. Anything else
+    that authenticates with a request is refused by `accounts.backends.SignInThrottleBackend`, which marks
+    the request; the mark becomes the same 429 here.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self._paths = None
+
+    def __call__(self, request):
+        from accounts.signin import client_ip, signin_attempt, signin_slot, signin_wait
+        from accounts.views import signin_busy, signin_throttled
+
+        if self._paths is None:
+            self._paths = {reverse("login"), reverse("admin:login"), reverse("password_change")}
+        if request.method == "POST" and request.path in self._paths:
+            check = signin_wait if request.META.get("signin.counted") else signin_attempt
+            wait = check(username=request.POST.get("username"), ip=client_ip(request))
+            if wait is not None:
+                return signin_throttled(request, wait)
+            # At most SIGNIN_CONCURRENT_HASHES attempts hash a password at once, deployment-wide.
+            with signin_slot() as acquired:
+                if not acquired:
+                    return signin_busy(request)
+                response = self.get_response(request)
+        else:
+            response = self.get_response(request)
+        wait = getattr(request, "signin_throttled_wait", None)
+        return signin_throttled(request, wait) if wait is not None else response

@@ -5,6 +5,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 
 def hash_token_key(key: str) -> str:
@@ -24,6 +25,12 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(
         null=True, blank=True, db_comment="Set when revoked; a revoked token authenticates nobody"
     )
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_comment="After this the token authenticates nobody (API_TOKEN_LIFETIME_DAYS from issue); empty: never",
+    )
 
     class Meta:
         db_table = "api_tokens"
@@ -32,9 +39,9 @@ class ApiToken(models.Model):
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
 @functools.cache

@@ -3,6 +3,7 @@ shared cache (Redis in production), or for heartbeats on PostgreSQL the database
 heartbeat's own statement (`COUNT_IN_DATABASE_SQL`, `accounts.models.RateCounter`)."""
 
 import functools
+import re
 import time
 from dataclasses import dataclass
 
@@ -104,9 +105,10 @@ def _redis_counter(backend: RedisCache):
 
 @functools.cache
 def parse_rate(rate: str) -> tuple[int, int]:
-    """'40/min' -> (40, 60): DRF's notation for throttle rates."""
+    """'40/min' -> (40, 60): DRF's notation for throttle rates; '10/15min' -> (10, 900) counts 15 minutes."""
     count, _, unit = rate.partition("/")
-    return int(count), PERIODS[unit]
+    many, unit = re.fullmatch(r"(\d*)([a-z]+)", unit).groups()
+    return int(count), int(many or 1) * PERIODS[unit]
 
 
 class ScopedUserRateThrottle(BaseThrottle):
@@ -121,7 +123,10 @@ class ScopedUserRateThrottle(BaseThrottle):
         self.wait_seconds = None
         if not request.user or not request.user.is_authenticated:
             return True  # authentication answers those first
-        self.wait_seconds = Rate.of_scope(view.throttle_scope).hit(request.user.pk, time.time())
+        # A view without a scope of its own (ping, the schema) shares the "api" scope (THROTTLE_API).
+        self.wait_seconds = Rate.of_scope(getattr(view, "throttle_scope", None) or "api").hit(
+            request.user.pk, time.time()
+        )
         return self.wait_seconds is None
 
     def wait(self) -> int | None:

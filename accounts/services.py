@@ -1,5 +1,7 @@
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiToken, hash_token_key
@@ -7,11 +9,27 @@ from accounts.models import ApiToken, hash_token_key
 TOKEN_PREFIX = "att_"
 
 
-def token_issue(*, user, name: str) -> tuple[ApiToken, str]:
-    """Create a token for `user`; returns it with the plain key, which is shown once and never stored."""
+def token_issue(*, user, name: str, now=None) -> tuple[ApiToken, str]:
+    """Create a token for `user`; returns it with the plain key, which is shown once and never stored.
+
+    It expires API_TOKEN_LIFETIME_DAYS from now (0: never).
+    """
+    now = now or timezone.now()
+    days = settings.API_TOKEN_LIFETIME_DAYS
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=key[:12], key_hash=hash_token_key(key))
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=key[:12],
+        key_hash=hash_token_key(key),
+        expires_at=now + timedelta(days=days) if days else None,
+    )
     return token, key
+
+
+def tokens_revoke_for_user(*, user_id: int, now=None) -> int:
+    """Revoke every live token of a user (their password changed: whoever knew it may hold a token)."""
+    return ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
 
 
 def token_revoke(*, token: ApiToken, now=None) -> None:

@@ -167,6 +167,14 @@ class AttendanceChangeSerializer(serializers.ModelSerializer):
 class AttendanceViewSet(viewsets.ViewSet):
     # Only `mark` has a body; for the GET actions this schema changes nothing.
     schema = BodyRequiredSchema()
+    # Per action, per user, by REST_FRAMEWORK's default throttle (THROTTLE_ATTENDANCE_SUGGESTION, _MARK,
+    # _HISTORY): the suggestion is computed from the whole presence record, the heaviest read.
+    SCOPES = {"suggestion": "attendance-suggestion", "mark": "attendance-mark", "history": "attendance-history"}
+
+    @property
+    def throttle_scope(self) -> str | None:
+        """The action's rate in REST_FRAMEWORK's DEFAULT_THROTTLE_RATES (`ScopedUserRateThrottle` reads it)."""
+        return self.SCOPES.get(getattr(self, "action", None))
 
     @extend_schema(
         tags=[TAG],

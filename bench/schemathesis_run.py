@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,18 @@ from tests.live_server import LiveServer  # noqa: E402
 SERVER_ENV = {
     "THROTTLE_HEARTBEAT": "100000/min",
     "THROTTLE_CONNECT": "100000/min",
+    # Every other endpoint's limit too (issue 14), so fuzzing reaches the views, not the throttle.
+    **{
+        f"THROTTLE_{scope}": "100000/min"
+        for scope in (
+            "DISCONNECT",
+            "CONNECTION_STATUS",
+            "ATTENDANCE_SUGGESTION",
+            "ATTENDANCE_MARK",
+            "ATTENDANCE_HISTORY",
+            "API",
+        )
+    },
     "PRESENCE_TIMEOUT_VISIBLE": "3600",
     "PRESENCE_TIMEOUT_HIDDEN": "3600",
     # The API serves no static files; plain storage needs no collectstatic.
@@ -112,6 +125,7 @@ def main() -> int:
             "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
             "PYTHONPATH": str(ROOT),
             "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),  # DEBUG off requires one
         }
         print("migrating a scratch SQLite database ...", flush=True)
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)

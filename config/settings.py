@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,7 +17,14 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The development default is deliberately unusable in production: `check --deploy` rejects it.
+# Without DEBUG (production, and anything run like it) a real key is required: refuse to start without
+# one rather than sign sessions and reset links with a key everybody can read here. `dev.py run` sets
+# DEBUG=true; `dev.py test`, the tests (conftest.py) and the benches set a SECRET_KEY of their own.
+if not DEBUG and not env.str("SECRET_KEY", default=""):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. With DEBUG off the app refuses to start without it: set the SECRET_KEY "
+        "environment variable to a long random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -32,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "accounts",
     "whiteboard",
     "attendance",
@@ -129,13 +138,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# Security: production values come from the environment (see .env.example).
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Security: production values come from the environment (see .env.example); HTTPS below.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 
 REST_FRAMEWORK = {
@@ -145,13 +148,25 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],  # DRF's, with deep nesting a 400
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    # Per user: a few tabs' worth of heartbeats (each beats 4/min) plus retries.
+    # Every endpoint is throttled per user (accounts.ratelimit.ScopedUserRateThrottle), each at a rate
+    # that fits its use; a view without a scope of its own counts under "api".
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.ScopedUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
+        # A few tabs' worth of heartbeats (each beats 4/min) plus retries.
         "heartbeat": env.str("THROTTLE_HEARTBEAT", default="40/min"),
         "connect": env.str("THROTTLE_CONNECT", default="30/min"),
+        # One per connect, plus retries of the keepalive request.
+        "disconnect": env.str("THROTTLE_DISCONNECT", default="30/min"),
+        # The session and whiteboard pages poll it every 5 s per open tab.
+        "connection-status": env.str("THROTTLE_CONNECTION_STATUS", default="120/min"),
+        # Computed from the whole presence record: the heaviest read; a page shows it once per load.
+        "attendance-suggestion": env.str("THROTTLE_ATTENDANCE_SUGGESTION", default="30/min"),
+        "attendance-mark": env.str("THROTTLE_ATTENDANCE_MARK", default="30/min"),
+        "attendance-history": env.str("THROTTLE_ATTENDANCE_HISTORY", default="60/min"),
+        "api": env.str("THROTTLE_API", default="60/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -178,6 +193,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         # Any operation answers 503 while the database is unreachable.
         "core.api.document_service_unavailable",
+        "core.api.document_throttled",  # after it: it adds the Error component this refers to
     ],
     "ENUM_NAME_OVERRIDES": {
         "AttendanceStatusEnum": "attendance.models.AttendanceStatus",
@@ -205,8 +221,13 @@ PRESENCE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One JSON object per line (config.logging): nothing a client sends can forge a line. LOG_FORMAT=plain
+    # for reading by eye in development.
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)r"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env.str("LOG_FORMAT", default="json")}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
@@ -267,6 +288,81 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tutoring Attendance <attendance@localhost>")
 # Links in e-mails are absolute: where people open the app.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Hardening (issue 14) -------------------------------------------------------------------------
+# API tokens expire this many days after issue (0: never); shown in admin.
+API_TOKEN_LIFETIME_DAYS = env.int("API_TOKEN_LIFETIME_DAYS", default=90)
+# Failed sign-ins (login pages, admin login, password change) per username and per client address, in
+# the shared cache; beyond them: 429 with Retry-After, before any password is hashed (accounts.signin).
+THROTTLE_SIGNIN_USERNAME = env.str("THROTTLE_SIGNIN_USERNAME", default="10/15min")
+THROTTLE_SIGNIN_IP = env.str("THROTTLE_SIGNIN_IP", default="100/15min")
+# Sign-in attempts per client address, failed or not: room for a class signing in behind one address.
+THROTTLE_SIGNIN_IP_ATTEMPTS = env.str("THROTTLE_SIGNIN_IP_ATTEMPTS", default="60/min")
+# Sign-in attempts checked at once, across every app process (each hashes a password, ~0.5 s of CPU):
+# keep it below the number of workers so a flood of attempts cannot take them all. 0: no cap.
+SIGNIN_CONCURRENT_HASHES = env.int("SIGNIN_CONCURRENT_HASHES", default=1)
+# Password-reset e-mails requested per address and per client address.
+THROTTLE_PASSWORD_RESET_EMAIL = env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/h")
+THROTTLE_PASSWORD_RESET_IP = env.str("THROTTLE_PASSWORD_RESET_IP", default="20/h")
+# A password-reset link works for this long (seconds).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.SignInThrottleBackend",  # first: refuses throttled attempts before any hashing
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+    "accounts.middleware.SignInThrottleMiddleware",
+)
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
+
+# Content-Security-Policy (django-csp): scripts and styles only from this app's own files, no inline
+# script anywhere (templates load static/*.js; /docs is drf-spectacular's split Swagger view); the
+# WebSocket to this host is added per request (config.middleware.ContentSecurityPolicyMiddleware).
+# Inline style *attributes* stay allowed (style-src-attr): the server-drawn bars and charts set widths
+# with them, and an attribute cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        # The whiteboard tracker beats from a Worker it builds from a blob: URL (background tabs keep
+        # their timers); only a script already running on the page can make one.
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "config.middleware.ContentSecurityPolicyMiddleware",
+)
+
+# HTTPS: one switch. HTTPS=true (the production example, production.env.example) redirects http to
+# https, marks the session and CSRF cookies Secure and sends HSTS for a year; development and the tests
+# leave it off. Each part can still be set on its own (SECURE_HSTS_SECONDS, ...).
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+
+# Attendance history nobody can rewrite (attendance.history_protection). PostgreSQL role split: run
+# `migrate` as the role that owns the tables with DATABASE_APP_ROLE naming the app's role (the one in
+# the app's DATABASE_URL); migrate then grants it everything it needs but only SELECT and INSERT on
+# attendance_history. Empty: one role does both (development).
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="")
+# Whether `flush` (and the test suite's clean-up through it) may truncate attendance history.
+# Deliberately not read from the environment: only config/test_settings.py turns it on.
+ATTENDANCE_HISTORY_TRUNCATE_ALLOWED = False
 
 # Background work (issue #17): Celery, with Redis as the broker in production
 # (CELERY_BROKER_URL=redis://127.0.0.1:6379/2). Without a broker (dev.py run, tests) every task

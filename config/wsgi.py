@@ -6,4 +6,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from accounts.signin_gate import SignInGate  # noqa: E402 - needs the settings loaded above
+
+# Throttled sign-in attempts are refused before Django handles them (accounts/signin_gate.py).
+application = SignInGate(django_application)

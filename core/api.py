@@ -4,7 +4,9 @@ A domain error's extra facts (`DomainError(..., opens_at=...)`) are added to its
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -110,7 +112,39 @@ def document_service_unavailable(result, generator, request, public):
     return result
 
 
+def too_large_body() -> dict:
+    """413: the body is over DATA_UPLOAD_MAX_MEMORY_SIZE, which the message names."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body(
+        "request_too_large", f"The request body is larger than the limit of {limit} bytes ({limit / 2**20:.1f} MiB)."
+    )
+
+
+def document_throttled(result, generator, request, public):
+    """Schema postprocessing: every operation is throttled per user (REST_FRAMEWORK's default throttle)."""
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method != "parameters":
+                operation["responses"].setdefault(
+                    "429",
+                    {
+                        "description": "`throttled`: too many requests from this user; retry after `Retry-After` seconds.",
+                        "headers": {
+                            "Retry-After": {
+                                "schema": {"type": "integer"},
+                                "required": True,
+                                "description": "Seconds to wait before trying again.",
+                            }
+                        },
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Throttled):
         exc = exceptions.Throttled(wait=exc.wait)  # DRF's 429 body and Retry-After, as its throttles give
     elif isinstance(exc, DomainError):

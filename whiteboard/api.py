@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
-from accounts.ratelimit import Rate, ScopedUserRateThrottle
+from accounts.ratelimit import Rate
 from core.api import ERRORS, RETRY_AFTER, THROTTLED, ErrorSerializer, validated
 from whiteboard import services
 from whiteboard.models import VISIBILITIES, Visibility
@@ -123,17 +123,26 @@ class ConnectionStatusSerializer(serializers.Serializer):
 
 # Presence on one whiteboard session, as its tutor's or student's whiteboard client reports it.
 # (Comments, not a docstring: drf-spectacular would publish a docstring as every operation's description.)
-# Per action: connect is throttled here per user (THROTTLE_CONNECT); the heartbeat is counted by the
-# service (THROTTLE_HEARTBEAT), on PostgreSQL within the heartbeat's own statement, which spares every
-# heartbeat a round trip to the cache; disconnect and connection-status are not throttled.
+# Per action, per user: connect (THROTTLE_CONNECT), disconnect (THROTTLE_DISCONNECT) and connection-status
+# (THROTTLE_CONNECTION_STATUS: pages poll it every 5 s per tab) by REST_FRAMEWORK's default throttle; the
+# heartbeat is counted by the service (THROTTLE_HEARTBEAT), on PostgreSQL within the heartbeat's own
+# statement, which spares every heartbeat a round trip to the cache: no DRF throttle for it, so it is
+# counted once.
 class WhiteboardTrackingViewSet(viewsets.ViewSet):
+    SCOPES = {
+        "connect": "connect",
+        "heartbeat": "heartbeat",
+        "disconnect": "disconnect",
+        "connection_status": "connection-status",
+    }
+
     @property
     def throttle_scope(self) -> str | None:
         """The action's rate in REST_FRAMEWORK's DEFAULT_THROTTLE_RATES (`ScopedUserRateThrottle` reads it)."""
-        return {"connect": "connect", "heartbeat": "heartbeat"}.get(self.action)
+        return self.SCOPES.get(getattr(self, "action", None))
 
     def get_throttles(self):
-        return [ScopedUserRateThrottle()] if self.action == "connect" else []
+        return [] if self.action == "heartbeat" else super().get_throttles()
 
     @extend_schema(
         tags=[TAG],
@@ -232,7 +241,7 @@ def _plain_heartbeat(request) -> dict | None:
         return None
     try:
         data = json.loads(request.body, parse_constant=_refuse)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply (DRF's way answers 400)
         return None
     if type(data) is not dict:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 
@@ -21,6 +22,7 @@ def setup_django(db_url: str) -> None:
     os.environ["DATABASE_URL"] = db_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off requires one (issue 14)
     os.environ["ALLOWED_HOSTS"] = "127.0.0.1,testserver"  # the test client's host, for the dashboard
     # Pages render templates; the manifest storage would need collectstatic first.
     os.environ["STATICFILES_BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"

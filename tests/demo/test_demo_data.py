@@ -262,6 +262,23 @@ def test_a_parent_follows_leo_and_can_sign_in():
     assert [s.username for s in grace.guardian.students.all()] == ["leo"]
 
 
+def test_reset_refuses_while_the_demo_sessions_have_history():
+    from django.core.management import CommandError
+
+    from attendance.models import AttendanceChange
+    from attendance.services import attendance_mark_by_hand
+
+    session = TutoringSession.objects.filter(scheduled_end__lt=timezone.now()).order_by("scheduled_end").last()
+    attendance_mark_by_hand(session=session, by=session.tutor, tutor_status=None, student_status="absent")
+    before = counts()
+
+    with pytest.raises(CommandError, match="Refusing to reset the demo data: attendance_history holds 1 change"):
+        run_demo_data("--reset")
+
+    assert counts() == before
+    assert AttendanceChange.objects.count() == 1
+
+
 # --- a live session on every run (issue #15); last: it adds a session the tests above do not expect ---------
 
 

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
-from attendance.models import AttendanceChange, TutoringSession
+from attendance.history_protection import history_wipe_refuse
+from attendance.models import TutoringSession
 from core.errors import DomainError
 from families.models import Guardian, GuardianStudent
 from whiteboard.models import Role, Visibility, WhiteboardSession
@@ -264,14 +265,7 @@ class Command(BaseCommand):
     def _wipe(self) -> None:
         users = list(self._demo_users())
         sessions = TutoringSession.objects.filter(Q(tutor__in=users) | Q(student__in=users))
-        try:
-            with transaction.atomic():
-                AttendanceChange.objects.filter(session__in=sessions).delete()
-        except DatabaseError:
-            raise CommandError(
-                "The demo sessions have attendance history, which the database keeps append-only; "
-                "reset on a fresh database instead."
-            ) from None
+        history_wipe_refuse(action="reset the demo data", sessions=sessions)
         try:
             WhiteboardSession.objects.filter(tutoring_session__in=sessions).delete()
             deleted, _ = sessions.delete()

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Login flood vs presence (issue 14): is whiteboard presence disturbed while the sign-in form is flooded?
+
+Self-contained (standard library, psycopg and redis; Django only in the subprocesses it starts):
+
+1. Makes a scratch PostgreSQL database (default `att_h14_bench`), migrates it and fills it with
+   `--participants` students, each in a session running now, with a token; flushes its Redis database.
+2. Starts the production server (gunicorn config.wsgi, `--workers` sync workers, DEBUG off, Redis for the
+   shared counters, real PBKDF2 password hashing).
+3. Each participant connects and then heartbeats every 15 s, as the tracker does, from a process of its
+   own (so the flood's client work cannot delay the heartbeats' clock); latency of every heartbeat kept.
+4. Phase "quiet": `--seconds` of heartbeats alone. Phase "flood": the same, while `--clients` concurrent
+   clients (another process) post wrong passwords to /accounts/login/ as fast as they can, each with a
+   CSRF token, from 4 source addresses, to a mix of real and made-up usernames.
+5. Prints heartbeat p50/p95/p99/max per phase and the flood's answers, and checks that nobody was
+   falsely disconnected: no heartbeat answered 409 `connection_closed`, every student connected at the end.
+
+Target: heartbeat p99 during the flood within 2x of the quiet phase, zero false disconnects.
+Bounded: every phase by time, every request by a timeout; traffic only to 127.0.0.1.
+
+    .venv/bin/python bench/login_flood.py [--seconds 60] [--clients 200] [--participants 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+REQUEST_TIMEOUT = 60.0
+FLOOD_ADDRESSES = [f"127.0.0.{i}" for i in range(101, 105)]  # the attacker's 4 source addresses
+BEAT_SECONDS = 15.0
+
+
+# --- a minimal HTTP/1.1 client (gunicorn's sync workers close every connection) -------------------
+
+
+async def http(port: int, method: str, path: str, *, headers: dict, body: bytes = b"", local: str | None = None):
+    """One request on a new connection; (status, headers, body)."""
+    reader, writer = await asyncio.open_connection(HOST, port, local_addr=(local, 0) if local else None)
+    try:
+        head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Connection: close", f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    header_blob, _, payload = raw.partition(b"\r\n\r\n")
+    lines = header_blob.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and lines[0] else 0
+    parsed: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        parsed.setdefault(name.strip().lower(), []).append(value.strip())
+    return status, parsed, payload
+
+
+# --- the participants: connect, then heartbeat every 15 s -------------------------------------------
+
+
+def participants_main(port: int, participants: list[dict], phases: list[tuple[str, float]], out) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out.send(("done", asyncio.run(_participants(port, participants, phases, out))))
+
+
+async def _participants(port: int, participants: list[dict], phases: list[tuple[str, float]], out) -> dict:
+    def headers(p):
+        return {"Authorization": f"Bearer {p['token']}", "Content-Type": "application/json"}
+
+    for p in participants:
+        status, _, body = await http(
+            port, "POST", f"/api/whiteboard/sessions/{p['whiteboard_id']}/connect", headers=headers(p), body=b"{}"
+        )
+        assert status == 200, (status, body[:200])
+        p["connection_id"] = json.loads(body)["connection_id"]
+
+    results = {}
+    for name, seconds in phases:
+        out.send(("phase", name))
+        latencies, statuses = [], {}
+        deadline = time.monotonic() + seconds
+
+        async def beat_loop(p, offset, deadline=deadline, latencies=latencies, statuses=statuses):
+            await asyncio.sleep(offset)
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                body = json.dumps({"connection_id": p["connection_id"], "visibility": "visible"}).encode()
+                try:
+                    status, _, _ = await asyncio.wait_for(
+                        http(
+                            port,
+                            "POST",
+                            f"/api/whiteboard/sessions/{p['whiteboard_id']}/heartbeat",
+                            headers=headers(p),
+                            body=body,
+                        ),
+                        REQUEST_TIMEOUT,
+                    )
+                except (TimeoutError, OSError) as error:
+                    status = type(error).__name__
+                latencies.append(time.monotonic() - started)
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+                await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
+
+        # Staggered over one interval, as real tabs are.
+        await asyncio.gather(*(beat_loop(p, BEAT_SECONDS * i / len(participants)) for i, p in enumerate(participants)))
+        results[name] = {"latencies": latencies, "statuses": statuses}
+    return results
+
+
+# --- the flood: wrong passwords as fast as they can --------------------------------------------------
+
+
+def flood_main(port: int, clients: int, seconds: float, usernames: list[str], out) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out.send(asyncio.run(_flood(port, clients, seconds, usernames)))
+
+
+async def _flood(port: int, clients: int, seconds: float, usernames: list[str]) -> dict:
+    statuses: dict[str, int] = {}
+    retry_after: set[str] = set()
+    deadline = time.monotonic() + seconds
+
+    async def client(i):
+        local = FLOOD_ADDRESSES[i % len(FLOOD_ADDRESSES)]
+        status, headers, page = await http(port, "GET", "/accounts/login/", headers={}, local=local)
+        cookie = next(c.split(";")[0] for c in headers.get("set-cookie", []) if c.startswith("csrftoken="))
+        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1).decode()
+        rng = random.Random(i)
+        while time.monotonic() < deadline:
+            # Half the time a real account, half the time a made-up name (each costs a hash until throttled).
+            username = rng.choice(usernames) if rng.random() < 0.5 else f"guess{rng.randrange(10**9)}"
+            form = urllib.parse.urlencode(
+                {"csrfmiddlewaretoken": token, "username": username, "password": secrets.token_hex(6)}
+            ).encode()
+            try:
+                status, headers, _ = await asyncio.wait_for(
+                    http(
+                        port,
+                        "POST",
+                        "/accounts/login/",
+                        local=local,
+                        body=form,
+                        headers={
+                            "Content-Type": "application/x-www-form-urlencoded",
+                            "Cookie": cookie,
+                            "Referer": f"http://{HOST}:{port}/accounts/login/",
+                        },
+                    ),
+                    max(0.1, deadline - time.monotonic() + 5),
+                )
+                if status == 429:
+                    retry_after.update(headers.get("retry-after", []))
+            except (TimeoutError, OSError) as error:
+                status = type(error).__name__
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return {"statuses": statuses, "wall": time.monotonic() - started, "retry_after": sorted(retry_after)[:5]}
+
+
+# --- set-up -----------------------------------------------------------------------------------------
+
+
+def make_data(count: int) -> None:
+    """In the scratch database (run as a subprocess): participants in sessions running now, with tokens."""
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.services import token_issue
+    from attendance.models import TutoringSession
+    from whiteboard.models import WhiteboardSession
+
+    User = get_user_model()
+    password = make_password("the-real-password-123")  # hashed once: PBKDF2 is slow on purpose
+    tutor = User.objects.create(username="bench_tutor", password=password)
+    User.objects.create(username="admin", password=password, is_staff=True, is_superuser=True)
+    now = timezone.now()
+    out = []
+    for i in range(count):
+        student = User.objects.create(username=f"student{i}", password=password)
+        session = TutoringSession.objects.create(
+            tutor=tutor,
+            student=student,
+            scheduled_start=now - timedelta(minutes=5),
+            scheduled_end=now + timedelta(hours=3),
+            whiteboard=WhiteboardSession.objects.create(),
+        )
+        _, key = token_issue(user=student, name="bench")
+        out.append({"whiteboard_id": session.whiteboard_id, "token": key, "username": student.username})
+    print(json.dumps(out))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--participants", type=int, default=120)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database", default="att_h14_bench")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument(
+        "--login-pool",
+        type=int,
+        default=0,
+        help="also start a separate gunicorn with this many workers for the sign-in paths and flood it instead, "
+        "as a proxy routing /accounts/ and /admin/login/ to their own pool would (0: one pool for everything)",
+    )
+    parser.add_argument("--make-data", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.make_data is not None:
+        make_data(args.make_data)
+        return 0
+
+    import psycopg
+    import redis
+
+    with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{args.database}"')
+    redis.Redis.from_url(args.redis).flushdb()  # the bench's own Redis database
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"{args.pg}/{args.database}",
+        "CACHE_URL": args.redis,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": HOST,
+        "STATICFILES_BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        "LOG_LEVEL": "ERROR",
+        "PYTHONPATH": str(ROOT),
+    }
+    python = sys.executable
+    print(f"migrating {args.database} ...", flush=True)
+    subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    participants = json.loads(
+        subprocess.run(
+            [python, __file__, "--make-data", str(args.participants)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    log = open(ROOT / "bench" / "login_flood.gunicorn.log", "wb")  # noqa: SIM115 - closed below
+
+    def start(workers: int) -> tuple[int, subprocess.Popen]:
+        port = free_port()
+        command = [str(Path(python).with_name("gunicorn")), "config.wsgi", "--bind", f"{HOST}:{port}"]
+        command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        for _ in range(300):
+            try:
+                with socket.create_connection((HOST, port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        return port, process
+
+    port, server = start(args.workers)
+    servers = [server]
+    flood_port = port
+    if args.login_pool:
+        flood_port, login_server = start(args.login_pool)
+        servers.append(login_server)
+    try:
+        context = multiprocessing.get_context("spawn")
+        beats_out, beats_in = context.Pipe()
+        # Warm-up (unmeasured: workers' first requests, database connections), quiet, flood, and after.
+        phases = [
+            ("warmup", BEAT_SECONDS),
+            ("quiet", args.seconds),
+            ("flood", args.seconds),
+            ("after", BEAT_SECONDS * 2),
+        ]
+        beats = context.Process(target=participants_main, args=(port, participants, phases, beats_in))
+        beats.start()
+        while beats_out.recv() != ("phase", "flood"):
+            pass
+        print(f"flooding /accounts/login/ with {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
+        flood_out, flood_in = context.Pipe()
+        usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
+        flood = context.Process(target=flood_main, args=(flood_port, args.clients, args.seconds, usernames, flood_in))
+        flood.start()
+        flood_result = flood_out.recv()
+        while (message := beats_out.recv())[0] != "done":
+            pass
+        beat_results = message[1]
+        beat_results.pop("warmup")
+        flood.join(10)
+        beats.join(10)
+
+        # Nobody falsely disconnected: every student still connected, as the server reads it.
+        async def still_connected():
+            connected = 0
+            for p in participants:
+                _, _, body = await http(
+                    port,
+                    "GET",
+                    f"/api/whiteboard/sessions/{p['whiteboard_id']}/connection-status",
+                    headers={"Authorization": f"Bearer {p['token']}"},
+                )
+                connected += bool(json.loads(body)["student"]["connected"])
+            return connected
+
+        connected = asyncio.run(still_connected())
+    finally:
+        for process in servers:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(20)
+        log.close()
+
+    print(
+        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; gunicorn sync x {args.workers}"
+        + (f" (sign-in paths flooded on their own gunicorn sync x {args.login_pool})" if args.login_pool else "")
+        + "; "
+        f"PostgreSQL; Redis; {args.seconds:.0f} s per phase"
+    )
+    print(f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses")
+    p99 = {}
+    for name, result in beat_results.items():
+        lat = result["latencies"]
+        p99[name] = percentile(lat, 0.99)
+        print(
+            f"{name:<6} {len(lat):>6} {percentile(lat, 0.5) * 1000:>8.1f} {percentile(lat, 0.95) * 1000:>8.1f} "
+            f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f}  {result['statuses']}"
+        )
+    total = sum(flood_result["statuses"].values())
+    print(
+        f"flood: {total} sign-in posts in {flood_result['wall']:.1f} s ({total / flood_result['wall']:.0f}/s), "
+        f"answers {flood_result['statuses']}, Retry-After seen {flood_result['retry_after']}"
+    )
+    false_disconnects = sum(r["statuses"].get("409", 0) for r in beat_results.values())
+    failed = sum(n for r in beat_results.values() for s, n in r["statuses"].items() if s != "200")
+    ratio = p99["flood"] / p99["quiet"]
+    print(f"heartbeat p99 flood/quiet: {ratio:.2f}x (target <= 2x)")
+    print(
+        f"false disconnects: {false_disconnects} heartbeats answered 409; {failed} heartbeats not 200; "
+        f"{connected}/{len(participants)} students connected at the end (target: 0, 0, all)"
+    )
+    ok = ratio <= 2 and false_disconnects == 0 and failed == 0 and connected == len(participants)
+    print("RESULT:", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Sign-in throttling (issue 14): per username and per address, 429 with Retry-After, before any hashing;
+the password change and reset flows are throttled too."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.core import mail
+from django.test import Client
+
+from tests.conftest import T0
+
+pytestmark = pytest.mark.django_db
+from tests.accounts.test_ratelimit import redis_cache  # noqa: E402, F401 - the fixture
+
+PASSWORD = "pass-for-tests-123"  # tests.factories.UserFactory's
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The tests' MD5 hasher, counting every hash it computes (verify and encode alike)."""
+
+    calls = 0
+
+    def encode(self, password, salt):
+        CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+
+@pytest.fixture(autouse=True)
+def counting_hasher(settings):
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    CountingHasher.calls = 0
+    return CountingHasher
+
+
+@pytest.fixture
+def limits(settings, clock):
+    settings.THROTTLE_SIGNIN_USERNAME = "3/15min"
+    settings.THROTTLE_SIGNIN_IP = "5/15min"
+    clock.at(T0)  # 14:00: a 15-minute window starts
+    return clock
+
+
+def sign_in(username, password="wrong", *, path="/accounts/login/", ip="10.0.0.1"):
+    return Client(REMOTE_ADDR=ip).post(path, {"username": username, "password": password})
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+def test_wrong_passwords_for_one_username_get_429_with_retry_after_before_any_hashing(
+    path, limits, staff, counting_hasher
+):
+    for _ in range(3):
+        assert sign_in(staff.username, path=path).status_code == 200  # the form, with its error
+    hashed = counting_hasher.calls
+    assert hashed >= 3
+
+    refused = sign_in(staff.username, PASSWORD, path=path)  # even the right password, from elsewhere too
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "900"
+    assert "Too many attempts" in refused.content.decode()
+    assert sign_in(staff.username, PASSWORD, path=path, ip="10.9.9.9").status_code == 429
+    assert counting_hasher.calls == hashed  # refused before the password was hashed
+
+    limits.advance(900)  # the next window
+    assert sign_in(staff.username, PASSWORD, path=path).status_code == 302
+
+
+def test_many_usernames_from_one_address_are_throttled_per_address(limits, counting_hasher):
+    for i in range(5):
+        assert sign_in(f"nobody{i}").status_code == 200
+    hashed = counting_hasher.calls
+    response = sign_in("nobody-else")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 900
+    assert counting_hasher.calls == hashed
+    assert sign_in("nobody-else", ip="10.0.0.2").status_code == 200  # another address is not affected
+
+
+def test_successful_sign_ins_do_not_count(limits, tutor):
+    for _ in range(10):
+        assert sign_in(tutor.username, PASSWORD).status_code == 302
+
+
+def test_the_throttle_is_shared_by_the_login_page_and_admin_and_ignores_case(limits, tutor):
+    sign_in(tutor.username)
+    sign_in(tutor.username.upper(), path="/admin/login/")
+    sign_in(tutor.username)
+    assert sign_in(tutor.username, path="/admin/login/").status_code == 429
+
+
+def test_a_password_change_with_wrong_current_passwords_is_throttled(limits, tutor, counting_hasher):
+    client = Client(REMOTE_ADDR="10.0.0.1")
+    client.force_login(tutor)
+    attempt = {"old_password": "wrong", "new_password1": "n3w-password-xyz", "new_password2": "n3w-password-xyz"}
+    for _ in range(3):
+        assert client.post("/accounts/password/change/", attempt).status_code == 200
+    hashed = counting_hasher.calls
+    response = client.post("/accounts/password/change/", {**attempt, "old_password": PASSWORD})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert counting_hasher.calls == hashed
+    tutor.refresh_from_db()
+    assert tutor.check_password(PASSWORD)
+
+
+def test_password_change_page_changes_it_and_keeps_the_person_signed_in(tutor):
+    client = Client()
+    client.force_login(tutor)
+    page = client.get("/accounts/password/change/")
+    assert page.status_code == 200
+    assert 'class="card auth-card"' in page.content.decode()  # styled like the sign-in page
+    response = client.post(
+        "/accounts/password/change/",
+        {"old_password": PASSWORD, "new_password1": "n3w-password-xyz", "new_password2": "n3w-password-xyz"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/accounts/password/change/done/"
+    assert "Password changed" in response.content.decode()
+    assert client.get("/accounts/settings/").status_code == 200
+    tutor.refresh_from_db()
+    assert tutor.check_password("n3w-password-xyz")
+
+
+def _reset_link() -> str:
+    (message,) = mail.outbox
+    return re.search(r"https?://[^/\s]+(/accounts/password/reset/\S+/)", message.body).group(1)
+
+
+def test_password_reset_by_email_sets_a_new_password_once(tutor, clock):
+    clock.at(T0)
+    tutor.email = "tina@example.com"
+    tutor.save()
+    client = Client()
+    page = client.get("/accounts/password/reset/")
+    assert 'class="card auth-card"' in page.content.decode()
+    response = client.post("/accounts/password/reset/", {"email": "tina@example.com"})
+    assert response["Location"] == "/accounts/password/reset/sent/"
+    link = _reset_link()
+
+    form = client.get(link, follow=True)
+    assert "Choose a new password" in form.content.decode()
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "n3w-password-xyz", "new_password2": "n3w-password-xyz"}
+    )
+    assert done["Location"] == "/accounts/password/reset/done/"
+    tutor.refresh_from_db()
+    assert tutor.check_password("n3w-password-xyz")
+    assert "no longer works" in Client().get(link, follow=True).content.decode()  # used once
+
+
+def test_a_password_reset_link_expires(tutor, clock, settings):
+    settings.PASSWORD_RESET_TIMEOUT = 3600
+    clock.at(T0)
+    tutor.email = "tina@example.com"
+    tutor.save()
+    Client().post("/accounts/password/reset/", {"email": "tina@example.com"})
+    link = _reset_link()
+    clock.advance(3601)
+    page = Client().get(link, follow=True)
+    assert "no longer works" in page.content.decode()
+    assert "new_password1" not in page.content.decode()
+
+
+def test_password_reset_requests_are_throttled_per_address(tutor, clock, settings):
+    settings.THROTTLE_PASSWORD_RESET_EMAIL = "2/h"
+    clock.at(T0)
+    tutor.email = "tina@example.com"
+    tutor.save()
+    for _ in range(2):
+        assert Client().post("/accounts/password/reset/", {"email": "tina@example.com"}).status_code == 302
+    response = Client().post("/accounts/password/reset/", {"email": "TINA@example.com"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert len(mail.outbox) == 2
+    clock.advance(timedelta(hours=1).total_seconds())
+    assert Client().post("/accounts/password/reset/", {"email": "tina@example.com"}).status_code == 302
+
+
+@pytest.mark.parametrize("cache", ["local memory", "redis"])
+def test_only_so_many_sign_ins_hash_at_once_and_the_rest_are_told_to_retry(cache, request, tutor, settings):
+    from accounts.signin import signin_slot
+
+    if cache == "redis":
+        request.getfixturevalue("redis_cache")
+    settings.SIGNIN_CONCURRENT_HASHES = 2
+    with signin_slot() as first, signin_slot() as second:
+        assert first and second
+        with signin_slot() as third:
+            assert not third
+        # Meanwhile a sign-in attempt is refused before anything is hashed: 429, retry in a second.
+        response = sign_in(tutor.username, PASSWORD)
+        assert response.status_code == 429
+        assert response["Retry-After"] == "1"
+        assert "try again in a moment" in response.content.decode()
+    with signin_slot() as again:
+        assert again  # places are given back
+    assert sign_in(tutor.username, PASSWORD).status_code == 302
+
+
+def _wsgi_post(path, form: dict, ip="10.0.0.7"):
+    """POST through the production entry point (config.wsgi.application), as gunicorn calls it."""
+    import io
+    import urllib.parse
+    from wsgiref.util import setup_testing_defaults
+
+    from config.wsgi import application
+
+    body = urllib.parse.urlencode(form).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "REMOTE_ADDR": ip,
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "HTTP_HOST": "testserver",
+    }
+    setup_testing_defaults(environ)
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
+
+    answer["body"] = b"".join(application(environ, start_response))
+    return answer
+
+
+def test_the_production_entry_point_refuses_a_flood_before_django_and_before_hashing(limits, settings, counting_hasher):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "4/min"
+    answers = [_wsgi_post("/accounts/login/", {"username": f"guess{i}", "password": "x"}) for i in range(6)]
+    # The first four reach Django (403: this raw POST carries no CSRF token); then the address is refused.
+    assert [a["status"] for a in answers] == [403, 403, 403, 403, 429, 429]
+    assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
+    assert "Too many attempts" in answers[-1]["body"].decode()
+    assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
+    assert counting_hasher.calls == 0
+    assert _wsgi_post("/accounts/login/", {"username": "x", "password": "x"}, ip="10.0.0.8")["status"] == 403
+
+
+def test_the_entry_point_hands_the_form_on_to_django_intact(limits, tutor, settings):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "100/min"
+    # The raw POST carries no CSRF token: Django's own CSRF answer proves the request got there whole.
+    answer = _wsgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})
+    assert answer["status"] == 403
+    assert "CSRF" in answer["body"].decode()
