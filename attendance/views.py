@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -14,6 +15,7 @@ from attendance import services
 from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
 from attendance.timeline import build_timeline
+from core.api import error_body
 from core.errors import DomainError
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
@@ -115,8 +117,8 @@ def session_detail(request, session_id: int):
     return _render_session(request, session)
 
 
-def _render_session(request, session, *, mark_form=None, accept_form=None, status=200):
-    now = timezone.now()
+def session_page_context(session: TutoringSession, *, now) -> dict:
+    """What the session page's live parts show (attendance/live.py renders the same for its pushes)."""
     suggestion = services.attendance_suggest(session=session, now=now)
     timeline = None
     snapshot = None
@@ -128,6 +130,20 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
             now=now,
             spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
         )
+    return {
+        "session": session,
+        "suggestion": suggestion,
+        "applicable": services.suggestion_is_applicable(suggestion),
+        "snapshot": snapshot,
+        "timeline": timeline,
+        "history": session.attendance_changes.select_related("actor").order_by("-id"),
+        "source_label": SOURCE_LABELS[session.attendance_source],
+        "now": now,
+    }
+
+
+def _render_session(request, session, *, mark_form=None, accept_form=None, status=200):
+    now = timezone.now()
     mark_form = mark_form or MarkForm(
         initial={
             "tutor_status": session.tutor_attendance_status,
@@ -135,19 +151,33 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
         }
     )
     context = {
-        "session": session,
-        "suggestion": suggestion,
-        "applicable": services.suggestion_is_applicable(suggestion),
-        "snapshot": snapshot,
-        "timeline": timeline,
+        **session_page_context(session, now=now),
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
-        "history": session.attendance_changes.select_related("actor").order_by("-id"),
-        "source_label": SOURCE_LABELS[session.attendance_source],
         "locked": session.attendance_source == AttendanceSource.ADMIN_OVERRIDE and not request.user.is_staff,
-        "now": now,
     }
     return render(request, "attendance/session_detail.html", context, status=status)
+
+
+@login_required
+def live_fragments(request):
+    """The live pages' fallback while their socket is down: the messages `ws/live/` would push, as JSON.
+
+    `?view=session|cards&sessions=1,2`; the same access rules as the pages (404 for any session not theirs).
+    """
+    from attendance.live import MAX_WATCHED, VIEWS, live_messages
+
+    view = request.GET.get("view", "")
+    try:
+        ids = [int(part) for part in request.GET.get("sessions", "").split(",") if part]
+    except ValueError:
+        ids = None
+    if view not in VIEWS or not ids or len(ids) > MAX_WATCHED:
+        return JsonResponse(error_body("invalid", "Give view=session|cards and sessions=<ids>."), status=400)
+    messages_ = live_messages(user=request.user, view=view, session_ids=ids)
+    if messages_ is None:
+        return JsonResponse(error_body("not_found", "No such session."), status=404)
+    return JsonResponse({"messages": messages_})
 
 
 @require_POST

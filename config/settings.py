@@ -21,6 +21,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First: its `runserver` serves HTTP and WebSockets from one process (ASGI), for `dev.py run`.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -31,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "channels",
     "accounts",
     "whiteboard",
     "attendance",
@@ -39,6 +42,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # GET /healthz for load balancers: answered before host checks, HTTPS redirects and sessions.
+    "config.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +74,7 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 # SQLite is the embedded default; DATABASE_URL=postgres://... switches to PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
@@ -247,3 +253,54 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tutoring Attendance <attendance@localhost>")
 # Links in e-mails are absolute: where people open the app.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- WebSockets (issue 13): Channels, its layer, the presence socket --------------------------------
+# REDIS_URL set: every node's sockets and pages meet on one Redis (channels_redis). The pub/sub layer
+# (RedisPubSubChannelLayer), not RedisChannelLayer: a push to a session's group is one PUBLISH that
+# Redis fans out to the nodes holding its members, where RedisChannelLayer writes one list entry per
+# member and every socket polls its own list (BZPOPMIN); groups there also expire after a day, silently
+# dropping long-lived sockets. Its price: at most once, nothing kept for a node that is down; pages and
+# the whiteboard read the full state again when their socket reopens, so nothing depends on a lost push.
+# Its pool: per process and event loop the layer holds one PUBLISH connection (taken under a lock, one at
+# a time) and one SUBSCRIBE connection, however many sockets are open; redis-py's asyncio pool fails
+# at once (MaxConnectionsError) rather than wait when it has none free, so the limit is set well above
+# those two on purpose and never near redis' maxclients (10,000) divided by the processes.
+# Unset: the in-memory layer (one process: `dev.py run`, tests).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=20),
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
+                "prefix": env.str("CHANNELS_PREFIX", default="att"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+WEBSOCKET = {
+    # A client without a session cookie must send {"type": "auth", "token": ...} within this many seconds.
+    "AUTH_TIMEOUT": env.float("WEBSOCKET_AUTH_TIMEOUT", default=10),
+    # More messages than this from one socket within WINDOW seconds closes it (4429). A tracker sends a
+    # ping every heartbeat interval and a message per visibility change: 60 a minute is a runaway client.
+    "MAX_MESSAGES": env.int("WEBSOCKET_MAX_MESSAGES", default=60),
+    "MESSAGE_WINDOW": env.float("WEBSOCKET_MESSAGE_WINDOW", default=60),
+    # Liveness signals (pings) are kept in memory and written in one batch per node this often (seconds,
+    # at most 15): a node that dies loses at most this much of its participants' presence, never adds any.
+    "FLUSH_INTERVAL": env.float("WEBSOCKET_FLUSH_INTERVAL", default=10),
+    # Each node also closes connections nobody heard from in time (presence_sweep) this often (seconds;
+    # 0: only the sweep_connections cron), so a dead node's sockets end at their last signal and pages hear it.
+    "SWEEP_INTERVAL": env.float("WEBSOCKET_SWEEP_INTERVAL", default=15),
+    # A watcher page re-reads the sessions it watches this often (seconds) when nothing was pushed, so a
+    # suggestion that changes with the clock alone (minutes of presence passing a threshold) shows up.
+    "WATCH_REFRESH": env.float("WEBSOCKET_WATCH_REFRESH", default=15),
+}

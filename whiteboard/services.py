@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When, sql
@@ -310,6 +311,7 @@ def presence_connect(
             _touch(existing, visibility=visibility, now=now, conf=conf)
             existing.save(update_fields=["last_signal_at", "visibility", "expires_at"])
         _save(whiteboard, participant)
+        presence_announce(whiteboard_id=whiteboard.pk)
     return ConnectionResult(
         existing.connection_id, role, conf.heartbeat_interval, int(conf.timeout(visibility).total_seconds())
     )
@@ -489,6 +491,7 @@ def presence_heartbeat(
         connections, connection = _connections_for_beat(whiteboard, role, user=user, connection_id=connection_id)
         if connection is None:
             raise DomainError("No such connection on this whiteboard; connect first.", "unknown_connection")
+        was_visibility = connection.visibility
         _catch_up(participant, connections)
         stale = [c for c in connections if not c.is_alive(now)]
         alive = [c for c in connections if c.is_alive(now)]
@@ -505,6 +508,8 @@ def presence_heartbeat(
         if closed_message:
             _mark_gone_if_no_one_left(participant, alive)
         _store(whiteboard, participant, timed_out=stale, touched=touched, now=now)
+        if stale or closed_message or was_visibility != visibility:
+            presence_announce(whiteboard_id=whiteboard.pk)
     # Raised after the commit: the timeout just recorded must stay recorded.
     if closed_message:
         raise DomainError(closed_message, "connection_closed")
@@ -540,6 +545,7 @@ def presence_disconnect(
             participant.changed.add("connection_logs")
         _mark_gone_if_no_one_left(participant, [c for c in alive if c.pk != connection.pk])
         _save(whiteboard, participant)
+        presence_announce(whiteboard_id=whiteboard.pk)
     return DisconnectResult(connection_id, role, already_closed=False)
 
 
@@ -566,6 +572,8 @@ def presence_sweep(*, now: datetime | None = None) -> int:
                 _mark_gone_if_no_one_left(participant, [c for c in connections if c.is_alive(now)])
                 _save(whiteboard, participant)
                 closed += len(stale)
+                if stale:
+                    presence_announce(whiteboard_id=whiteboard.pk)
     return closed
 
 
@@ -626,3 +634,125 @@ def presence_snapshot(
             spans=spans,
         )
     return result
+
+
+# --- WebSocket door (issue 13): announcements, batched liveness, the join window ----------------------
+
+
+def presence_announce(*, whiteboard_id: int) -> None:
+    """Tell the live pages, once the caller's transaction commits, that this whiteboard's presence changed.
+
+    Never for a rolled-back change; a push that fails (Redis down) is only logged (core/live.py).
+    """
+    from whiteboard.signals import presence_changed
+
+    transaction.on_commit(lambda: presence_changed.send(sender=WhiteboardSession, whiteboard_id=whiteboard_id))
+
+
+@dataclass(frozen=True)
+class LivenessSignal:
+    """The last signal (ping) a node heard on one socket, kept in memory until the node's next batch write."""
+
+    whiteboard_id: int
+    user_id: int
+    connection_id: uuid.UUID
+    at: datetime
+    visibility: str
+
+
+def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
+    """Write a node's batch of liveness signals: each as the heartbeat fast path would have, at its own time.
+
+    A socket's pings change nothing but time, so a node keeps only each socket's last one and writes
+    them all every WEBSOCKET["FLUSH_INTERVAL"] s (one read and one UPDATE per 500 sockets) instead of
+    one statement per ping. Each signal moves its connection's `last_signal_at` and `expires_at` to
+    the signal's own time, never the time of writing, and only forwards; presence is then folded from
+    the connections exactly as for fast-path heartbeats (`presence.fold_tail`). A signal is skipped when
+    a later one (a visibility change, a disconnect) is already written. A hidden socket's signal while
+    the participant has a visible connection open takes the locked path (`presence_heartbeat`), like a
+    fast-path heartbeat would, so hidden time stays exact.
+
+    Returns the ids of connections that can no longer be renewed (closed, or lapsed before the signal):
+    their sockets must connect again. A node that dies loses at most its unwritten batch: its
+    participants' presence then ends at the last signal written, at most one interval early.
+    """
+    conf = PresenceSettings.current()
+    lost: set[uuid.UUID] = set()
+    signals = sorted(signals, key=lambda s: s.at)
+    for start in range(0, len(signals), 500):
+        chunk = {s.connection_id: s for s in signals[start : start + 500]}
+        rows = {
+            c.connection_id: c
+            for c in Connection.objects.filter(connection_id__in=list(chunk), closed_at__isnull=True).only(
+                "pk", "connection_id", "whiteboard_id", "role", "user_id", "visibility", "expires_at", "last_signal_at"
+            )
+        }
+        lost.update(cid for cid in chunk if cid not in rows)
+        hidden = [s for cid, s in chunk.items() if cid in rows and s.visibility == Visibility.HIDDEN]
+        seen_visible = set()
+        if hidden:
+            seen_visible = set(
+                Connection.objects.filter(
+                    whiteboard_id__in={s.whiteboard_id for s in hidden},
+                    closed_at__isnull=True,
+                    visibility=Visibility.VISIBLE,
+                ).values_list("whiteboard_id", "role")
+            )
+        renew: list[tuple[Connection, LivenessSignal]] = []
+        for cid, row in rows.items():
+            signal = chunk[cid]
+            if row.user_id != signal.user_id or row.whiteboard_id != signal.whiteboard_id:
+                lost.add(cid)
+            elif signal.at <= row.last_signal_at or signal.visibility != row.visibility:
+                continue  # a later write (visibility change, locked heartbeat) already covers it
+            elif row.expires_at < signal.at:
+                lost.add(cid)  # lapsed before this signal: the sweep ends it at its last signal
+            elif signal.visibility == Visibility.HIDDEN and (row.whiteboard_id, row.role) in seen_visible:
+                user = get_user_model()(pk=signal.user_id)  # the locked path reads only its pk
+                try:
+                    presence_heartbeat(
+                        whiteboard_id=signal.whiteboard_id,
+                        user=user,
+                        connection_id=cid,
+                        visibility=signal.visibility,
+                        now=signal.at,
+                    )
+                except DomainError:
+                    lost.add(cid)
+            else:
+                renew.append((row, signal))
+        if renew:
+            Connection.objects.filter(pk__in=[row.pk for row, _ in renew], closed_at__isnull=True).update(
+                last_signal_at=Case(*(When(pk=row.pk, then=Value(s.at)) for row, s in renew)),
+                expires_at=Case(*(When(pk=row.pk, then=Value(s.at + conf.timeout(s.visibility))) for row, s in renew)),
+            )
+    return lost
+
+
+def presence_window_check(*, whiteboard_id: int, user, now: datetime | None = None) -> None:
+    """Raise `outside_presence_window` (with opens_at/closes_at) unless now is inside the session's window.
+
+    TODO(lead): helper h15 adds this very check to `presence_connect` (DomainError code
+    "outside_presence_window"); once merged, drop this function and its call in whiteboard/consumers.py.
+    A whiteboard the user is not part of is `not_found`, as everywhere.
+    """
+    from whiteboard.presence import presence_window
+
+    now = now or timezone.now()
+    whiteboard = (
+        WhiteboardSession.objects.select_related("tutoring_session")
+        .filter(pk=whiteboard_id)
+        .of_participant(user)
+        .first()
+    )
+    if whiteboard is None:
+        raise DomainError("No whiteboard session with this id.", "not_found")
+    session = whiteboard.tutoring_session
+    window = presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end)
+    if not window.contains(now):
+        error = DomainError(
+            f"The whiteboard records presence from {window.opens_at.isoformat()} to {window.closes_at.isoformat()}.",
+            "outside_presence_window",
+        )
+        error.opens_at, error.closes_at = window.opens_at, window.closes_at
+        raise error

@@ -1,0 +1,63 @@
+"""What the whiteboard pushes over WebSockets: its group names and message types, in one place.
+
+The presence socket (`ws/whiteboard/sessions/{id}/`, whiteboard/consumers.py):
+
+client → server
+    {"type": "auth", "token": "<api token>", "visibility"?: "visible"|"hidden"}
+        first message, within WEBSOCKET["AUTH_TIMEOUT"] s, from a client without a session cookie
+    {"type": "ping"}                                  liveness, every `heartbeat_interval` s
+    {"type": "visibility", "visibility": "visible"|"hidden"}   the tab was shown or hidden
+server → client
+    {"type": "welcome", "connection_id", "role", "heartbeat_interval", "timeout_seconds", "presence"}
+    {"type": "pong", "server_time"}
+    {"type": "presence", "presence": {"tutor": {"connected", "hidden"}, "student": {...}}}
+        whenever someone's presence on this whiteboard changes
+    {"type": "error", "code", "detail"}               just before a close with one of CLOSE_CODES
+"""
+
+from django.dispatch import receiver
+from django.utils import timezone
+
+from core.live import group_send
+from whiteboard.models import Connection, Role, Visibility
+from whiteboard.signals import presence_changed
+
+# Close codes of the presence socket (the watcher socket, attendance/live.py, uses the same numbers).
+CLOSE_CODES = {
+    4000: "silent: nothing heard within the presence timeout (45 s visible, 150 s hidden); connect again",
+    4400: "malformed message (not JSON, not an object, unknown type or value)",
+    4401: "not signed in, bad token, or a first message that is not `auth` from a client without a session",
+    4404: "not a participant of this whiteboard session (the HTTP API's 404)",
+    4408: "outside the session's presence window (PRESENCE_JOIN_WINDOW_MINUTES either side of it)",
+    4429: "too many messages (WEBSOCKET_MAX_MESSAGES per WEBSOCKET_MESSAGE_WINDOW s)",
+}
+DOMAIN_CLOSE_CODES = {"not_found": 4404, "outside_presence_window": 4408}
+
+# Channel-layer message type (group → consumers): handled by PresenceConsumer.presence_changed.
+PRESENCE_CHANGED = "presence.changed"
+
+
+def whiteboard_group(whiteboard_id: int) -> str:
+    return f"whiteboard.{whiteboard_id}"
+
+
+def presence_summary(*, whiteboard_id: int, now=None) -> dict:
+    """Who is on the whiteboard now, for its "who is here" badges: connected, and hidden (no visible tab)."""
+    now = now or timezone.now()
+    open_connections = list(Connection.objects.filter(whiteboard_id=whiteboard_id, closed_at__isnull=True))
+    result = {}
+    for role in Role.values:
+        alive = [c for c in open_connections if c.role == role and c.is_alive(now)]
+        result[role] = {
+            "connected": bool(alive),
+            "hidden": bool(alive) and all(c.visibility == Visibility.HIDDEN for c in alive),
+        }
+    return result
+
+
+@receiver(presence_changed, dispatch_uid="whiteboard.live.push_presence")
+def push_presence(sender, whiteboard_id: int, **kwargs):
+    group_send(
+        whiteboard_group(whiteboard_id),
+        {"type": PRESENCE_CHANGED, "presence": presence_summary(whiteboard_id=whiteboard_id)},
+    )
