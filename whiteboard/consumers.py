@@ -172,10 +172,10 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             return
         self.closing = True
         self.node.waiting_for_auth.discard(self)
-        await self.send(text_data=json.dumps({"type": "error", "code": error, "detail": detail}))
-        await self.close(code=code)
         if code in (4400, 4429) and self.connection_id is not None:
             await self._disconnect_presence()  # the client was there until now; it gets no more say
+        await self.send(text_data=json.dumps({"type": "error", "code": error, "detail": detail}))
+        await self.close(code=code)
 
     async def disconnect(self, code):
         self.node.unregister(self)

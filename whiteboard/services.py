@@ -672,8 +672,13 @@ def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
     the participant has a visible connection open takes the locked path (`presence_heartbeat`), like a
     fast-path heartbeat would, so hidden time stays exact.
 
-    Returns the ids of connections that can no longer be renewed (closed, or lapsed before the signal):
-    their sockets must connect again. A node that dies loses at most its unwritten batch: its
+    Unlike an HTTP heartbeat, a signal renews a connection whose `expires_at` has passed if it is still
+    open: the node heard every ping of that socket (it closes a silent one itself, whiteboard/liveness.py),
+    so the chain of signals was unbroken; the database only had not been told yet. With FLUSH_INTERVAL
+    ≤ 15 s and pings every 15 s this never happens anyway (written expiry = last written signal + 45 s).
+
+    Returns the ids of connections that can no longer be renewed (closed meanwhile, e.g. swept while the
+    database was away): their sockets must connect again. A node that dies loses at most its unwritten batch: its
     participants' presence then ends at the last signal written, at most one interval early.
     """
     conf = PresenceSettings.current()
@@ -705,8 +710,6 @@ def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
                 lost.add(cid)
             elif signal.at <= row.last_signal_at or signal.visibility != row.visibility:
                 continue  # a later write (visibility change, locked heartbeat) already covers it
-            elif row.expires_at < signal.at:
-                lost.add(cid)  # lapsed before this signal: the sweep ends it at its last signal
             elif signal.visibility == Visibility.HIDDEN and (row.whiteboard_id, row.role) in seen_visible:
                 user = get_user_model()(pk=signal.user_id)  # the locked path reads only its pk
                 try:
