@@ -62,6 +62,7 @@ def test_a_student_joining_reaches_the_watching_tutor_with_presence_and_suggesti
         return before, joined, left
 
     before, joined, left = run(scenario)
+    assert before["data"]["presence"]["student"]["connected"] is False
     assert joined["data"]["presence"]["student"]["connected"] is True
     assert 'data-connected="true"' in joined["fragments"]["presence"]
     assert "Together on the whiteboard" in joined["fragments"]["suggestion"]
