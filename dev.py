@@ -48,9 +48,7 @@ def run(args: list[str]) -> int:
     manage("migrate", "--no-input")
     manage("collectstatic", "--no-input", "--verbosity", "0")
     manage("demo_data")
-    print(
-        "\nServing http://127.0.0.1:8000 and ws://127.0.0.1:8000/ws/ (API docs: /docs, admin: /admin/)", flush=True
-    )
+    print("\nServing http://127.0.0.1:8000 and ws://127.0.0.1:8000/ws/ (API docs: /docs, admin: /admin/)", flush=True)
     return sh(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", *args, check=False)
 
 

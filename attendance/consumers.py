@@ -10,6 +10,7 @@ Messages and close codes: attendance/live.py, whiteboard/live.py.
 
 import asyncio
 import json
+import logging
 import time
 from collections import deque
 
@@ -18,6 +19,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from attendance.live import MAX_WATCHED, SESSION_CHANGED, VIEWS, live_messages, session_group
+from whiteboard import liveness
+
+logger = logging.getLogger(__name__)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -29,6 +33,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.refresher = None
         self.recent = deque()
         await self.accept()
+        # Any node serving sockets sweeps (whiteboard/liveness.py), so a dead node's participants are
+        # ended, and pages told, even by a node that holds only pages.
+        liveness.node().ensure_running()
         user = self.scope.get("user")
         if self.scope.get("origin") != "browser" or user is None or not user.is_authenticated:
             await self.refuse(4401, "not_authenticated", "Sign in: live pages follow the browser's session.")
@@ -72,6 +79,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         return len(self.recent) <= settings.WEBSOCKET["MAX_MESSAGES"]
 
     async def session_changed(self, event):
+        logger.debug("session %s changed; watching %s", event["session_id"], self.watched)
         if event["session_id"] in self.watched and not self.closing:
             await self._render_and_send([event["session_id"]])
 

@@ -18,6 +18,7 @@ def group_send(group: str, message: dict) -> None:
     if layer is None:
         return
     try:
+        logger.debug("push to %s: %s", group, message.get("type"))
         async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.warning("push to %s failed", group, exc_info=True)

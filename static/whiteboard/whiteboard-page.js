@@ -8,6 +8,7 @@
   const BADGES = {
     connecting: ["warn", "Connecting…"],
     connected: ["ok", "Connected"],
+    hidden: ["ok", "Connected · this tab is hidden"],
     reconnecting: ["warn", "Reconnecting…"],
     offline: ["bad", "Offline"],
     here: ["ok", "On the whiteboard"],
@@ -23,36 +24,54 @@
   }
 
   const selfBadge = document.getElementById("connection-badge");
-  const OFFLINE_TEXT = { unauthorized: "Offline: sign in again", not_found: "Offline: not your session" };
-  let polling = null;
-  const tracker = window.AttendanceTracker.start({
-    whiteboardId: board.dataset.whiteboardId,
-    csrfToken: board.dataset.csrfToken,
-    onStatus(state, detail) {
-      setBadge(selfBadge, state, state === "offline" ? OFFLINE_TEXT[detail.reason] : undefined);
-      if (state === "connected" && !polling) {
-        // Look for the other participant every few seconds (no more often than we beat).
-        polling = setInterval(refreshOther, Math.min(5, detail.heartbeatInterval) * 1000);
-      }
-    },
-  });
-  window.whiteboardTracker = tracker; // for the console and for tests
-
-  // The other participant: read the same status the tutor's pages show, while this tab is visible.
+  const transportNote = document.getElementById("connection-transport");
+  const OFFLINE_TEXT = {
+    unauthorized: "Offline: sign in again",
+    not_found: "Offline: not your session",
+    outside_window: "Offline: the whiteboard is closed now",
+  };
   const otherBadge = document.getElementById("other-badge");
+  let polling = null;
+
+  function showOther(presence) {
+    const other = presence && presence[board.dataset.otherRole];
+    if (other) setBadge(otherBadge, other.connected ? "here" : "away");
+  }
+
+  // The other participant: pushed over the presence socket; read every few seconds while it is down.
   async function refreshOther() {
     if (document.visibilityState === "hidden") return;
     try {
       const response = await fetch(board.dataset.statusUrl, { headers: { Accept: "application/json" } });
-      if (!response.ok) return;
-      const status = (await response.json())[board.dataset.otherRole];
-      setBadge(otherBadge, status.connected ? "here" : "away");
+      if (response.ok) showOther(await response.json());
     } catch (e) {
       /* offline: the tracker's badge already says so */
     }
   }
-  refreshOther();
-  document.addEventListener("visibilitychange", refreshOther);
+
+  function poll(on, everySeconds) {
+    if (on && !polling) polling = setInterval(refreshOther, everySeconds * 1000);
+    if (!on && polling) { clearInterval(polling); polling = null; }
+  }
+
+  const tracker = window.AttendanceTracker.start({
+    whiteboardId: board.dataset.whiteboardId,
+    csrfToken: board.dataset.csrfToken,
+    onPresence: showOther,
+    onStatus(state, detail) {
+      setBadge(selfBadge, state, state === "offline" ? OFFLINE_TEXT[detail.reason] : undefined);
+      selfBadge.dataset.transport = detail.transport;
+      const live = (state === "connected" || state === "hidden") && detail.transport === "websocket";
+      if (transportNote) {
+        transportNote.textContent = live ? "live" : detail.transport === "http" ? "updates every few seconds (no live connection)" : "";
+      }
+      // Pushed while the socket is up; otherwise look every few seconds (no more often than we beat).
+      poll(!live && state !== "offline", Math.min(5, detail.heartbeatInterval || 5));
+      if (!live) refreshOther();
+    },
+  });
+  window.whiteboardTracker = tracker; // for the console and for tests
+  document.addEventListener("visibilitychange", () => { if (polling) refreshOther(); });
 
   // ---- Drawing (local only) ----
   const canvas = document.getElementById("board-canvas");
