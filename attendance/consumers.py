@@ -14,11 +14,11 @@ import logging
 import time
 from collections import deque
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from attendance.live import MAX_WATCHED, SESSION_CHANGED, VIEWS, live_messages, session_group
+from core.live import in_db_thread
 from whiteboard import liveness
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             or any(type(i) is not int for i in ids)
         ):
             return await self.refuse(4400, "malformed", "view must be session|cards and sessions a list of ids.")
-        messages = await database_sync_to_async(live_messages)(user=self.scope["user"], view=view, session_ids=ids)
+        messages = await in_db_thread(live_messages)(user=self.scope["user"], view=view, session_ids=ids)
         if messages is None:
             return await self.refuse(4404, "not_found", "No such session.")
         for session_id in set(self.watched) - set(ids):
@@ -90,7 +90,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self._render_and_send(self.watched)
 
     async def _render_and_send(self, ids: list[int]) -> None:
-        messages = await database_sync_to_async(live_messages)(user=self.scope["user"], view=self.view, session_ids=ids)
+        messages = await in_db_thread(live_messages)(user=self.scope["user"], view=self.view, session_ids=ids)
         if messages is None:  # no longer theirs (reassigned): stop, as a reload would show a 404
             return await self.refuse(4404, "not_found", "No such session.")
         await self._send_changed(messages)

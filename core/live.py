@@ -22,3 +22,16 @@ def group_send(group: str, message: dict) -> None:
         async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.warning("push to %s failed", group, exc_info=True)
+
+
+def in_db_thread(func):
+    """`func` (synchronous, touching the database) as a coroutine run in a pool thread.
+
+    Channels' `database_sync_to_async` runs every call of a process in one thread, so one slow query
+    holds up every socket of the process; here calls run side by side (each pool thread keeps its own
+    database connection), which is what lets a node take a reconnect storm. Old connections are
+    closed around each call, as Channels does.
+    """
+    from channels.db import DatabaseSyncToAsync
+
+    return DatabaseSyncToAsync(func, thread_sensitive=False)

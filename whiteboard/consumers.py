@@ -15,13 +15,13 @@ from collections import deque
 from datetime import timedelta
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
 from accounts.services import token_user
 from core.errors import DomainError
+from core.live import in_db_thread
 from whiteboard import liveness, services
 from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, presence_summary, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
@@ -67,14 +67,11 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             if kind != "auth":
                 return await self.refuse(4401, "not_authenticated", 'The first message must be {"type": "auth", ...}.')
             self.node.waiting_for_auth.discard(self)
-            user = await database_sync_to_async(token_user)(key=message.get("token"))
-            if user is None:
-                return await self.refuse(4401, "bad_token", "Invalid or revoked token.")
             visibility = message.get("visibility", self.visibility)
             if visibility not in VISIBILITIES:
                 return await self.refuse(4400, "malformed", "visibility must be visible or hidden.")
             self.visibility = visibility
-            return await self._open_presence(user)
+            return await self._open_presence(None, token=message.get("token"))
         if self.connection_id is None:
             return
         if kind == "ping":
@@ -111,7 +108,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         now = timezone.now()
         self.node.forget(self.connection_id)  # the locked write below covers the pending signal
         try:
-            await database_sync_to_async(services.presence_heartbeat)(
+            await in_db_thread(services.presence_heartbeat)(
                 whiteboard_id=self.whiteboard_id,
                 user=self.user,
                 connection_id=self.connection_id,
@@ -125,21 +122,19 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         self.visibility, self.last_signal_at = visibility, now
 
     # --- presence open / close ----------------------------------------------------------------------
-    async def _open_presence(self, user) -> None:
+    async def _open_presence(self, user, *, token: str | None = None) -> None:
+        """Authenticate (by token, when no session did), check, connect and read who is here: one
+        trip to a database thread, so an opening socket costs one hop, not four."""
         try:
-            # TODO(lead): h15 moves this check into presence_connect; then drop this call.
-            await database_sync_to_async(services.presence_window_check)(whiteboard_id=self.whiteboard_id, user=user)
-            result = await database_sync_to_async(services.presence_connect)(
-                whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility
-            )
+            user, result, summary = await in_db_thread(self._open_in_thread)(user, token)
         except DomainError as error:
-            return await self.refuse(DOMAIN_CLOSE_CODES.get(error.code, 4400), error.code, error.message)
+            code = 4401 if error.code == "bad_token" else DOMAIN_CLOSE_CODES.get(error.code, 4400)
+            return await self.refuse(code, error.code, error.message)
         self.user, self.role, self.connection_id = user, result.role, result.connection_id
         self.last_signal_at = timezone.now()
         self.node.register(self)
         await self.channel_layer.group_add(whiteboard_group(self.whiteboard_id), self.channel_name)
         self.in_group = True
-        summary = await database_sync_to_async(presence_summary)(whiteboard_id=self.whiteboard_id)
         await self.send(
             text_data=json.dumps(
                 {
@@ -152,6 +147,16 @@ class PresenceConsumer(AsyncWebsocketConsumer):
                 }
             )
         )
+
+    def _open_in_thread(self, user, token):
+        if user is None:
+            user = token_user(key=token)
+            if user is None:
+                raise DomainError("Invalid or revoked token.", "bad_token")
+        # TODO(lead): h15 moves this check into presence_connect; then drop this call.
+        services.presence_window_check(whiteboard_id=self.whiteboard_id, user=user)
+        result = services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
+        return user, result, presence_summary(whiteboard_id=self.whiteboard_id)
 
     async def connection_lost(self) -> None:
         """The server closed this socket's connection (it lapsed, e.g. while the database was away):
@@ -192,7 +197,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
     async def _disconnect_presence(self) -> None:
         connection_id, self.connection_id = self.connection_id, None
         self.node.forget(connection_id)
-        await database_sync_to_async(services.presence_disconnect)(
+        await in_db_thread(services.presence_disconnect)(
             whiteboard_id=self.whiteboard_id, user=self.user, connection_id=connection_id
         )
 

@@ -18,10 +18,10 @@ import logging
 import uuid
 from datetime import datetime
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from core.live import in_db_thread
 from whiteboard import services
 from whiteboard.presence import PresenceSettings
 
@@ -82,7 +82,7 @@ class NodeLiveness:
                 sweep_every = settings.WEBSOCKET["SWEEP_INTERVAL"]
                 if sweep_every > 0 and loop.time() - self._last_sweep >= sweep_every:
                     self._last_sweep = loop.time()
-                    await database_sync_to_async(services.presence_sweep)()
+                    await in_db_thread(services.presence_sweep)()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -105,7 +105,7 @@ class NodeLiveness:
             return set()
         batch, self.pending = self.pending, {}
         try:
-            lost = await database_sync_to_async(services.presence_liveness_write)(signals=list(batch.values()))
+            lost = await in_db_thread(services.presence_liveness_write)(signals=list(batch.values()))
         except Exception:
             for key, signal in batch.items():  # keep them (unless newer ones came meanwhile) for the next round
                 self.pending.setdefault(key, signal)

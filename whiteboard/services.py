@@ -725,11 +725,30 @@ def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
             else:
                 renew.append((row, signal))
         if renew:
-            Connection.objects.filter(pk__in=[row.pk for row, _ in renew], closed_at__isnull=True).update(
-                last_signal_at=Case(*(When(pk=row.pk, then=Value(s.at)) for row, s in renew)),
-                expires_at=Case(*(When(pk=row.pk, then=Value(s.at + conf.timeout(s.visibility))) for row, s in renew)),
-            )
+            _write_liveness([(row.pk, s.at, s.at + conf.timeout(s.visibility)) for row, s in renew])
     return lost
+
+
+def _write_liveness(rows: list[tuple[int, datetime, datetime]]) -> None:
+    """Move each connection's (pk) `last_signal_at` and `expires_at` forward, if still open.
+
+    PostgreSQL: one UPDATE joined to the batch passed as three arrays (a CASE per row, as `_store`
+    builds, costs seconds at 500 rows). Elsewhere (SQLite, development) one small UPDATE per row.
+    """
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(
+                "UPDATE whiteboard_connections c SET last_signal_at = v.at, expires_at = v.expires "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS v(id, at, expires) "
+                "WHERE c.id = v.id AND c.closed_at IS NULL AND c.last_signal_at < v.at",
+                [[pk for pk, _, _ in rows], [at for _, at, _ in rows], [expires for _, _, expires in rows]],
+            )
+        return
+    with transaction.atomic():
+        for pk, at, expires in rows:
+            Connection.objects.filter(pk=pk, closed_at__isnull=True, last_signal_at__lt=at).update(
+                last_signal_at=at, expires_at=expires
+            )
 
 
 def presence_window_check(*, whiteboard_id: int, user, now: datetime | None = None) -> None:

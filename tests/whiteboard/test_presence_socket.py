@@ -368,7 +368,10 @@ def test_pings_are_written_in_one_batch_at_their_own_time(started, student, tuto
 
     run(scenario)
     assert written["before"] == [T0, T0]  # nothing written per ping
-    assert written["queries"] == 2  # one read and one UPDATE for every socket of the node
+    if db.vendor == "postgresql":
+        assert written["queries"] == 2  # one read and one UPDATE for every socket of the node
+    else:
+        assert written["queries"] <= 1 + 2 + 2  # SQLite: the read, then one UPDATE per row (in a transaction)
     for connection in Connection.objects.all():
         assert connection.last_signal_at == T0 + timedelta(seconds=15)  # ...at the signal's time, not the write's
         assert connection.expires_at == T0 + timedelta(seconds=60)
