@@ -305,4 +305,7 @@ WEBSOCKET = {
     # A watcher page re-reads the sessions it watches this often (seconds) when nothing was pushed, so a
     # suggestion that changes with the clock alone (minutes of presence passing a threshold) shows up.
     "WATCH_REFRESH": env.float("WEBSOCKET_WATCH_REFRESH", default=15),
+    # Sockets' database calls run side by side in a thread pool (core.live.in_db_thread); false: all in
+    # one thread per process, as Channels does by default (tests, which tear their database down).
+    "DB_THREAD_POOL": env.bool("WEBSOCKET_DB_THREAD_POOL", default=True),
 }

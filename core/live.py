@@ -33,5 +33,7 @@ def in_db_thread(func):
     closed around each call, as Channels does.
     """
     from channels.db import DatabaseSyncToAsync
+    from django.conf import settings
 
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
+    # Tests turn the pool off: its threads' connections would outlive each test's database.
+    return DatabaseSyncToAsync(func, thread_sensitive=not settings.WEBSOCKET["DB_THREAD_POOL"])

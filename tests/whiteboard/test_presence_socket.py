@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _driven_by_the_test(settings):
     # No background round: each test writes the batch (flush) and checks silence (tick) itself.
-    settings.WEBSOCKET = {**settings.WEBSOCKET, "FLUSH_INTERVAL": 0, "SWEEP_INTERVAL": 0}
+    settings.WEBSOCKET = {**settings.WEBSOCKET, "FLUSH_INTERVAL": 0, "SWEEP_INTERVAL": 0, "DB_THREAD_POOL": False}
 
 
 @pytest.fixture
