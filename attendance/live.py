@@ -1,18 +1,8 @@
 """What attendance pushes to pages over WebSockets: group names, message types, the fragments.
 
 The watcher socket (`ws/live/`, attendance/consumers.py) is for pages that only look: the session
-page, the tutor's dashboard, staff views, the student's page. It never counts as presence.
-
-client → server
-    {"type": "watch", "view": "session"|"cards", "sessions": [<tutoring session id>, ...]}
-        "session": the session page (its tutor or staff); "cards": dashboard and student page cards
-        (staff, the session's tutor or its student): the same rules as the pages themselves
-server → client
-    {"type": "session", "session_id", "fragments": {"current", "presence", "suggestion", "history"},
-     "data": {"assumed", "presence": {role: {"connected", "total_active_seconds", ...}},
-              "suggestion": {"final", "together_seconds", role: {"status", "confidence", "reasons"}}}}
-    {"type": "card", "session_id", "html"}
-    {"type": "error", "code", "detail"}               just before a close (4400, 4401, 4404, 4429)
+page, the tutor's dashboard, staff views, the student's page. It never counts as presence. Its
+messages are documented once, in docs/websockets.md.
 
 Each fragment is the page's own template, rendered for the watcher (their time zone, their rights),
 so a pushed update and a reload show the same thing. `GET /live/fragments?view=...&sessions=...`

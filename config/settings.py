@@ -163,7 +163,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Whiteboard presence tracking and attendance for tutoring sessions. "
         "Authenticate with `Authorization: Bearer <token>` (tokens are issued in Django admin "
-        "or with `manage.py issue_token`) or, from the browser, with the Django session and CSRF header."
+        "or with `manage.py issue_token`) or, from the browser, with the Django session and CSRF header.\n\n"
+        # The WebSocket endpoints, their messages and close codes, documented once (docs/websockets.md).
+        + (BASE_DIR / "docs" / "websockets.md").read_text()
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -1,18 +1,7 @@
 """What the whiteboard pushes over WebSockets: its group names and message types, in one place.
 
-The presence socket (`ws/whiteboard/sessions/{id}/`, whiteboard/consumers.py):
-
-client → server
-    {"type": "auth", "token": "<api token>", "visibility"?: "visible"|"hidden"}
-        first message, within WEBSOCKET["AUTH_TIMEOUT"] s, from a client without a session cookie
-    {"type": "ping"}                                  liveness, every `heartbeat_interval` s
-    {"type": "visibility", "visibility": "visible"|"hidden"}   the tab was shown or hidden
-server → client
-    {"type": "welcome", "connection_id", "role", "heartbeat_interval", "timeout_seconds", "presence"}
-    {"type": "pong", "server_time"}
-    {"type": "presence", "presence": {"tutor": {"connected", "hidden"}, "student": {...}}}
-        whenever someone's presence on this whiteboard changes
-    {"type": "error", "code", "detail"}               just before a close with one of CLOSE_CODES
+The presence socket's messages and close codes are documented once, in docs/websockets.md (also
+shown in the API docs); the constants below are the code's side of that table.
 """
 
 from django.dispatch import receiver

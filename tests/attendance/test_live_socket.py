@@ -15,7 +15,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _driven_by_the_test(settings):
-    settings.WEBSOCKET = {**settings.WEBSOCKET, "FLUSH_INTERVAL": 0, "SWEEP_INTERVAL": 0, "DB_THREAD_POOL": False, "WATCH_REFRESH": 3600}
+    settings.WEBSOCKET = {
+        **settings.WEBSOCKET,
+        "FLUSH_INTERVAL": 0,
+        "SWEEP_INTERVAL": 0,
+        "DB_THREAD_POOL": False,
+        "WATCH_REFRESH": 3600,
+    }
 
 
 @pytest.fixture
