@@ -15,8 +15,9 @@ One run, in order:
    (`config.asgi`) and the framework floor (`bench/echo_asgi.py`: a bare Channels consumer, same
    protocol, no database). Load comes from separate processes (`--load-processes`; one process may hold
    at most 20,000 open files here): every participant opens its socket (token auth), then for
-   `--hold-seconds` pings every 15 s (the production interval, phases spread), while `--push-rate`
-   times a second a student toggles its tab's visibility and the tutor of that whiteboard, on whichever
+   `--hold-seconds` pings every 15 s (the production interval, phases spread). In the first half
+   nothing else happens (server CPU per socket is measured there); in the second, `--push-rate` times
+   a second a student toggles its tab's visibility and the tutor of that whiteboard, on whichever
    worker, must hear the pushed change (push latency: toggle sent -> pushed message received).
    Measured: sockets held, ping round trip, push latency, unexpected closes (false disconnects), server
    CPU and memory per socket, database rows written per participant-minute.
@@ -51,7 +52,9 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--load-processes", type=int, default=2)
     parser.add_argument("--hold-seconds", type=float, default=60)
-    parser.add_argument("--push-rate", type=float, default=10, help="visibility toggles (pushes) per second")
+    parser.add_argument(
+        "--push-rate", type=float, default=10, help="visibility toggles (pushes) per second, second half of the hold"
+    )
     parser.add_argument("--open-concurrency", type=int, default=200, help="handshakes in flight per load process")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--db-name", default="attendance_ws_bench")
@@ -349,6 +352,7 @@ async def load_worker(spec: dict) -> dict:
 
     async def toggler():
         hidden = {}
+        await asyncio.sleep(max(0, spec["hold_mid"] - time.time()))  # the first half measures CPU without pushes
         while time.time() < t_hold_end:
             await asyncio.sleep(random.expovariate(spec["push_rate"]) if spec["push_rate"] > 0 else 3600)
             board = random.choice(pairs)["whiteboard"]
@@ -402,6 +406,7 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
             "url": f"ws://127.0.0.1:{server.port}",
             "pairs": chunk,
             "hold_start": hold_start,
+            "hold_mid": hold_start + args.hold_seconds / 2,
             "hold_until": hold_until,
             "storm": storm,
             "storm_seconds": 90,
@@ -415,8 +420,11 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         )
     time.sleep(max(0, hold_start - time.time()))
     cpu_start, rss_held = server.cpu_seconds(), server.rss_bytes()
+    quiet_seconds = args.hold_seconds / 2 - 1
     time.sleep(1)  # statistics of the opening reach pg_stat first
     written_before = rows_written(args)
+    time.sleep(max(0, hold_start + quiet_seconds + 1 - time.time()))
+    cpu_quiet = server.cpu_seconds() - cpu_start  # pings and liveness only, no pushes
     time.sleep(max(0, hold_until - time.time()))
     cpu_end = server.cpu_seconds()
     time.sleep(2)  # PostgreSQL publishes its statistics within a second or so
@@ -464,7 +472,7 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         push_p50_ms=percentile(merged["push_ms"], 0.50),
         push_p99_ms=percentile(merged["push_ms"], 0.99),
         pushes=len(merged["push_ms"]),
-        cpu_us_per_socket_second=(cpu_end - cpu_start) / max(1, totals["held_at_end"]) / args.hold_seconds * 1e6,
+        cpu_us_per_socket_second=cpu_quiet / max(1, totals["held_at_end"]) / (args.hold_seconds / 2) * 1e6,
         kb_per_socket=(rss_held - idle_rss) / max(1, totals["held_at_end"]) / 1024,
         rows_per_participant_minute=written / participants / ((args.hold_seconds - 1) / 60),
         # A visibility change writes its connection row and its whiteboard row (the locked path), at either door.

@@ -311,7 +311,8 @@ def presence_connect(
             _touch(existing, visibility=visibility, now=now, conf=conf)
             existing.save(update_fields=["last_signal_at", "visibility", "expires_at"])
         _save(whiteboard, participant)
-        presence_announce(whiteboard_id=whiteboard.pk)
+        if not alive:  # only a participant arriving changes what pages show; another tab or a reconnect does not
+            presence_announce(whiteboard_id=whiteboard.pk)
     return ConnectionResult(
         existing.connection_id, role, conf.heartbeat_interval, int(conf.timeout(visibility).total_seconds())
     )
