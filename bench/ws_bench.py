@@ -438,7 +438,14 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
     if storm:
         killed_at = time.time()
         server.kill()
-        server.start()
+        for attempt in range(40):  # the killed server's 10,000 sockets may hold the port for a moment
+            try:
+                server.start(timeout=30)
+                break
+            except RuntimeError:
+                if attempt == 39:
+                    raise
+                time.sleep(0.5)
         result["restarted_in"] = time.time() - killed_at
         result["killed_at"] = killed_at
     for proc, _ in procs:
