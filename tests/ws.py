@@ -4,11 +4,14 @@ Tests are plain functions running one coroutine each (`run(...)`); the consumers
 through `database_sync_to_async`, which comes back to the test's thread, so they see its data.
 """
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from accounts.services import token_issue
@@ -17,7 +20,22 @@ SITE = b"http://testserver"
 
 
 def run(coroutine_function, *args, **kwargs):
-    return async_to_sync(coroutine_function)(*args, **kwargs)
+    """Run the coroutine to its end. Where this thread already runs an event loop (Playwright's sync
+    API, kept by the browser tests for the whole session), from a helper thread instead, whose
+    database connection is closed afterwards."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(coroutine_function)(*args, **kwargs)
+
+    def in_thread():
+        try:
+            return async_to_sync(coroutine_function)(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(in_thread).result()
 
 
 def session_cookie(user) -> bytes:
