@@ -68,7 +68,6 @@ def _database_answers() -> bool:
     from django.db import connection
 
     try:
-        connection.close_if_unusable_or_obsolete()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             return cursor.fetchone() == (1,)

@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -78,6 +79,12 @@ def running(tutor, student):
     )
 
 
+def run_bounded(coroutine, seconds: float) -> None:
+    """asyncio.run, in a thread of its own: the browser tests keep an event loop on this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(coroutine, seconds)).result()
+
+
 def cookie_of(user) -> str:
     client = Client()
     client.force_login(user)
@@ -145,7 +152,7 @@ def test_a_change_on_one_node_reaches_a_page_on_the_other_and_a_dead_node_ends_p
         figures["seen_gone"] = timezone.now()
         await watcher.close()
 
-    asyncio.run(asyncio.wait_for(flow(), 60))
+    run_bounded(flow(), 60)
 
     assert figures["foreign"] == 403
     assert figures["push_seconds"] < 1.0, figures  # the change on A reached the page on B within a second
@@ -185,7 +192,7 @@ def test_a_participant_who_reconnects_to_another_node_within_the_timeout_is_one_
         await second.close(code=1000)
         figures["end"] = timezone.now()
 
-    asyncio.run(asyncio.wait_for(flow(), 60))
+    run_bounded(flow(), 60)
     deadline = time.monotonic() + 5  # the server records the clean close just after the close handshake
     while Connection.objects.filter(closed_at__isnull=True).exists() and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -65,9 +65,10 @@
       if (transportNote) {
         transportNote.textContent = live ? "live" : detail.transport === "http" ? "updates every few seconds (no live connection)" : "";
       }
-      // Pushed while the socket is up; otherwise look every few seconds (no more often than we beat).
-      poll(!live && state !== "offline", Math.min(5, detail.heartbeatInterval || 5));
-      if (!live) refreshOther();
+      // Pushed while the socket is up; otherwise look now and every few seconds (no more often than we beat).
+      const wanted = !live && state !== "offline";
+      if (wanted && !polling) refreshOther();
+      poll(wanted, Math.min(5, detail.heartbeatInterval || 5));
     },
   });
   window.whiteboardTracker = tracker; // for the console and for tests
