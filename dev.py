@@ -49,7 +49,14 @@ def run(args: list[str]) -> int:
     manage("collectstatic", "--no-input", "--verbosity", "0")
     manage("demo_data")
     print("\nServing http://127.0.0.1:8000 and ws://127.0.0.1:8000/ws/ (API docs: /docs, admin: /admin/)", flush=True)
-    return sh(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", *args, check=False)
+    # Background jobs (issue #17) without a broker: beat's schedule ticks in a process of its own.
+    jobs = subprocess.Popen([str(PYTHON), "-m", "config.jobs"], cwd=ROOT)  # noqa: S603 - our own module
+    try:
+        # runserver is daphne's (channels' "daphne" app): HTTP and WebSockets in one process.
+        return sh(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", *args, check=False)
+    finally:
+        jobs.terminate()
+        jobs.wait(timeout=10)
 
 
 def test(args: list[str]) -> int:

@@ -3,16 +3,42 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.models import (
+    ATTENDANCE_FIELDS,
+    AttendanceChange,
+    AttendanceStatus,
+    AttendanceStreak,
+    DecisionAction,
+    SuggestionCalibration,
+    TutoringSession,
+    decision_action,
+)
+from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand
 from core.errors import DomainError
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
+
+
+def _decision_label(change: AttendanceChange) -> str:
+    """What was done with the suggestion; for rows from before it was recorded, derived and said so."""
+    action = decision_action(
+        action=change.action,
+        source=change.source,
+        suggestion=change.suggestion,
+        new_tutor_status=change.new_tutor_status,
+        new_student_status=change.new_student_status,
+    )
+    label = DecisionAction(action).label
+    return label if change.action else f"{label} (derived)"
+
 
 KEEP = ""
 STATUS_CHOICES = [(KEEP, "— keep as it is —"), *AttendanceStatus.choices]
@@ -50,16 +76,37 @@ class AttendanceChangeInline(admin.TabularInline):
         "new_tutor_status",
         "old_student_status",
         "new_student_status",
+        "decision",
         "notes",
     ]
     readonly_fields = fields
     ordering = ["id"]
+
+    @admin.display(description="With the suggestion")
+    def decision(self, obj):
+        return _decision_label(obj)
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class DecisionFilter(admin.SimpleListFilter):
+    """Ended sessions nobody decided: still within the tutor's marking window, or closed without a decision."""
+
+    title = "decision"
+    parameter_name = "decision"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting for the tutor"), ("closed", "Closed without a decision")]
+
+    def queryset(self, request, queryset):
+        selector = {"waiting": sessions_waiting_for_decision, "closed": sessions_closed_without_decision}.get(
+            self.value()
+        )
+        return queryset if selector is None else selector(now=timezone.now(), sessions=queryset)
 
 
 @admin.register(TutoringSession)
@@ -70,14 +117,11 @@ class TutoringSessionAdmin(admin.ModelAdmin):
         "tutor",
         "student",
         "scheduled_start",
-        "tutor_attendance_status",
-        "student_attendance_status",
-        "attendance_source",
-        "attendance_marked_by",
-        "attendance_marked_at",
+        *(name for name in ATTENDANCE_FIELDS if name != "attendance_notes"),
     ]
     list_select_related = ["tutor", "student", "attendance_marked_by"]
     list_filter = [
+        DecisionFilter,
         "attendance_source",
         "student_attendance_status",
         "tutor_attendance_status",
@@ -99,33 +143,12 @@ class TutoringSessionAdmin(admin.ModelAdmin):
     inlines = [AttendanceChangeInline]
     actions = ["apply_suggestion_action", "override_action"]
     # Attendance is changed only through the override form, which records who, when and why.
-    readonly_fields = [
-        "override_link",
-        "tutor_attendance_status",
-        "student_attendance_status",
-        "attendance_source",
-        "attendance_marked_by",
-        "attendance_marked_at",
-        "attendance_notes",
-        "finalize_checked_at",
-        "presence",
-    ]
+    readonly_fields = ["override_link", *ATTENDANCE_FIELDS, "finalize_checked_at", "presence"]
     fieldsets = [
         (None, {"fields": ["title", "tutor", "student", "scheduled_start", "scheduled_end", "whiteboard"]}),
         (
             "Attendance",
-            {
-                "fields": [
-                    "override_link",
-                    "tutor_attendance_status",
-                    "student_attendance_status",
-                    "attendance_source",
-                    "attendance_marked_by",
-                    "attendance_marked_at",
-                    "attendance_notes",
-                    "finalize_checked_at",
-                ]
-            },
+            {"fields": ["override_link", *ATTENDANCE_FIELDS, "finalize_checked_at"]},
         ),
         ("Whiteboard presence (evidence, read-only)", {"fields": ["presence"]}),
     ]
@@ -277,14 +300,19 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
         "session",
         "actor",
         "source",
+        "decision",
         "old_student_status",
         "new_student_status",
         "old_tutor_status",
         "new_tutor_status",
     ]
-    list_filter = ["source", "changed_at"]
+    list_filter = ["source", "action", "changed_at"]
     search_fields = ["session__id", "actor__username", "notes"]
     list_select_related = ["session__tutor", "session__student", "actor"]
+
+    @admin.display(description="With the suggestion")
+    def decision(self, obj):
+        return _decision_label(obj)
 
     def has_add_permission(self, request):
         return False
@@ -294,3 +322,69 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SuggestionCalibration)
+class SuggestionCalibrationAdmin(admin.ModelAdmin):
+    """Fits made by `manage.py calibrate_suggestions`: read-only, the latest per role is in force."""
+
+    list_display = ["fitted_at", "role", "sample_size", "fitted", "brier_before", "brier_after"]
+    list_filter = ["role", "fitted"]
+    readonly_fields = [f.name for f in SuggestionCalibration._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AttendanceStreak)
+class AttendanceStreakAdmin(admin.ModelAdmin):
+    list_display = ["person", "kind", "length", "first_session", "last_session", "opened_at", "closed_at"]
+    list_filter = ["kind", ("closed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["person__username", "person__first_name", "person__last_name"]
+    list_select_related = ["person", "first_session", "last_session"]
+    readonly_fields = [f.name for f in AttendanceStreak._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OpenStreakInline(admin.TabularInline):
+    """On the person's page: their open alerts (runs of absences, lateness, no-shows)."""
+
+    model = AttendanceStreak
+    fk_name = "person"
+    extra = 0
+    can_delete = False
+    verbose_name = "open attendance alert"
+    verbose_name_plural = "Open attendance alerts"
+    fields = ["kind", "length", "first_session", "last_session", "opened_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).filter(closed_at__isnull=True).select_related("first_session", "last_session")
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# The user admin is accounts' (registered before this app's admin loads); the person's open
+# alerts are added to it here, so accounts never imports attendance.
+_User = get_user_model()
+_BaseUserAdmin = type(admin.site.get_model_admin(_User))
+admin.site.unregister(_User)
+
+
+@admin.register(_User)
+class UserWithStreaksAdmin(_BaseUserAdmin):
+    inlines = [*_BaseUserAdmin.inlines, OpenStreakInline]

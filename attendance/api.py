@@ -1,16 +1,20 @@
-"""HTTP doors to attendance: thin views that validate, call the service, serialise."""
+"""HTTP door to attendance: one viewset whose actions validate, call the service, serialise.
+
+Wired with `as_view({...})` in `attendance/urls.py`, so every path (no trailing slash) and URL
+name stays as the design notes give them.
+"""
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from attendance import services
-from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
+from attendance.models import ATTENDANCE_FIELDS, AttendanceChange, AttendanceStatus, DecisionAction, TutoringSession
 from attendance.selectors import session_for_tutor_or_staff
+from attendance.statuses import UNKNOWN
 from core.api import ERRORS, ErrorSerializer, validated
 
 TAG = "attendance"
@@ -28,15 +32,7 @@ class AttendanceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TutoringSession
-        fields = [
-            "session_id",
-            "tutor_attendance_status",
-            "student_attendance_status",
-            "attendance_source",
-            "attendance_marked_by",
-            "attendance_marked_at",
-            "attendance_notes",
-        ]
+        fields = ["session_id", *ATTENDANCE_FIELDS]
 
 
 class MetricsSerializer(serializers.Serializer):
@@ -51,7 +47,7 @@ class MetricsSerializer(serializers.Serializer):
 
 
 class ParticipantSuggestionSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[*AttendanceStatus.values, "unknown"])
+    status = serializers.ChoiceField(choices=[*AttendanceStatus.values, UNKNOWN])
     confidence = serializers.FloatField(min_value=0, max_value=1)
     reasons = serializers.ListField(child=serializers.CharField())
     metrics = MetricsSerializer()
@@ -66,19 +62,6 @@ class SuggestionSerializer(serializers.Serializer):
     policy = serializers.DictField(help_text="The thresholds used.")
 
 
-class AttendanceSuggestionApi(APIView):
-    @extend_schema(
-        tags=[TAG],
-        operation_id="attendance_suggestion",
-        responses={200: SuggestionSerializer, **ERRORS},
-        summary="What the whiteboard evidence suggests, with confidence and reasons.",
-    )
-    def get(self, request, session_id: int):
-        session = session_for_tutor_or_staff(request.user, session_id)
-        suggestion = services.attendance_suggest(session=session, now=timezone.now())
-        return Response({"session_id": session.pk, **suggestion.to_dict()})
-
-
 class BodyRequiredSchema(AutoSchema):
     """No single field is required, but an empty body never is valid: say the body is required."""
 
@@ -87,53 +70,30 @@ class BodyRequiredSchema(AutoSchema):
         return body and {**body, "required": True}
 
 
-class AttendanceMarkApi(APIView):
-    schema = BodyRequiredSchema()
+class JsonBooleanField(serializers.BooleanField):
+    """JSON true or false, as the schema says. DRF's BooleanField also takes 0, 1, "yes", "true"... so a
+    client sending `0` beside a status would be marking by hand while believing it declined something."""
 
-    @extend_schema_serializer(component_name="AttendanceMarkInput")
-    class InputSerializer(serializers.Serializer):
-        tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
-        student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
-        apply_suggestion = serializers.BooleanField(required=False, default=False)
-        notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-
-        def validate(self, data):
-            statuses = {"tutor_attendance_status", "student_attendance_status"} & data.keys()
-            if data["apply_suggestion"] and statuses:
-                raise serializers.ValidationError("Either apply the suggestion or give statuses, not both.")
-            if not data["apply_suggestion"] and not statuses:
-                raise serializers.ValidationError("Give at least one status, or apply_suggestion: true.")
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
             return data
+        self.fail("invalid", input=data)
 
-    @extend_schema(
-        tags=[TAG],
-        operation_id="attendance_mark",
-        request=InputSerializer,
-        responses={
-            200: AttendanceSerializer,
-            409: OpenApiResponse(
-                ErrorSerializer,
-                description="`admin_override_locked`, `not_started`, `marking_window_closed`, `suggestion_not_final`, "
-                "`no_suggestion`",
-            ),
-            **ERRORS,
-        },
-        summary="Mark attendance by hand (tutor: manual; staff: admin_override) or accept the suggestion.",
-    )
-    def put(self, request, session_id: int):
-        session = session_for_tutor_or_staff(request.user, session_id)
-        data = validated(self.InputSerializer, request)
-        if data["apply_suggestion"]:
-            session = services.attendance_apply_suggestion(session=session, by=request.user, notes=data["notes"])
-        else:
-            session = services.attendance_mark_by_hand(
-                session=session,
-                by=request.user,
-                tutor_status=data.get("tutor_attendance_status"),
-                student_status=data.get("student_attendance_status"),
-                notes=data["notes"],
-            )
-        return Response(AttendanceSerializer(session).data)
+
+@extend_schema_serializer(component_name="AttendanceMarkInput")
+class AttendanceMarkInputSerializer(serializers.Serializer):
+    tutor_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
+    student_attendance_status = serializers.ChoiceField(choices=AttendanceStatus.choices, required=False)
+    apply_suggestion = JsonBooleanField(required=False, default=False)
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, data):
+        statuses = {"tutor_attendance_status", "student_attendance_status"} & data.keys()
+        if data["apply_suggestion"] and statuses:
+            raise serializers.ValidationError("Either apply the suggestion or give statuses, not both.")
+        if not data["apply_suggestion"] and not statuses:
+            raise serializers.ValidationError("Give at least one status, or apply_suggestion: true.")
+        return data
 
 
 GIVES_A_STATUS = [{"required": ["tutor_attendance_status"]}, {"required": ["student_attendance_status"]}]
@@ -146,7 +106,7 @@ class AttendanceMarkInputSchema(OpenApiSerializerExtension):
     `oneOf` and would merge `[true]` and `[false]` into one component.
     """
 
-    target_class = AttendanceMarkApi.InputSerializer
+    target_class = AttendanceMarkInputSerializer
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
@@ -169,6 +129,12 @@ class AttendanceMarkInputSchema(OpenApiSerializerExtension):
 
 class AttendanceChangeSerializer(serializers.ModelSerializer):
     actor = UserRefSerializer(allow_null=True)
+    action = serializers.ChoiceField(
+        source="decision",
+        choices=DecisionAction.choices,
+        read_only=True,
+        help_text="What was done with the suggestion: accepted it, or chose statuses (derived for old rows).",
+    )
 
     class Meta:
         model = AttendanceChange
@@ -184,17 +150,64 @@ class AttendanceChangeSerializer(serializers.ModelSerializer):
             "new_student_status",
             "notes",
             "suggestion",
+            "action",
         ]
 
 
-class AttendanceHistoryApi(APIView):
+# A session's attendance: the suggestion, the mark, the history; its tutor and staff only (404 for others).
+# No docstring: drf-spectacular would publish it as every operation's description.
+class AttendanceViewSet(viewsets.ViewSet):
+    # Only `mark` has a body; for the GET actions this schema changes nothing.
+    schema = BodyRequiredSchema()
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="attendance_suggestion",
+        responses={200: SuggestionSerializer, **ERRORS},
+        summary="What the whiteboard evidence suggests, with confidence and reasons.",
+    )
+    def suggestion(self, request, session_id: int):
+        session = session_for_tutor_or_staff(request.user, session_id)
+        suggestion = services.attendance_suggest(session=session, now=timezone.now())
+        return Response({"session_id": session.pk, **suggestion.to_dict()})
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="attendance_mark",
+        request=AttendanceMarkInputSerializer,
+        responses={
+            200: AttendanceSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`admin_override_locked`, `not_started`, `marking_window_closed`, `suggestion_not_final`, "
+                "`no_suggestion`",
+            ),
+            **ERRORS,
+        },
+        summary="Mark attendance by hand (tutor: manual; staff: admin_override) or accept the suggestion.",
+    )
+    def mark(self, request, session_id: int):
+        session = session_for_tutor_or_staff(request.user, session_id)
+        data = validated(AttendanceMarkInputSerializer, request)
+        if data["apply_suggestion"]:
+            session = services.attendance_apply_suggestion(session=session, by=request.user, notes=data["notes"])
+        else:
+            session = services.attendance_mark_by_hand(
+                session=session,
+                by=request.user,
+                tutor_status=data.get("tutor_attendance_status"),
+                student_status=data.get("student_attendance_status"),
+                notes=data["notes"],
+            )
+        return Response(AttendanceSerializer(session).data)
+
     @extend_schema(
         tags=[TAG],
         operation_id="attendance_history",
         responses={200: AttendanceChangeSerializer(many=True), **ERRORS},
         summary="Every change of the session's attendance, oldest first.",
     )
-    def get(self, request, session_id: int):
+    def history(self, request, session_id: int):
         session = session_for_tutor_or_staff(request.user, session_id)
         changes = session.attendance_changes.select_related("actor").order_by("id")
         return Response(AttendanceChangeSerializer(changes, many=True).data)

@@ -3,23 +3,81 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from attendance import labels, statuses
+
 
 class AttendanceStatus(models.TextChoices):
-    PRESENT = "present"
-    LATE = "late"
-    LEFT_EARLY = "left_early", "Left early"
-    ABSENT = "absent"
-    EXCUSED = "excused"
+    """Built from `attendance.statuses` and `attendance.labels`: the one definition of the values and their words."""
+
+    PRESENT = statuses.PRESENT, labels.STATUS_LABELS[statuses.PRESENT]
+    LATE = statuses.LATE, labels.STATUS_LABELS[statuses.LATE]
+    LEFT_EARLY = statuses.LEFT_EARLY, labels.STATUS_LABELS[statuses.LEFT_EARLY]
+    ABSENT = statuses.ABSENT, labels.STATUS_LABELS[statuses.ABSENT]
+    EXCUSED = statuses.EXCUSED, labels.STATUS_LABELS[statuses.EXCUSED]
 
 
 class AttendanceSource(models.TextChoices):
     """How the current attendance was determined (the design note's source values)."""
 
-    MANUAL = "manual", "Marked by the tutor"
-    WHITEBOARD_AUTO = "whiteboard_auto", "From whiteboard presence"
-    PARENT_REPORTED = "parent_reported", "Reported by a parent"
-    ADMIN_OVERRIDE = "admin_override", "Admin override"
-    SYSTEM_DEFAULT = "system_default", "Assumed (not yet marked)"
+    MANUAL = statuses.MANUAL, labels.SOURCE_DESCRIPTIONS[statuses.MANUAL]
+    WHITEBOARD_AUTO = statuses.WHITEBOARD_AUTO, labels.SOURCE_DESCRIPTIONS[statuses.WHITEBOARD_AUTO]
+    PARENT_REPORTED = statuses.PARENT_REPORTED, labels.SOURCE_DESCRIPTIONS[statuses.PARENT_REPORTED]
+    ADMIN_OVERRIDE = statuses.ADMIN_OVERRIDE, labels.SOURCE_DESCRIPTIONS[statuses.ADMIN_OVERRIDE]
+    SYSTEM_DEFAULT = statuses.SYSTEM_DEFAULT, labels.SOURCE_DESCRIPTIONS[statuses.SYSTEM_DEFAULT]
+
+
+# The fields holding a session's attendance: the API shows them, admin shows them read-only,
+# the marking service writes them.
+ATTENDANCE_FIELDS = statuses.ATTENDANCE_FIELDS
+
+
+class DecisionAction(models.TextChoices):
+    """What the person (or job) did with the suggestion shown at a change (issue 19).
+
+    Only a chosen status can disagree with the suggestion, so only those count towards the
+    agreement rate; accepting the suggestion is counted apart. Rows written before this field
+    existed hold "" and are read through `decision_action` (history is append-only: they are
+    never updated).
+    """
+
+    ACCEPTED = "accepted_suggestion", "Accepted the suggestion"
+    CHOSE = "chose_status", "Chose both statuses"
+    CHOSE_TUTOR = "chose_tutor_status", "Chose the tutor's status"
+    CHOSE_STUDENT = "chose_student_status", "Chose the student's status"
+    OTHER = "other", "No decision on a suggestion"  # a parent's report or its withdrawal
+
+
+# Which participants' statuses a person chose, per action.
+CHOSEN_ROLES = {
+    DecisionAction.CHOSE: ("tutor", "student"),
+    DecisionAction.CHOSE_TUTOR: ("tutor",),
+    DecisionAction.CHOSE_STUDENT: ("student",),
+}
+
+
+def decision_action(
+    *, action: str, source: str, suggestion: dict | None, new_tutor_status: str, new_student_status: str
+) -> str:
+    """The action of a history row; for rows from before the field ("") it is derived from the row.
+
+    Old rows: `whiteboard_auto` accepted; `manual` with a suggestion chose both statuses; an
+    `admin_override` with a suggestion whose statuses it equals is ambiguous (an admin accepting
+    was stored the same way), so it is taken as accepted: counted apart, it can never inflate
+    the agreement rate. Everything else (no suggestion kept) made no decision on a suggestion.
+    """
+    if action:
+        return action
+    if source == AttendanceSource.WHITEBOARD_AUTO:
+        return DecisionAction.ACCEPTED
+    if not suggestion or source not in (AttendanceSource.MANUAL, AttendanceSource.ADMIN_OVERRIDE):
+        return DecisionAction.OTHER
+    if source == AttendanceSource.ADMIN_OVERRIDE:
+        same = (suggestion.get("tutor") or {}).get("status") == new_tutor_status and (
+            suggestion.get("student") or {}
+        ).get("status") == new_student_status
+        if same:
+            return DecisionAction.ACCEPTED
+    return DecisionAction.CHOSE
 
 
 class TutoringSession(models.Model):
@@ -110,13 +168,13 @@ class TutoringSession(models.Model):
             # Tutors' daily digest: a tutor's ended sessions still waiting for a decision.
             models.Index(
                 fields=["tutor", "scheduled_end"],
-                condition=Q(attendance_source="system_default"),
+                condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT),
                 name="sessions_undecided_by_tutor",
             ),
             # Finalising job: ended sessions still at the system default that it has not looked at.
             models.Index(
                 fields=["scheduled_end"],
-                condition=Q(attendance_source="system_default", finalize_checked_at__isnull=True),
+                condition=Q(attendance_source=AttendanceSource.SYSTEM_DEFAULT, finalize_checked_at__isnull=True),
                 name="sessions_unmarked_by_end",
             ),
         ]
@@ -155,6 +213,15 @@ class AttendanceChange(models.Model):
         blank=True,
         db_comment="The suggestion standing at the change (applied or not): statuses, confidence, reasons, policy",
     )
+    action = models.CharField(
+        max_length=30,
+        choices=DecisionAction.choices,
+        blank=True,
+        default="",
+        db_default="",
+        db_comment="accepted_suggestion, chose_status, chose_tutor_status, chose_student_status, other; "
+        "empty on rows written before it was recorded (derived when read)",
+    )
 
     class Meta:
         db_table = "attendance_history"
@@ -175,6 +242,9 @@ class AttendanceChange(models.Model):
                 & Q(new_student_status__in=AttendanceStatus.values),
                 name="%(app_label)s_%(class)s_status_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(action__in=[*DecisionAction.values, ""]), name="%(app_label)s_%(class)s_action_valid"
+            ),
         ]
 
     def __str__(self):
@@ -187,3 +257,89 @@ class AttendanceChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Attendance history is append-only.")
+
+    @property
+    def decision(self) -> str:
+        """The action, derived for rows from before it was recorded."""
+        return decision_action(
+            action=self.action,
+            source=self.source,
+            suggestion=self.suggestion,
+            new_tutor_status=self.new_tutor_status,
+            new_student_status=self.new_student_status,
+        )
+
+
+class SuggestionCalibration(models.Model):
+    """One fit of the calibration for one participant role (`manage.py calibrate_suggestions`).
+
+    The probability that a person keeps the suggested status, given the rule confidence and the
+    status: p = 1 / (1 + exp(-(slope * logit(confidence) + intercepts[status]))) (Platt scaling
+    with one intercept per suggested status, fitted by scikit-learn). The request path reads the
+    latest row per role and applies that formula; it never imports the fitting library.
+    """
+
+    fitted_at = models.DateTimeField(db_comment="When the fit was made (server time)")
+    role = models.CharField(max_length=10, db_comment="tutor or student")
+    method = models.CharField(max_length=30, default="platt_per_status")
+    sample_size = models.PositiveIntegerField(db_comment="Decisions (a person chose a status) the fit used")
+    fitted = models.BooleanField(
+        default=False, db_comment="False when too few decisions (or only one outcome): rule confidence stands"
+    )
+    brier_before = models.FloatField(null=True, blank=True, db_comment="Brier score of the rule confidence")
+    brier_after = models.FloatField(
+        null=True, blank=True, db_comment="Brier score of the calibrated figure (cross-validated when possible)"
+    )
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        db_comment='{"slope": a, "intercepts": {status: b}, "counts": {status: n}}; statuses absent keep the rule confidence',
+    )
+
+    class Meta:
+        db_table = "suggestion_calibrations"
+        db_table_comment = "Calibration fits of the suggestion confidence, per participant role; the latest is used"
+        ordering = ["-fitted_at", "-id"]
+        indexes = [models.Index(fields=["role", "-fitted_at"], name="calibration_latest")]
+
+    def __str__(self):
+        return f"{self.role} calibration of {self.fitted_at:%Y-%m-%d %H:%M} (n={self.sample_size})"
+
+
+class StreakKind(models.TextChoices):
+    STUDENT_ABSENCES = "student_absences", "Student absent in a row"
+    STUDENT_LATENESS = "student_lateness", "Student late in a row"
+    TUTOR_NO_SHOWS = "tutor_no_shows", "Tutor absent (no-show)"
+
+
+class AttendanceStreak(models.Model):
+    """A run of the same worrying status of one person that reached the alert threshold.
+
+    Its key is the kind, the person and the run's first session, so a run is noticed once
+    however many sessions it grows by; a run broken and started again is a new streak.
+    """
+
+    key = models.CharField(max_length=100, unique=True, db_comment="<kind>:<person id>:<first session id>")
+    kind = models.CharField(max_length=30, choices=StreakKind.choices)
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance_streaks")
+    first_session = models.ForeignKey(TutoringSession, on_delete=models.CASCADE, related_name="+")
+    last_session = models.ForeignKey(TutoringSession, on_delete=models.CASCADE, related_name="+")
+    length = models.PositiveIntegerField(db_comment="Sessions in the run so far")
+    opened_at = models.DateTimeField(db_comment="When the run reached the threshold (server time)")
+    closed_at = models.DateTimeField(
+        null=True, blank=True, db_comment="When the run was broken (a session with another status); null: open"
+    )
+
+    class Meta:
+        db_table = "attendance_streaks"
+        db_table_comment = "Runs of absences, lateness or tutor no-shows that raised an alert, one per run"
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["person", "kind"], condition=Q(closed_at__isnull=True), name="streaks_open"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=StreakKind.values), name="%(app_label)s_%(class)s_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.person} x{self.length}"

@@ -1,6 +1,12 @@
+"""Read side of attendance: which sessions a user may open, and which still wait for a decision."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
 from django.http import Http404
 
-from attendance.models import TutoringSession
+from attendance.models import AttendanceSource, TutoringSession
+from attendance.rules import marking_window
 
 
 def session_for_tutor_or_staff(user, session_id: int) -> TutoringSession:
@@ -15,3 +21,33 @@ def session_for_tutor_or_staff(user, session_id: int) -> TutoringSession:
     if session is None:
         raise Http404("No such session.")
     return session
+
+
+def sessions_waiting_for_decision(
+    *, now: datetime, sessions: QuerySet[TutoringSession] | None = None
+) -> QuerySet[TutoringSession]:
+    """Ended sessions still at the assumed default that their tutor can still mark.
+
+    "Can still mark" is the marking service's window (`attendance.rules.tutor_change_refusal`):
+    up to ATTENDANCE_MARKING_WINDOW_DAYS after the end, that moment included. The dashboard,
+    the tutors' daily digest and the admin list all read this. `sessions` narrows it (a
+    tutor's own, with what a card shows); the caller orders.
+    """
+    sessions = TutoringSession.objects.all() if sessions is None else sessions
+    return sessions.filter(
+        attendance_source=AttendanceSource.SYSTEM_DEFAULT,
+        scheduled_end__lte=now,
+        scheduled_end__gte=now - marking_window(),
+    )
+
+
+def sessions_closed_without_decision(
+    *, now: datetime, sessions: QuerySet[TutoringSession] | None = None
+) -> QuerySet[TutoringSession]:
+    """Sessions nobody decided before the marking window closed: still assumed, now only an admin can mark them.
+
+    The companion of `sessions_waiting_for_decision`: together they are every ended session
+    still at the assumed default, and no session is in both.
+    """
+    sessions = TutoringSession.objects.all() if sessions is None else sessions
+    return sessions.filter(attendance_source=AttendanceSource.SYSTEM_DEFAULT, scheduled_end__lt=now - marking_window())

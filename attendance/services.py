@@ -1,7 +1,7 @@
 """Attendance decisions: suggest from evidence, mark with precedence, keep every change.
 
 Every door (API, pages, admin, the finalising job) calls these functions; none writes
-attendance fields itself. Precedence, in one place:
+attendance fields itself. Precedence, in one place (the pure checks are in `attendance.rules`):
 
 - nothing but an admin changes an `admin_override`;
 - tutors mark from the session's start until ATTENDANCE_MARKING_WINDOW_DAYS after its end;
@@ -18,14 +18,29 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from attendance.models import AttendanceChange, AttendanceSource, AttendanceStatus, TutoringSession
-from attendance.signals import attendance_changed
+from attendance.calibration import calibration_current
+from attendance.guardians import is_guardian
+from attendance.models import (
+    ATTENDANCE_FIELDS,
+    AttendanceChange,
+    AttendanceSource,
+    AttendanceStatus,
+    DecisionAction,
+    TutoringSession,
+)
+from attendance.rules import (
+    PARENT_SOURCES,
+    admin_override_refusal,
+    parent_change_refusal,
+    tutor_change_refusal,
+)
+from attendance.signals import attendance_changed, attendance_recorded
+from attendance.streaks import streaks_after_change
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from core.errors import DomainError
-from families.models import GuardianStudent
 from whiteboard.models import Role
 from whiteboard.presence import parse_time
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 MARKABLE_STATUSES = set(AttendanceStatus.values)
 
@@ -84,44 +99,6 @@ def _marking_source(user) -> str:
     return AttendanceSource.ADMIN_OVERRIDE if user.is_staff else AttendanceSource.MANUAL
 
 
-# Only parents set these: a report, and its withdrawal back to the assumed default. Tutors and
-# admins mark with their own sources, and the finalising job with `whiteboard_auto`.
-PARENT_SOURCES = {AttendanceSource.PARENT_REPORTED, AttendanceSource.SYSTEM_DEFAULT}
-
-
-def parent_change_refusal(session: TutoringSession, *, source: str, now: datetime) -> DomainError | None:
-    """Why a parent may not make this change now, or None if they may.
-
-    Pure, so the family page can offer only what will be accepted; `_check_may_mark` raises it.
-    `source` is `parent_reported` to report an absence, `system_default` to withdraw the report.
-    """
-    if now >= session.scheduled_start:
-        return DomainError(
-            "The session has started, so its attendance can no longer be changed here; please contact the tutor.",
-            "too_late",
-        )
-    current = session.attendance_source
-    if current == AttendanceSource.ADMIN_OVERRIDE:
-        return DomainError(
-            "An admin has overridden this session's attendance; only an admin can change it now.",
-            "admin_override_locked",
-        )
-    if source == AttendanceSource.PARENT_REPORTED:
-        if current == AttendanceSource.PARENT_REPORTED:
-            return DomainError("An absence has already been reported for this session.", "already_reported")
-        if current != AttendanceSource.SYSTEM_DEFAULT:
-            return DomainError(
-                "The tutor has already marked attendance for this session; a parent cannot change it.",
-                "already_marked",
-            )
-        return None
-    if source == AttendanceSource.SYSTEM_DEFAULT:
-        if current != AttendanceSource.PARENT_REPORTED:
-            return DomainError("There is no absence report to withdraw for this session.", "not_reported")
-        return None
-    return DomainError("A parent can only report an absence or withdraw the report.", "permission_denied")
-
-
 def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime) -> None:
     """Raise DomainError unless `by` may change this session's attendance now, with this source.
 
@@ -133,32 +110,19 @@ def _check_may_mark(session: TutoringSession, *, by, source: str, now: datetime)
         return
     if by is not None:
         if source in PARENT_SOURCES:
-            is_theirs = GuardianStudent.objects.filter(guardian_id=by.pk, student_id=session.student_id).exists()
+            is_theirs = is_guardian(user_id=by.pk, student_id=session.student_id)
         else:
             is_theirs = by.pk == session.tutor_id or by.is_staff
         if not is_theirs:
             raise DomainError("No such session.", "not_found")
-    if session.attendance_source == AttendanceSource.ADMIN_OVERRIDE:
-        raise DomainError(
-            "An admin has overridden this session's attendance; only an admin can change it now.",
-            "admin_override_locked",
-        )
-    if by is None:  # the system (finalising job); it decides itself which sessions to touch
-        return
-    if source in PARENT_SOURCES:
-        refusal = parent_change_refusal(session, source=source, now=now)
-        if refusal is not None:
-            raise refusal
-        return
-    if now < session.scheduled_start:
-        raise DomainError("The session has not started yet; attendance can be marked from its start.", "not_started")
-    deadline = session.scheduled_end + timedelta(days=settings.ATTENDANCE_MARKING_WINDOW_DAYS)
-    if now > deadline:
-        raise DomainError(
-            f"Attendance can be marked until {settings.ATTENDANCE_MARKING_WINDOW_DAYS} days after the session; "
-            "ask an admin to change it.",
-            "marking_window_closed",
-        )
+    refusal = admin_override_refusal(session)
+    if refusal is None and by is not None:  # the system (finalising job, by None) decides itself what to touch
+        if source in PARENT_SOURCES:
+            refusal = parent_change_refusal(session, source=source, now=now)
+        else:
+            refusal = tutor_change_refusal(session, now=now)
+    if refusal is not None:
+        raise refusal
 
 
 def attendance_mark(
@@ -170,11 +134,14 @@ def attendance_mark(
     student_status: str | None = None,
     notes: str = "",
     suggestion: dict | None = None,
+    action: str = DecisionAction.OTHER,
     now: datetime | None = None,
 ) -> TutoringSession:
     """Set the attendance of a session and append the change to its history.
 
     `by` is the acting user (None for the system). A status left as None keeps its current value.
+    `action` says what was done with the suggestion (accepted it, or chose statuses): reports
+    count only chosen statuses as agreement or disagreement.
     """
     if tutor_status is None and student_status is None:
         raise DomainError("Give at least one status to set.", "invalid")
@@ -202,6 +169,7 @@ def attendance_mark(
             new_student_status=student_status or locked.student_attendance_status,
             notes=notes,
             suggestion=suggestion,
+            action=action,
         )
         locked.tutor_attendance_status = change.new_tutor_status
         locked.student_attendance_status = change.new_student_status
@@ -209,19 +177,14 @@ def attendance_mark(
         locked.attendance_marked_by = by
         locked.attendance_marked_at = now
         locked.attendance_notes = notes
-        locked.save(
-            update_fields=[
-                "tutor_attendance_status",
-                "student_attendance_status",
-                "attendance_source",
-                "attendance_marked_by",
-                "attendance_marked_at",
-                "attendance_notes",
-            ]
-        )
+        locked.save(update_fields=list(ATTENDANCE_FIELDS))
         change.save(force_insert=True)
-        # Side effects (e-mail) only once the change is durable, and never for a rolled-back one.
+        # What must be durable with the change (the e-mails it calls for) is written with it; what
+        # happens outside the database only once it commits, and never for a rolled-back one.
+        attendance_recorded.send(sender=AttendanceChange, change=change)
         transaction.on_commit(lambda: attendance_changed.send(sender=AttendanceChange, change=change))
+        # Patterns (runs of absences, lateness, no-shows) are read from committed attendance.
+        transaction.on_commit(lambda: streaks_after_change(change=change), robust=True)
     return locked
 
 
@@ -249,8 +212,15 @@ def attendance_mark_by_hand(
         student_status=student_status,
         notes=notes,
         suggestion=suggestion.to_dict() if suggestion_is_applicable(suggestion) else None,
+        action=_chose_action(tutor_status=tutor_status, student_status=student_status),
         now=now,
     )
+
+
+def _chose_action(*, tutor_status: str | None, student_status: str | None) -> str:
+    if tutor_status is not None and student_status is not None:
+        return DecisionAction.CHOSE
+    return DecisionAction.CHOSE_TUTOR if tutor_status is not None else DecisionAction.CHOSE_STUDENT
 
 
 def attendance_apply_suggestion(
@@ -274,6 +244,7 @@ def attendance_apply_suggestion(
         student_status=suggestion.student.status,
         notes=notes,
         suggestion=suggestion.to_dict(),
+        action=DecisionAction.ACCEPTED,
         now=now,
     )
 
@@ -293,12 +264,17 @@ def attendance_finalize(
 ) -> FinalizeReport:
     """Settle ended sessions nobody marked: apply sure suggestions, leave the rest for the tutor.
 
+    "Sure" is the calibrated confidence (attendance.calibration: the fitted probability that a
+    person keeps the status; the rule confidence while too few decisions were fitted), the
+    lower of tutor's and student's, at least `auto_apply_confidence`.
+
     Safe to run concurrently, on several machines: each session is decided under its row
     lock (others skip it) and re-checked there, so it is finalised exactly once.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.ATTENDANCE_FINALIZE_AFTER_MINUTES)
     policy = Policy.from_settings()
+    calibrator = calibration_current()
     candidates = list(
         TutoringSession.objects.filter(
             attendance_source=AttendanceSource.SYSTEM_DEFAULT,
@@ -323,7 +299,7 @@ def attendance_finalize(
                 suggestion = attendance_suggest(session=session, now=now)
                 if (
                     suggestion_is_applicable(suggestion)
-                    and suggestion_confidence(suggestion) >= policy.auto_apply_confidence
+                    and calibrator.session_confidence(suggestion) >= policy.auto_apply_confidence
                 ):
                     attendance_mark(
                         session=session,
@@ -333,6 +309,7 @@ def attendance_finalize(
                         student_status=suggestion.student.status,
                         notes="Applied automatically: the whiteboard evidence was clear.",
                         suggestion=suggestion.to_dict(),
+                        action=DecisionAction.ACCEPTED,
                         now=now,
                     )
                     report.applied += 1

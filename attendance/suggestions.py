@@ -2,6 +2,10 @@
 
 Pure functions over frozen dataclasses: no database and no Django at import time,
 so the API, the web pages and the finalising batch job all share one judgement.
+
+Long because: measurement, judgement, confidence and the reasons that explain
+them are one rule read top to bottom (about 470 lines), sharing one private `_Reading`; split,
+each part would import the others' internals.
 """
 
 from __future__ import annotations
@@ -12,13 +16,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from attendance.statuses import ABSENT, LATE, LEFT_EARLY, PRESENT, UNKNOWN
+
 Interval = tuple[datetime, datetime]
 
-PRESENT = "present"
-LATE = "late"
-LEFT_EARLY = "left_early"
-ABSENT = "absent"
-UNKNOWN = "unknown"
 
 # Confidence model (minutes of margin -> base confidence), see _confidence().
 _CURVE = ((0.0, 0.5), (1.0, 0.7), (3.0, 0.9), (5.0, 0.97))

@@ -3,6 +3,7 @@
 from datetime import datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
@@ -12,23 +13,21 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from attendance import services
-from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
-from attendance.selectors import session_for_tutor_or_staff
+from attendance.labels import SOURCE_LABELS
+from attendance.models import AttendanceStatus, TutoringSession
+from attendance.rules import tutor_change_refusal
+from attendance.selectors import (
+    session_for_tutor_or_staff,
+    sessions_closed_without_decision,
+    sessions_waiting_for_decision,
+)
 from attendance.timeline import build_timeline
 from core.api import error_body
 from core.errors import DomainError
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
-# Where a status came from, in the words tutors use.
-SOURCE_LABELS = {
-    AttendanceSource.SYSTEM_DEFAULT: "assumed",
-    AttendanceSource.WHITEBOARD_AUTO: "whiteboard",
-    AttendanceSource.MANUAL: "tutor",
-    AttendanceSource.ADMIN_OVERRIDE: "admin",
-    AttendanceSource.PARENT_REPORTED: "parent",
-}
 PAST_DAYS = 30
 
 
@@ -77,11 +76,19 @@ def home(request):
     if not user.is_staff:
         queryset = queryset.filter(Q(tutor=user) | Q(student=user))
 
-    groups = {"needs_decision": [], "today": [], "upcoming": [], "past": []}
+    waiting, closed = set(), set()
+    if is_tutor_view:
+        # Decided by the marking rules' selectors, so the dashboard offers only what the tutor can still mark.
+        waiting = set(sessions_waiting_for_decision(now=now, sessions=queryset).values_list("pk", flat=True))
+        closed = set(sessions_closed_without_decision(now=now, sessions=queryset).values_list("pk", flat=True))
+
+    groups = {"needs_decision": [], "closed_without_decision": [], "today": [], "upcoming": [], "past": []}
     for session in queryset.order_by("scheduled_start"):
         card = _card(session, now)
-        if is_tutor_view and card["ended"] and session.attendance_source == AttendanceSource.SYSTEM_DEFAULT:
+        if session.pk in waiting:
             groups["needs_decision"].append(card)
+        elif session.pk in closed:
+            groups["closed_without_decision"].append(card)
         elif card["running"] or day_start <= session.scheduled_start < day_end:
             groups["today"].append(card)
         elif session.scheduled_start >= day_end:
@@ -89,8 +96,15 @@ def home(request):
         else:
             groups["past"].append(card)
     groups["past"].reverse()  # most recent first
+    groups["closed_without_decision"].reverse()
     template = "attendance/dashboard.html" if is_tutor_view else "attendance/student_home.html"
-    return render(request, template, {"groups": groups, "now": now, "past_days": PAST_DAYS})
+    context = {
+        "groups": groups,
+        "now": now,
+        "past_days": PAST_DAYS,
+        "window_days": settings.ATTENDANCE_MARKING_WINDOW_DAYS,
+    }
+    return render(request, template, context)
 
 
 class MarkForm(forms.Form):
@@ -154,7 +168,8 @@ def _render_session(request, session, *, mark_form=None, accept_form=None, statu
         **session_page_context(session, now=now),
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
-        "locked": session.attendance_source == AttendanceSource.ADMIN_OVERRIDE and not request.user.is_staff,
+        # Why this user may not mark now (None: the forms are offered); the service applies the same rule.
+        "refusal": None if request.user.is_staff else tutor_change_refusal(session, now=now),
     }
     return render(request, "attendance/session_detail.html", context, status=status)
 

@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/profile_requests.py               # 300 of each, summary + top functions
     .venv/bin/python bench/profile_requests.py --count 1000 --top 40
+    .venv/bin/python bench/profile_requests.py --quick        # a smoke run of seconds
 
 Makes its own small database (attendance_bench_profile), then sends requests through
 Django's full WSGI stack (django.test.Client: every middleware, DRF, the view, the
@@ -14,7 +15,6 @@ rest (Python), the queries each request sends, and the functions that cost most.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import os
@@ -25,10 +25,11 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path[:0] = [str(BENCH), str(BENCH.parent)]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import heartbeat_bench  # noqa: E402
+from bench.lib import cli, database, population, report
+
+QUICK = {"count": 30, "top": 5}
 
 
 class QueryTimer:
@@ -97,24 +98,17 @@ def measure(name: str, send, count: int, top: int, sort: str) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--top", type=int, default=25)
+    parser = cli.parser(__doc__, db_name="attendance_bench_profile", cache=True)
+    parser.add_argument("--count", type=int, default=300, help="requests of each kind, timed, then again profiled")
+    parser.add_argument("--top", type=int, default=25, help="functions shown per profile")
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime, cumulative, ...")
-    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--db-name", default="attendance_bench_profile")
-    parser.add_argument(
-        "--cache-url", default="redis://127.0.0.1:6379/1", help="throttle counters, as in production ('' for memory)"
-    )
-    args = parser.parse_args(argv)
+    args = cli.parse(parser, argv, quick=QUICK)
     os.environ["CACHE_URL"] = args.cache_url or "locmemcache://"
 
     # One participant beats far faster than a real tab: lift the per-user limit, keep the throttle's work.
     os.environ["THROTTLE_HEARTBEAT"] = os.environ["THROTTLE_CONNECT"] = "1000000/min"
-    heartbeat_bench.recreate_database(args.pg, args.db_name)
-    heartbeat_bench.setup_django(f"{args.pg}/{args.db_name}")
-    heartbeat_bench.migrate()
-    participants = heartbeat_bench.populate(2)
+    database.prepare(args)
+    participants = population.participants(2)
     from django.db import close_old_connections
     from django.test import Client
 
@@ -158,8 +152,9 @@ def main(argv=None) -> int:
         f"CPU per heartbeat / CPU per ping = {beat_cpu / ping_cpu:.2f}: where CPU is the limit, heartbeat/baseline "
         f"throughput is about {ping_cpu / beat_cpu:.2f}"
     )
+    report.write_json(args.json, args=args, ping=ping_figures, heartbeat=beat_figures)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

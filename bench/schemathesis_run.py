@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/schemathesis_run.py                    # 100 examples per operation and phase
     .venv/bin/python bench/schemathesis_run.py --max-examples 500 # longer
+    .venv/bin/python bench/schemathesis_run.py --quick            # 5 examples: a smoke run of the run itself
 
 1. Migrates a scratch SQLite database and creates a tutor and their student with a running and
    an ended session, an open whiteboard connection each, and a bearer token each.
@@ -32,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import LiveServer  # noqa: E402 - after the path set-up above
+from bench.lib import cli  # noqa: E402 - after the path set-up above
+from tests.live_server import LiveServer  # noqa: E402
 
 SERVER_ENV = {
     "THROTTLE_HEARTBEAT": "100000/min",
@@ -93,8 +95,9 @@ def main() -> int:
         help="a time budget per run, seconds: fuzzing then repeats until it is spent",
     )
     parser.add_argument("--seed", type=int, default=None, help="reproduce an earlier run")
+    parser.add_argument("--quick", action="store_true", help="5 examples per operation and phase: a smoke run")
     parser.add_argument("--make-personas", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = cli.parse(parser, None, quick={"max_examples": 5})
     if args.make_personas:
         print(json.dumps(make_personas()))
         return 0

@@ -192,7 +192,10 @@ class Server:
         log = open(self.log, "ab")  # noqa: SIM115 - inherited by the server, which keeps it open
         self.process = subprocess.Popen(
             [
-                str(Path(PY).with_name("uvicorn")),
+                # `-m`, not the uvicorn script: a copied virtualenv's scripts name another interpreter.
+                str(PY),
+                "-m",
+                "uvicorn",
                 self.app,
                 "--host",
                 "127.0.0.1",

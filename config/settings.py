@@ -7,6 +7,7 @@ production comes from environment variables (see `.env.example`).
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "attendance",
     "families",
     "reports",
+    "demo",  # manage.py demo_data: fills every app, so it comes last and may import them all
 ]
 
 MIDDLEWARE = [
@@ -91,7 +93,7 @@ else:
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
     # Statements sent this often on one connection are prepared, so PostgreSQL plans them once. Only
-    # the heartbeat's fast statement is eligible (whiteboard.services._prepared_cursor); the ORM binds
+    # the heartbeat's fast statement is eligible (whiteboard.fastpath._prepared_cursor); the ORM binds
     # client-side and never prepares. Empty: never (a transaction-pooling PgBouncer before 1.21).
     prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
     DATABASES["default"]["OPTIONS"].setdefault(
@@ -197,7 +199,7 @@ PRESENCE = {
     "TIMEOUT_VISIBLE": env.int("PRESENCE_TIMEOUT_VISIBLE", default=45),
     # ...and this long after one from a hidden tab (browsers throttle background timers to ~1/min).
     "TIMEOUT_HIDDEN": env.int("PRESENCE_TIMEOUT_HIDDEN", default=150),
-    # PostgreSQL: a steady heartbeat commits without waiting for its WAL flush (whiteboard.services).
+    # PostgreSQL: a steady heartbeat commits without waiting for its WAL flush (docs/presence-fast-path.md).
     # A database crash (not a stop) can then lose the last ~0.6 s of heartbeats: their participants'
     # presence ends at their previous beat, at most one interval earlier.
     "HEARTBEAT_ASYNC_COMMIT": env.bool("PRESENCE_HEARTBEAT_ASYNC_COMMIT", default=True),
@@ -232,6 +234,16 @@ ATTENDANCE_POLICY = {
 ATTENDANCE_MARKING_WINDOW_DAYS = env.int("ATTENDANCE_MARKING_WINDOW_DAYS", default=7)
 # The finalising job waits this long after a session's end before deciding.
 ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES", default=15)
+
+# Suggestion calibration and alerts (issue #19). Below this many decisions per participant role
+# (statuses a person chose) the rule confidence stands; see attendance/calibration.py.
+ATTENDANCE_CALIBRATION_MIN_DECISIONS = env.int("ATTENDANCE_CALIBRATION_MIN_DECISIONS", default=200)
+# Alerts from runs of sessions in a row (excused ones neither count nor break a run).
+ATTENDANCE_ALERTS = {
+    "absences_in_a_row": env.int("ATTENDANCE_ALERT_ABSENCES_IN_A_ROW", default=3),
+    "late_in_a_row": env.int("ATTENDANCE_ALERT_LATE_IN_A_ROW", default=3),
+    "tutor_no_shows_in_a_row": env.int("ATTENDANCE_ALERT_TUTOR_NO_SHOWS_IN_A_ROW", default=1),
+}
 
 # API tokens issued through Django admin, per admin.
 TOKEN_ISSUE_LIMIT = env.int("TOKEN_ISSUE_LIMIT", default=10)
@@ -310,4 +322,61 @@ WEBSOCKET = {
     # Sockets' database calls run side by side in a thread pool (core.live.in_db_thread); false: all in
     # one thread per process, as Channels does by default (tests, which tear their database down).
     "DB_THREAD_POOL": env.bool("WEBSOCKET_DB_THREAD_POOL", default=True),
+}
+
+# Background work (issue #17): Celery, with Redis as the broker in production
+# (CELERY_BROKER_URL=redis://127.0.0.1:6379/2). Without a broker (dev.py run, tests) every task
+# runs eagerly, in-process, at the moment it is enqueued (after commit), so nothing needs a server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://localhost/"
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL.startswith("memory://")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True  # tasks record their effects in the database; no result backend
+CELERY_TIMEZONE = TIME_ZONE  # the digest's crontab is in the business's zone
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with acks_late: a dying worker holds at most one unacknowledged task
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+# A request enqueueing while Redis is down gives up after about a second, not Celery's default minute.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands an unacknowledged task (its worker died: acks_late) to another worker after this many
+# seconds. It must exceed the longest retry delay and task run, or a waiting retry runs twice (harmless:
+# every task is idempotent, but wasted).
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for tasks whose worker died (at most every 10 s; sooner when short).
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+}
+# E-mail retries: the delays (seconds) between attempts when the mail server fails; after the last one
+# the notification is marked failed (admin can "send again").
+NOTIFICATION_RETRY_DELAYS = env.list("NOTIFICATION_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 3600, 3600])
+# A notification still pending this long after it was due (its queued task was lost) is queued again.
+NOTIFICATION_REDELIVER_AFTER = env.int("NOTIFICATION_REDELIVER_AFTER", default=600)
+# Beat's schedule (a static one: see README, "Background work"). Seconds, and the digest's time of day.
+# A periodic run still queued when the next is due is dropped (expires), so a stopped worker does not come
+# back to a backlog of identical sweeps.
+_every = {
+    "presence-sweep": ("whiteboard.tasks.presence_sweep_task", env.int("SCHEDULE_SWEEP_SECONDS", default=60)),
+    "attendance-finalize": (
+        "attendance.tasks.attendance_finalize_task",
+        env.int("SCHEDULE_FINALIZE_SECONDS", default=300),
+    ),
+    "notifications-redeliver": (
+        "families.tasks.notifications_redeliver_task",
+        env.int("SCHEDULE_REDELIVER_SECONDS", default=60),
+    ),
+}
+CELERY_BEAT_SCHEDULE = {
+    **{name: {"task": task, "schedule": s, "options": {"expires": s}} for name, (task, s) in _every.items()},
+    "decision-digest": {
+        "task": "families.tasks.decision_digest_task",
+        # Every day at this time (HH:MM) in the business's zone.
+        "schedule": crontab(*reversed(env.str("SCHEDULE_DIGEST_AT", default="07:00").split(":"))),
+    },
+    "suggestion-calibration": {
+        "task": "attendance.tasks.calibration_task",
+        # Every day at this time (HH:MM): refit the suggestion's calibration (attendance.calibration).
+        "schedule": crontab(*reversed(env.str("SCHEDULE_CALIBRATION_AT", default="02:30").split(":"))),
+    },
 }

@@ -1,8 +1,11 @@
 """Django admin: where the office sets up parents and links them to their children."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 
 from families.models import Guardian, GuardianStudent, SentNotification
+from families.services import notification_resend
+from families.tasks import notifications_queue
 
 
 class GuardianStudentInline(admin.TabularInline):
@@ -47,15 +50,37 @@ class GuardianAdmin(admin.ModelAdmin):
 
 @admin.register(SentNotification)
 class SentNotificationAdmin(admin.ModelAdmin):
-    """What was e-mailed to whom: read-only, the log that stops anything going out twice."""
+    """What was e-mailed to whom, and what is waiting or failed: read-only, with "send again"."""
 
-    list_display = ["created_at", "kind", "email", "subject", "sent_at"]
-    list_filter = ["kind", "created_at"]
-    search_fields = ["key", "email", "subject", "recipient__username"]
+    list_display = ["created_at", "kind", "email", "subject", "status", "attempts", "sent_at", "last_error_short"]
+    list_filter = ["status", "kind", "created_at"]
+    search_fields = ["key", "email", "subject", "recipient__username", "message_id"]
     list_select_related = ["recipient"]
+    actions = ["send_again"]
+    exclude = ["body_html"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Last error")
+    def last_error_short(self, obj):
+        return obj.last_error[:80] or "—"
+
+    def has_resend_permission(self, request):
+        # Rows are never edited by hand, but who may change them may queue them again.
+        return request.user.has_perm("families.change_sentnotification")
+
+    @admin.action(description="Send again (failed or stuck ones)", permissions=["resend"])
+    def send_again(self, request, queryset):
+        queued = [n for n in queryset if notification_resend(notification=n)]
+        transaction.on_commit(lambda: notifications_queue(queued))
+        if queued:
+            self.message_user(request, f"Queued {len(queued)} e-mail(s) again.", messages.SUCCESS)
+        if skipped := len(queryset) - len(queued):
+            self.message_user(request, f"{skipped} e-mail(s) were sent already; nothing to do.", messages.WARNING)

@@ -66,11 +66,21 @@ class NotificationKind(models.TextChoices):
     ABSENCE_REPORTED = "absence_reported", "Absence reported by a parent"
     REPORT_WITHDRAWN = "report_withdrawn", "Absence report withdrawn"
     DECISION_DIGEST = "decision_digest", "Sessions waiting for the tutor's decision"
+    STREAK_ALERT = "streak_alert", "Attendance pattern (absences, lateness, no-shows in a row)"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
 
 
 class SentNotification(models.Model):
-    """One e-mail to one person about one event. The row is inserted before the mail is sent:
-    its unique key is what stops a retry, a second receiver or a concurrent run sending it again."""
+    """One e-mail to one person about one event, from the moment it is due until the mail server takes it.
+
+    The row is made (with the message rendered) before anything is sent: its unique key is what stops a
+    retried task, a duplicated message or a concurrent run sending it twice, and its fixed Message-ID
+    makes a resend after a crash (the server took it, our record did not follow) the same message."""
 
     key = models.CharField(
         max_length=200,
@@ -80,7 +90,7 @@ class SentNotification(models.Model):
     )
     kind = models.CharField(max_length=30, choices=NotificationKind.choices)
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    email = models.EmailField(db_comment="The address it was sent to")
+    email = models.EmailField(db_comment="The address it is sent to")
     subject = models.CharField(max_length=255)
     change = models.ForeignKey(
         "attendance.AttendanceChange",
@@ -90,18 +100,56 @@ class SentNotification(models.Model):
         related_name="+",
         db_comment="The attendance change it is about; null for digests",
     )
-    created_at = models.DateTimeField(db_comment="When the key was claimed, just before sending")
+    created_at = models.DateTimeField(db_comment="When it was made (its key claimed), before the first attempt")
     sent_at = models.DateTimeField(
-        null=True, blank=True, db_comment="When the mail server accepted it; null while it is being sent"
+        null=True, blank=True, db_comment="When the mail server accepted it; null until then"
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+        db_comment="pending (queued, or waiting for a retry), sent, or failed (every retry failed)",
+    )
+    message_id = models.CharField(
+        max_length=255,
+        blank=True,
+        db_comment="The Message-ID header, fixed per notification: every attempt sends the same message",
+    )
+    body_text = models.TextField(blank=True, db_comment="The plain-text body, rendered when the row was made")
+    body_html = models.TextField(blank=True, db_comment="The HTML alternative, rendered when the row was made")
+    attempts = models.PositiveIntegerField(
+        default=0, db_comment="Failed attempts since it was queued (or queued again from admin)"
+    )
+    last_error = models.TextField(blank=True, db_comment="Why the last attempt failed")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, db_comment="Pending: when it is due (now, or after a failure, the next retry)"
     )
 
     class Meta:
         db_table = "notifications_sent"
-        db_table_comment = "Every e-mail sent, one row per event and recipient; the key makes sending idempotent"
+        db_table_comment = "Every e-mail due or sent, one row per event and recipient; the key makes sending idempotent"
+        verbose_name = "e-mail notification"
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=NotificationKind.values), name="%(app_label)s_%(class)s_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=NotificationStatus.values), name="%(app_label)s_%(class)s_status_valid"
+            ),
+            # Sent exactly when the mail server's acceptance is recorded.
+            models.CheckConstraint(
+                condition=Q(status=NotificationStatus.SENT, sent_at__isnull=False)
+                | (~Q(status=NotificationStatus.SENT) & Q(sent_at__isnull=True)),
+                name="%(app_label)s_%(class)s_sent_when_accepted",
+            ),
+        ]
+        indexes = [
+            # notifications_redeliver: pending rows by when they are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status=NotificationStatus.PENDING),
+                name="notifications_pending_due",
             ),
         ]
 

@@ -14,11 +14,11 @@ from django.template.defaultfilters import date as format_date
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from attendance.labels import SOURCE_LABELS
 from attendance.models import AttendanceSource, TutoringSession
-from attendance.services import parent_change_refusal
-from attendance.views import SOURCE_LABELS
+from attendance.rules import parent_change_refusal
 from core.errors import DomainError
-from families import services
+from families import selectors, services
 from families.forms import AbsenceReportForm, NotificationSettingsForm, WithdrawForm
 from families.models import Guardian
 
@@ -27,7 +27,7 @@ UPCOMING_DAYS = 56
 
 
 def _guardian_or_404(user) -> Guardian:
-    guardian = services.guardian_of(user)
+    guardian = selectors.guardian_of(user)
     if guardian is None:
         raise Http404("No such page.")
     return guardian
@@ -35,7 +35,7 @@ def _guardian_or_404(user) -> Guardian:
 
 def _session_for_parent(guardian: Guardian, session_id: int) -> TutoringSession:
     """The session if it is one of this parent's children's; 404 for every other session."""
-    session = services.guardian_sessions(guardian).filter(pk=session_id).first()
+    session = selectors.guardian_sessions(guardian).filter(pk=session_id).first()
     if session is None:
         raise Http404("No such session.")
     return session
@@ -71,7 +71,7 @@ def family_home(request):
     now = timezone.now()
     children = guardian.students.order_by("first_name", "last_name", "username")
     families = {child.pk: {"child": child, "upcoming": [], "past": []} for child in children}
-    sessions = services.guardian_sessions(guardian).filter(
+    sessions = selectors.guardian_sessions(guardian).filter(
         scheduled_end__gte=now - timedelta(days=PAST_DAYS), scheduled_start__lt=now + timedelta(days=UPCOMING_DAYS)
     )
     for session in sessions.order_by("scheduled_start"):

@@ -212,3 +212,103 @@ def status_mix_chart(totals: Figures) -> MixChart:
         rows=rows,
         description=described + ".",
     )
+
+
+# --- reliability: rule confidence against observed agreement (issue 19) ------------
+
+REL_WIDTH = 440
+REL_HEIGHT = 320
+REL_LEFT, REL_RIGHT, REL_TOP, REL_BOTTOM = 48, 16, 16, 44
+
+
+@dataclass(frozen=True)
+class ReliabilityMark:
+    x: float  # column
+    y: float
+    width: float
+    height: float
+    dot_x: float  # mean confidence, observed agreement
+    dot_y: float
+    radius: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ReliabilityChart:
+    width: int
+    height: int
+    plot_left: float
+    plot_right: float
+    plot_top: float
+    baseline: float
+    diagonal: tuple[float, float, float, float]
+    marks: list[ReliabilityMark]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    description: str
+
+
+def reliability_chart(bins) -> ReliabilityChart:
+    """Per confidence bin: a column up to the observed agreement, a dot at (mean confidence, observed)
+    sized by how many decisions it holds, and the diagonal where a perfectly calibrated suggestion lies."""
+    plot_w = REL_WIDTH - REL_LEFT - REL_RIGHT
+    plot_h = REL_HEIGHT - REL_TOP - REL_BOTTOM
+    baseline = REL_TOP + plot_h
+
+    def x_of(value: float) -> float:
+        return round(REL_LEFT + value * plot_w, 1)
+
+    def y_of(value: float) -> float:
+        return round(baseline - value * plot_h, 1)
+
+    largest = max((b.count for b in bins), default=0) or 1
+    marks = []
+    for b in bins:
+        if not b.count:
+            continue
+        left, right = x_of(b.low) + 2, x_of(b.high) - 2
+        marks.append(
+            ReliabilityMark(
+                x=left,
+                y=y_of(b.observed),
+                width=round(right - left, 1),
+                height=round(b.observed * plot_h, 1),
+                dot_x=x_of(b.mean_confidence),
+                dot_y=y_of(b.observed),
+                radius=round(3 + 5 * math.sqrt(b.count / largest), 1),
+                title=(
+                    f"Confidence {b.label}: {b.count} decision{'s' if b.count != 1 else ''}, "
+                    f"mean confidence {percent(b.mean_confidence)}, kept {percent(b.observed)}"
+                ),
+            )
+        )
+    ticks = [Tick(at=share, label=f"{round(share * 100)}%") for share in (0, 0.25, 0.5, 0.75, 1)]
+    filled = [b for b in bins if b.count]
+    if filled:
+        worst = max(filled, key=lambda b: abs(b.gap))
+        description = (
+            f"{sum(b.count for b in filled)} decisions in {len(filled)} confidence bins. Largest gap: "
+            f"confidence {worst.label}, people kept {percent(worst.observed)} against a mean confidence "
+            f"of {percent(worst.mean_confidence)}."
+        )
+    else:
+        description = "No decisions to compare yet."
+    return ReliabilityChart(
+        width=REL_WIDTH,
+        height=REL_HEIGHT,
+        plot_left=REL_LEFT,
+        plot_right=REL_WIDTH - REL_RIGHT,
+        plot_top=REL_TOP,
+        baseline=baseline,
+        diagonal=(x_of(0), y_of(0), x_of(1), y_of(1)),
+        marks=marks,
+        x_ticks=[Tick(at=x_of(t.at), label=t.label) for t in ticks],
+        y_ticks=[Tick(at=y_of(t.at), label=t.label) for t in ticks],
+        description=description,
+    )

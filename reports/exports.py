@@ -10,14 +10,12 @@ import csv
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, tzinfo
 
-from attendance.models import AttendanceSource, AttendanceStatus
+from attendance.labels import SOURCE_DESCRIPTIONS, STATUS_LABELS
 from reports.figures import person_name
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection); tab and
 # carriage return are on OWASP's list too.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-STATUS_LABELS = dict(AttendanceStatus.choices)
-SOURCE_LABELS = dict(AttendanceSource.choices)
 
 
 def safe_text(value: str | None) -> str:
@@ -90,7 +88,7 @@ def session_line(row: Mapping, zone: tzinfo) -> list:
         safe_text(_name(row, "student")),
         STATUS_LABELS.get(row["tutor_attendance_status"], row["tutor_attendance_status"]),
         STATUS_LABELS.get(row["student_attendance_status"], row["student_attendance_status"]),
-        SOURCE_LABELS.get(row["attendance_source"], row["attendance_source"]),
+        SOURCE_DESCRIPTIONS.get(row["attendance_source"], row["attendance_source"]),
         safe_text(_name(row, "attendance_marked_by")),
         _local(row["attendance_marked_at"], zone, "%Y-%m-%d %H:%M:%S"),
         safe_text(row["attendance_notes"]),
@@ -114,3 +112,46 @@ def csv_lines(rows: Iterable[Mapping], *, zone: tzinfo, zone_name: str) -> Itera
     yield writer.writerow(header(zone_name))
     for row in rows:
         yield writer.writerow(session_line(row, zone))
+
+
+# --- decisions on suggestions (the agreement page's CSV, issue 19) ---------------
+
+
+def agreement_header(zone_name: str) -> list[str]:
+    return [
+        "Change",
+        "Session",
+        f"Decided at ({zone_name})",
+        "Tutor",
+        "Participant",
+        "Suggested",
+        "Rule confidence",
+        "Decided",
+        "How",
+        "Kept the suggestion",
+    ]
+
+
+def agreement_line(decision, *, zone: tzinfo, tutor_names: Mapping[int, str]) -> list:
+    return [
+        decision.change_id,
+        decision.session_id,
+        _local(decision.changed_at, zone, "%Y-%m-%d %H:%M:%S"),
+        safe_text(tutor_names.get(decision.tutor_id, "")),
+        decision.role,
+        STATUS_LABELS.get(decision.suggested, decision.suggested),
+        f"{decision.confidence:.2f}",
+        STATUS_LABELS.get(decision.decided, decision.decided),
+        "chose a status" if decision.chosen else "applied the suggestion (not counted)",
+        ("yes" if decision.decided == decision.suggested else "no") if decision.chosen else "",
+    ]
+
+
+def agreement_csv_lines(
+    decisions: Iterable, *, zone: tzinfo, zone_name: str, tutor_names: Mapping[int, str]
+) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"
+    yield writer.writerow(agreement_header(zone_name))
+    for decision in decisions:
+        yield writer.writerow(agreement_line(decision, zone=zone, tutor_names=tutor_names))

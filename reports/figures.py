@@ -11,14 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-PRESENT, LATE, LEFT_EARLY, ABSENT, EXCUSED = "present", "late", "left_early", "absent", "excused"
-STATUSES = (PRESENT, LATE, LEFT_EARLY, ABSENT, EXCUSED)
-STATUS_LABELS = {PRESENT: "Present", LATE: "Late", LEFT_EARLY: "Left early", ABSENT: "Absent", EXCUSED: "Excused"}
-ATTENDED = (PRESENT, LATE, LEFT_EARLY)
-# What a suggestion can say (it never suggests `excused`: only people know that).
-SUGGESTED_STATUSES = (PRESENT, LATE, LEFT_EARLY, ABSENT)
+from attendance.labels import STATUS_LABELS
+from attendance.statuses import STATUSES
+from attendance.statuses import SUGGESTED as SUGGESTED_STATUSES
+
 ROLES = ("tutor", "student")
-WHITEBOARD_AUTO = "whiteboard_auto"
 
 
 NO_VALUE = "\u2013"  # an en dash: nothing to show (no sessions to divide by), never a misleading 0%
@@ -177,15 +174,41 @@ def fill_weeks(rows: Iterable[Mapping], *, date_from: date, date_to: date) -> li
 
 
 # --- agreement with the suggestion ---------------------------------------------
+#
+# Counted on decisions (attendance.decisions.Decision: one participant's status at one history
+# row that kept a suggestion). Only statuses a person chose (tutor's mark, admin override that
+# chose) count: an applied suggestion (accepted by tutor or admin, or by the finalising job)
+# cannot disagree with itself, so it is counted apart and never raises the rate.
+
+
+@dataclass
+class Tally:
+    """Chosen statuses and how many of them kept the suggested one."""
+
+    decided: int = 0
+    kept: int = 0
+
+    def add(self, kept: bool) -> None:
+        self.decided += 1
+        self.kept += int(kept)
+
+    @property
+    def changed(self) -> int:
+        return self.decided - self.kept
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.kept, self.decided)
 
 
 @dataclass
 class AgreementLine:
-    """For one suggested status: how often the final status stayed as suggested, per role."""
+    """For one suggested status: how often people who chose kept it, per role; and how often it was applied."""
 
     status: str
     suggested: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
     kept: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
+    applied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))
 
     @property
     def label(self) -> str:
@@ -198,25 +221,33 @@ class AgreementLine:
         return rate(self.kept[role], self.suggested[role])
 
     def cells(self) -> list[tuple[str, int, int, int, float | None]]:
-        """(role, suggested, kept, changed, agreement rate): students first, as the table shows them."""
+        """(role, chosen, kept, changed, agreement rate): students first, as the table shows them."""
         return [
             (role, self.suggested[role], self.kept[role], self.changed(role), self.rate(role))
             for role in ("student", "tutor")
         ]
 
+    def cells_with_applied(self) -> list[tuple[str, int, int, int, float | None, int]]:
+        """As cells(), with how often the suggestion was applied (counted apart)."""
+        return [(*cell, self.applied[cell[0]]) for cell in self.cells()]
+
 
 @dataclass
 class Agreement:
-    """How often the final attendance agreed with the suggestion standing at the last decision."""
+    """How often people who chose a status kept the suggested one."""
 
-    sessions: int = 0  # all sessions in the report
-    compared: int = 0  # sessions whose history holds a suggestion
-    both_kept: int = 0  # sessions where both final statuses are as suggested
+    decided: int = 0  # participant statuses a person chose, with a suggestion shown
+    kept: int = 0  # ... that were the suggested status
+    applied: int = 0  # participant statuses set by applying the suggestion: counted apart
     lines: list[AgreementLine] = field(default_factory=lambda: [AgreementLine(s) for s in SUGGESTED_STATUSES])
 
     @property
     def rate(self) -> float | None:
-        return rate(self.both_kept, self.compared)
+        return rate(self.kept, self.decided)
+
+    @property
+    def changed(self) -> int:
+        return self.decided - self.kept
 
     def line(self, status: str) -> AgreementLine:
         for line in self.lines:
@@ -227,32 +258,18 @@ class Agreement:
         return line
 
 
-def agreement(rows: Iterable[Mapping]) -> Agreement:
-    """Tally grouped rows into agreement figures.
-
-    Each row is one combination of `suggested_tutor`, `suggested_student` (None: no
-    suggestion in the history), the current `tutor_attendance_status`,
-    `student_attendance_status`, `attendance_source`, with `n` sessions. A session whose
-    attendance is `whiteboard_auto` took the suggestion, so it counts as kept.
-    """
+def agreement(decisions: Iterable) -> Agreement:
+    """Tally decisions (objects with role, suggested, decided, chosen) into agreement figures."""
     result = Agreement()
-    for row in rows:
-        n = row["n"]
-        result.sessions += n
-        if row["suggested_student"] is None and row["suggested_tutor"] is None:
+    for decision in decisions:
+        line = result.line(decision.suggested)
+        if not decision.chosen:
+            result.applied += 1
+            line.applied[decision.role] += 1
             continue
-        result.compared += n
-        accepted = row["attendance_source"] == WHITEBOARD_AUTO
-        kept_roles = 0
-        for role in ROLES:
-            suggested = row[f"suggested_{role}"]
-            if suggested is None:
-                continue
-            line = result.line(suggested)
-            line.suggested[role] += n
-            if accepted or row[f"{role}_attendance_status"] == suggested:
-                line.kept[role] += n
-                kept_roles += 1
-        if kept_roles == len(ROLES):
-            result.both_kept += n
+        kept = decision.decided == decision.suggested
+        result.decided += 1
+        result.kept += int(kept)
+        line.suggested[decision.role] += 1
+        line.kept[decision.role] += int(kept)
     return result

@@ -14,15 +14,19 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.fields.json import KT
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import Greatest, TruncWeek
 from django.utils import timezone
 
+from attendance.calibration import calibration_current, minimum_decisions
+from attendance.decisions import decisions
 from attendance.models import AttendanceChange, AttendanceStatus, TutoringSession
-from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_rows
+from attendance.streaks import open_streaks
+from attendance.suggestions import Policy
+from reports.agreement import AgreementReport, CalibrationLine, agreement_report
+from reports.figures import Agreement, Figures, PersonRow, WeekPoint, agreement, fill_weeks, person_name, person_rows
 from whiteboard.models import Connection
-from whiteboard.presence import fold_tail, span_totals
+from whiteboard.selectors import presence_snapshot
 
 User = get_user_model()
 
@@ -133,30 +137,14 @@ def weekly_figures(queryset: QuerySet, filters: ReportFilters) -> list[WeekPoint
     return fill_weeks(rows, date_from=filters.date_from, date_to=filters.date_to)
 
 
-def _latest_suggested(role: str) -> Subquery:
-    """The status the suggestion said for `role`, from the session's latest change that kept one."""
-    return Subquery(
-        AttendanceChange.objects.filter(session=OuterRef("pk"), suggestion__isnull=False)
-        .order_by("-id")
-        .values(status=KT(f"suggestion__{role}__status"))[:1]
-    )
+def report_decisions(queryset: QuerySet) -> list:
+    """Decisions on suggestions in these sessions' history (attendance.decisions): one query."""
+    return list(decisions(AttendanceChange.objects.filter(session__in=queryset.values("pk"))))
 
 
 def suggestion_agreement(queryset: QuerySet) -> Agreement:
-    """How often final statuses agree with the suggestion, grouped by the few status combinations."""
-    rows = (
-        queryset.annotate(suggested_tutor=_latest_suggested("tutor"), suggested_student=_latest_suggested("student"))
-        .values(
-            "suggested_tutor",
-            "suggested_student",
-            "tutor_attendance_status",
-            "student_attendance_status",
-            "attendance_source",
-        )
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return agreement(rows)
+    """How often people who chose a status kept the suggested one; applied suggestions counted apart."""
+    return agreement(report_decisions(queryset))
 
 
 @dataclass(frozen=True)
@@ -170,7 +158,7 @@ class Report:
 
 
 def attendance_report(*, user, filters: ReportFilters) -> Report:
-    """The whole report for what the user may see: five queries, whatever the number of sessions."""
+    """The whole report for what the user may see: a handful of queries, whatever the number of sessions."""
     sessions = report_sessions(user=user, filters=filters)
     return Report(
         filters=filters,
@@ -184,55 +172,113 @@ def attendance_report(*, user, filters: ReportFilters) -> Report:
 
 # --- export ---------------------------------------------------------------------
 
-EXPORT_FIELDS = (
+# The people named in a CSV line, by the prefix their columns carry in an export row.
+_EXPORT_PEOPLE = ("tutor", "student", "attendance_marked_by")
+_EXPORT_SESSION_FIELDS = (
     "pk",
     "title",
     "scheduled_start",
     "scheduled_end",
-    *_person_columns("tutor")[1:],
-    *_person_columns("student")[1:],
     "tutor_attendance_status",
     "student_attendance_status",
     "attendance_source",
-    "attendance_marked_by__first_name",
-    "attendance_marked_by__last_name",
-    "attendance_marked_by__username",
     "attendance_marked_at",
     "attendance_notes",
     "whiteboard_id",
-    *(
-        f"whiteboard__{role}_{column}"
-        for role in ("tutor", "student")
-        for column in ("connected_at", "last_activity_at", "total_active_seconds", "presence_spans")
-    ),
 )
 
 
-def export_rows(*, user, filters: ReportFilters) -> Iterator[dict]:
-    """The report's sessions as plain dicts, oldest first, read from the database in chunks (two queries)."""
+def export_rows(*, user, filters: ReportFilters, now: datetime | None = None) -> Iterator[dict]:
+    """The report's sessions as plain dicts, oldest first, read from the database in chunks (two queries).
+
+    Presence is what `presence_snapshot` says (heartbeats the fast path has not folded into the
+    whiteboard row yet included), as on the session page and in the API.
+    """
+    now = now or timezone.now()
     sessions = report_sessions(user=user, filters=filters)
-    # Heartbeats taken by the fast path sit on the open connections until a locked path folds them
-    # into the whiteboard row; read them (few: only live or unswept tabs) and fold them as the API does.
-    tails: dict[tuple[int, str], list] = {}
-    open_connections = Connection.objects.filter(
+    # Open connections are few (only live or unswept tabs): one query for the whole range.
+    open_connections: dict[int, list[Connection]] = {}
+    for connection in Connection.objects.filter(
         closed_at__isnull=True, whiteboard_id__in=sessions.filter(whiteboard__isnull=False).values("whiteboard_id")
-    ).values_list("whiteboard_id", "role", "last_signal_at", "visibility")
-    for whiteboard_id, role, last_signal_at, visibility in open_connections:
-        tails.setdefault((whiteboard_id, role), []).append((last_signal_at, visibility))
-    rows = sessions.order_by("scheduled_start", "pk").values(*EXPORT_FIELDS).iterator(chunk_size=EXPORT_CHUNK_SIZE)
-    return (_caught_up(row, tails) for row in rows)
+    ):
+        open_connections.setdefault(connection.whiteboard_id, []).append(connection)
+    rows = (
+        sessions.select_related(*_EXPORT_PEOPLE, "whiteboard")
+        .order_by("scheduled_start", "pk")
+        .iterator(chunk_size=EXPORT_CHUNK_SIZE)
+    )
+    return (_export_row(session, now=now, open_connections=open_connections) for session in rows)
 
 
-def _caught_up(row: dict, tails: dict[tuple[int, str], list]) -> dict:
-    for role in ("tutor", "student"):
-        signals = tails.get((row["whiteboard_id"], role))
-        if not signals:
-            continue
-        prefix = f"whiteboard__{role}_"
-        spans, end = fold_tail(
-            row[f"{prefix}presence_spans"], last_activity_at=row[f"{prefix}last_activity_at"], signals=signals
+def _export_row(session: TutoringSession, *, now: datetime, open_connections: dict[int, list[Connection]]) -> dict:
+    row = {name: getattr(session, name) for name in _EXPORT_SESSION_FIELDS}
+    for prefix in _EXPORT_PEOPLE:
+        person = getattr(session, prefix)
+        for column in ("first_name", "last_name", "username"):
+            row[f"{prefix}__{column}"] = getattr(person, column) if person is not None else None
+    snapshot = {}
+    if session.whiteboard is not None:
+        snapshot = presence_snapshot(
+            whiteboard=session.whiteboard, now=now, open_connections=open_connections.get(session.whiteboard_id, [])
         )
-        if end != row[f"{prefix}last_activity_at"]:
-            row[f"{prefix}presence_spans"], row[f"{prefix}last_activity_at"] = spans, end
-            row[f"{prefix}total_active_seconds"] = span_totals(spans)[0]
+    for role in ("tutor", "student"):
+        status = snapshot.get(role)
+        row[f"whiteboard__{role}_connected_at"] = status and status.connected_at
+        row[f"whiteboard__{role}_last_activity_at"] = status and status.last_activity_at
+        row[f"whiteboard__{role}_total_active_seconds"] = status and status.total_active_seconds
+        row[f"whiteboard__{role}_presence_spans"] = status and status.spans
     return row
+
+
+# --- the agreement page (issue 19) ---------------------------------------------------
+
+
+def calibration_lines() -> list[CalibrationLine]:
+    """What the page says about each role's calibration (reads the fit table only)."""
+    calibrator = calibration_current()
+    minimum = minimum_decisions()
+    lines = []
+    for role in ("student", "tutor"):
+        fit = calibrator.fits.get(role)
+        lines.append(
+            CalibrationLine(
+                role=role,
+                minimum=minimum,
+                fitted_at=fit.fitted_at if fit else None,
+                sample_size=fit.sample_size if fit else 0,
+                active=calibrator.active(role),
+                brier_before=fit.brier_before if fit else None,
+                brier_after=fit.brier_after if fit else None,
+            )
+        )
+    return lines
+
+
+def agreement_decisions(*, user, filters: ReportFilters) -> tuple[list, dict[int, str]]:
+    """Decisions in the sessions of the report's filters, and their tutors' names (two queries)."""
+    found = report_decisions(report_sessions(user=user, filters=filters))
+    tutor_ids = {d.tutor_id for d in found}
+    names = {
+        pk: person_name(first, last, username)
+        for pk, first, last, username in User.objects.filter(pk__in=tutor_ids).values_list(
+            "pk", "first_name", "last_name", "username"
+        )
+    }
+    return found, names
+
+
+def agreement_page(*, user, filters: ReportFilters) -> AgreementReport:
+    """The agreement report over the sessions of the report's filters."""
+    found, names = agreement_decisions(user=user, filters=filters)
+    return agreement_report(
+        found,
+        zone=business_zone(),
+        tutor_names=names,
+        threshold=Policy.from_settings().auto_apply_confidence,
+        calibration=calibration_lines(),
+    )
+
+
+def streaks_open() -> list:
+    """Open streaks (absences, lateness, tutor no-shows in a row) for the staff list."""
+    return list(open_streaks())

@@ -7,4 +7,7 @@ app_name = "reports"
 urlpatterns = [
     path("", views.attendance_report, name="attendance"),
     path("attendance.csv", views.attendance_csv, name="attendance-csv"),
+    path("agreement/", views.agreement_report, name="agreement"),
+    path("agreement.csv", views.agreement_csv, name="agreement-csv"),
+    path("streaks/", views.streaks, name="streaks"),
 ]

@@ -10,6 +10,7 @@ from reports.figures import STATUS_LABELS
 from reports.forms import ReportFilterForm
 
 TEMPLATE = "reports/report.html"
+AGREEMENT_TEMPLATE = "reports/agreement.html"
 
 
 def _filter_form(request) -> ReportFilterForm:
@@ -68,3 +69,58 @@ def attendance_csv(request):
     filename = f"attendance-{filters.date_from:%Y-%m-%d}-to-{filters.date_to:%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# --- issue 19: agreement with the suggestion, and open streaks (staff only) ----------
+
+
+def _staff_filter_form(request) -> ReportFilterForm:
+    """Staff only: everyone else gets 404, as for sessions they are not part of."""
+    if not request.user.is_staff:
+        raise Http404("No such page.")
+    return ReportFilterForm(request.GET, user=request.user, today=selectors.business_today())
+
+
+@require_GET
+@login_required
+def agreement_report(request):
+    form = _staff_filter_form(request)
+    context = {"form": form, "report": None, "zone_name": selectors.business_zone().key}
+    if not form.is_valid():
+        return render(request, AGREEMENT_TEMPLATE, context, status=400)
+    report = selectors.agreement_page(user=request.user, filters=form.filters())
+    context.update(
+        report=report,
+        filters=form.filters(),
+        reliability=charts.reliability_chart(report.bins),
+        query=request.GET.urlencode(),
+    )
+    return render(request, AGREEMENT_TEMPLATE, context)
+
+
+@require_GET
+@login_required
+def agreement_csv(request):
+    """Every decision on a suggestion in the range, one line per participant, streamed."""
+    form = _staff_filter_form(request)
+    if not form.is_valid():
+        context = {"form": form, "report": None, "zone_name": selectors.business_zone().key}
+        return render(request, AGREEMENT_TEMPLATE, context, status=400)
+    filters = form.filters()
+    zone = selectors.business_zone()
+    found, names = selectors.agreement_decisions(user=request.user, filters=filters)
+    response = StreamingHttpResponse(
+        exports.agreement_csv_lines(found, zone=zone, zone_name=zone.key, tutor_names=names),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = f"suggestion-agreement-{filters.date_from:%Y-%m-%d}-to-{filters.date_to:%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@login_required
+def streaks(request):
+    if not request.user.is_staff:
+        raise Http404("No such page.")
+    return render(request, "reports/streaks.html", {"streaks": selectors.streaks_open()})

@@ -29,7 +29,10 @@ class AsgiServer:
 
     def command(self) -> list[str]:
         return [
-            str(Path(sys.executable).with_name("uvicorn")),
+            # `-m`, not the uvicorn script: a copied virtualenv's scripts name another interpreter.
+            str(sys.executable),
+            "-m",
+            "uvicorn",
             "config.asgi:application",
             "--host",
             "127.0.0.1",

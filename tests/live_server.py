@@ -34,11 +34,13 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self):
-        gunicorn = Path(sys.executable).with_name("gunicorn")
         self._log = open(self.log_path, "wb")  # closed in __exit__
         self.process = subprocess.Popen(
             [
-                str(gunicorn),
+                # `-m`, not the gunicorn script: a copied virtualenv's scripts name another interpreter.
+                sys.executable,
+                "-m",
+                "gunicorn",
                 "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{self.port}",

@@ -25,7 +25,7 @@ from accounts.services import token_issue
 from tests.factories import TutoringSessionFactory
 from tests.live_server import LiveServer
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

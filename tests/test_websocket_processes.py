@@ -23,7 +23,7 @@ from accounts.services import token_issue
 from tests.asgi_server import AsgiServer
 from tests.factories import TutoringSessionFactory
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 

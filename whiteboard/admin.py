@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.db.models import Prefetch
 from django.utils.html import format_html_join
 
-from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_snapshot
+from whiteboard.models import PRESENCE_COLUMNS, Connection, WhiteboardSession
+from whiteboard.selectors import presence_snapshot
 
 
 class ConnectionInline(admin.TabularInline):
@@ -54,7 +54,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     def _live(obj) -> dict:
         """Presence as of now. The stored columns lag behind a live session: steady heartbeats touch only
         their connection row, and the whiteboard row catches up at the next connect, disconnect,
-        visibility change or sweep (whiteboard.services). Worked out once per row and page."""
+        visibility change or sweep (docs/presence-fast-path.md). Worked out once per row and page."""
         if not hasattr(obj, "live_snapshot"):
             obj.live_snapshot = presence_snapshot(whiteboard=obj, open_connections=obj.open_connection_list)
         return obj.live_snapshot
@@ -91,8 +91,8 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     def presence_spans_table(self, obj):
         rows = [
             (role, span["start"], span["end"], len(span["hidden"]))
-            for role in ("tutor", "student")
-            for span in getattr(obj, f"{role}_presence_spans")
+            for role, columns in PRESENCE_COLUMNS.items()
+            for span in getattr(obj, columns.presence_spans)
         ]
         return format_html_join("\n", "<div>{}: {} → {} ({} hidden interval(s))</div>", rows) or "—"
 

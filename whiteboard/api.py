@@ -1,19 +1,18 @@
-"""HTTP doors to presence tracking: thin views that validate, call the service, serialise."""
+"""HTTP door to presence tracking: one thin viewset whose actions validate, call the service, serialise."""
 
 import json
 import uuid
 
-from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.ratelimit import Rate, ScopedUserRateThrottle
 from core.api import ERRORS, RETRY_AFTER, THROTTLED, ErrorSerializer, validated
 from whiteboard import services
-from whiteboard.models import VISIBILITIES, Visibility, WhiteboardSession
+from whiteboard.models import VISIBILITIES, Visibility
+from whiteboard.selectors import presence_snapshot, whiteboard_for_user
 
 TAG = "whiteboard-tracking"
 
@@ -52,95 +51,28 @@ def _connection_response(result: services.ConnectionResult) -> Response:
     )
 
 
-class ConnectApi(APIView):
-    throttle_classes = [ScopedUserRateThrottle]
-    throttle_scope = "connect"
-
-    @extend_schema_serializer(component_name="ConnectInput")
-    class InputSerializer(serializers.Serializer):
-        connection_id = ConnectionIdField(required=False, help_text="Client-made id; the server makes one if absent.")
-        visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
-
-    @extend_schema(
-        tags=[TAG],
-        operation_id="whiteboard_connect",
-        request=InputSerializer,
-        parameters=[RETRY_AFTER],
-        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS, **THROTTLED},
-        summary="A tab or socket of the signed-in participant opened the whiteboard.",
-    )
-    def post(self, request, session_id: int):
-        data = validated(self.InputSerializer, request)
-        result = services.presence_connect(
-            whiteboard_id=session_id,
-            user=request.user,
-            connection_id=data.get("connection_id"),
-            visibility=data["visibility"],
-        )
-        return _connection_response(result)
+@extend_schema_serializer(component_name="ConnectInput")
+class ConnectInputSerializer(serializers.Serializer):
+    connection_id = ConnectionIdField(required=False, help_text="Client-made id; the server makes one if absent.")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.VISIBLE)
 
 
-class HeartbeatApi(APIView):
-    # Throttled per user by the service (THROTTLE_HEARTBEAT): on PostgreSQL within the heartbeat's own
-    # statement, which spares every heartbeat a round trip to the cache.
-    throttle_scope = "heartbeat"
-
-    @extend_schema_serializer(component_name="HeartbeatInput")
-    class InputSerializer(serializers.Serializer):
-        connection_id = ConnectionIdField()
-        visibility = serializers.ChoiceField(choices=Visibility.choices)
-
-    @extend_schema(
-        tags=[TAG],
-        operation_id="whiteboard_heartbeat",
-        request=InputSerializer,
-        parameters=[RETRY_AFTER],
-        responses={
-            200: ConnectionSerializer,
-            409: OpenApiResponse(
-                ErrorSerializer, description="`connection_closed`: the server closed this connection; connect again."
-            ),
-            **ERRORS,
-            **THROTTLED,
-        },
-        summary="The connection is still there (every heartbeat_interval seconds).",
-    )
-    def post(self, request, session_id: int):
-        data = _plain_heartbeat(request) or validated(self.InputSerializer, request)
-        result = services.presence_heartbeat(
-            whiteboard_id=session_id,
-            user=request.user,
-            connection_id=data["connection_id"],
-            visibility=data["visibility"],
-            rate=Rate.of_scope(self.throttle_scope),
-        )
-        return _connection_response(result)
+@extend_schema_serializer(component_name="HeartbeatInput")
+class HeartbeatInputSerializer(serializers.Serializer):
+    connection_id = ConnectionIdField()
+    visibility = serializers.ChoiceField(choices=Visibility.choices)
 
 
-class DisconnectApi(APIView):
-    @extend_schema_serializer(component_name="DisconnectInput")
-    class InputSerializer(serializers.Serializer):
-        connection_id = ConnectionIdField()
+@extend_schema_serializer(component_name="DisconnectInput")
+class DisconnectInputSerializer(serializers.Serializer):
+    connection_id = ConnectionIdField()
 
-    @extend_schema_serializer(component_name="DisconnectResult")
-    class OutputSerializer(serializers.Serializer):
-        connection_id = serializers.UUIDField()
-        role = serializers.CharField()
-        already_closed = serializers.BooleanField()
 
-    @extend_schema(
-        tags=[TAG],
-        operation_id="whiteboard_disconnect",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **ERRORS},
-        summary="The connection closed (idempotent).",
-    )
-    def post(self, request, session_id: int):
-        data = validated(self.InputSerializer, request)
-        result = services.presence_disconnect(
-            whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"]
-        )
-        return Response(self.OutputSerializer(result).data)
+@extend_schema_serializer(component_name="DisconnectResult")
+class DisconnectResultSerializer(serializers.Serializer):
+    connection_id = serializers.UUIDField()
+    role = serializers.CharField()
+    already_closed = serializers.BooleanField()
 
 
 class ParticipantStatusSerializer(serializers.Serializer):
@@ -155,28 +87,101 @@ class ParticipantStatusSerializer(serializers.Serializer):
     reconnects = serializers.IntegerField()
 
 
-class ConnectionStatusApi(APIView):
-    @extend_schema_serializer(component_name="ConnectionStatus")
-    class OutputSerializer(serializers.Serializer):
-        whiteboard_id = serializers.IntegerField()
-        session_id = serializers.IntegerField(allow_null=True)
-        server_time = serializers.DateTimeField()
-        tutor = ParticipantStatusSerializer()
-        student = ParticipantStatusSerializer()
+@extend_schema_serializer(component_name="ConnectionStatus")
+class ConnectionStatusSerializer(serializers.Serializer):
+    whiteboard_id = serializers.IntegerField()
+    session_id = serializers.IntegerField(allow_null=True)
+    server_time = serializers.DateTimeField()
+    tutor = ParticipantStatusSerializer()
+    student = ParticipantStatusSerializer()
+
+
+# Presence on one whiteboard session, as its tutor's or student's whiteboard client reports it.
+# (Comments, not a docstring: drf-spectacular would publish a docstring as every operation's description.)
+# Per action: connect is throttled here per user (THROTTLE_CONNECT); the heartbeat is counted by the
+# service (THROTTLE_HEARTBEAT), on PostgreSQL within the heartbeat's own statement, which spares every
+# heartbeat a round trip to the cache; disconnect and connection-status are not throttled.
+class WhiteboardTrackingViewSet(viewsets.ViewSet):
+    @property
+    def throttle_scope(self) -> str | None:
+        """The action's rate in REST_FRAMEWORK's DEFAULT_THROTTLE_RATES (`ScopedUserRateThrottle` reads it)."""
+        return {"connect": "connect", "heartbeat": "heartbeat"}.get(self.action)
+
+    def get_throttles(self):
+        return [ScopedUserRateThrottle()] if self.action == "connect" else []
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="whiteboard_connect",
+        request=ConnectInputSerializer,
+        parameters=[RETRY_AFTER],
+        responses={200: ConnectionSerializer, 409: ErrorSerializer, **ERRORS, **THROTTLED},
+        summary="A tab or socket of the signed-in participant opened the whiteboard.",
+    )
+    def connect(self, request, session_id: int):
+        data = validated(ConnectInputSerializer, request)
+        result = services.presence_connect(
+            whiteboard_id=session_id,
+            user=request.user,
+            connection_id=data.get("connection_id"),
+            visibility=data["visibility"],
+        )
+        return _connection_response(result)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="whiteboard_heartbeat",
+        request=HeartbeatInputSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            200: ConnectionSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="`connection_closed`: the server closed this connection; connect again."
+            ),
+            **ERRORS,
+            **THROTTLED,
+        },
+        summary="The connection is still there (every heartbeat_interval seconds).",
+    )
+    def heartbeat(self, request, session_id: int):
+        data = _plain_heartbeat(request) or validated(HeartbeatInputSerializer, request)
+        result = services.presence_heartbeat(
+            whiteboard_id=session_id,
+            user=request.user,
+            connection_id=data["connection_id"],
+            visibility=data["visibility"],
+            rate=Rate.of_scope(self.throttle_scope),
+        )
+        return _connection_response(result)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="whiteboard_disconnect",
+        request=DisconnectInputSerializer,
+        responses={200: DisconnectResultSerializer, **ERRORS},
+        summary="The connection closed (idempotent).",
+    )
+    def disconnect(self, request, session_id: int):
+        data = validated(DisconnectInputSerializer, request)
+        result = services.presence_disconnect(
+            whiteboard_id=session_id, user=request.user, connection_id=data["connection_id"]
+        )
+        return Response(DisconnectResultSerializer(result).data)
 
     @extend_schema(
         tags=[TAG],
         operation_id="whiteboard_connection_status",
-        responses={200: OutputSerializer, 401: ERRORS[401], 404: ERRORS[404]},
+        responses={200: ConnectionStatusSerializer, 401: ERRORS[401], 404: ERRORS[404]},
         summary="Live connection metrics of tutor and student.",
     )
-    def get(self, request, session_id: int):
-        whiteboard = _visible_whiteboard(request.user, session_id)
+    def connection_status(self, request, session_id: int):
+        # Staff may read it (they follow sessions); the whiteboard page gives them 404.
+        whiteboard = whiteboard_for_user(user=request.user, whiteboard_id=session_id, staff_may_read=True)
         now = timezone.now()
-        snapshot = services.presence_snapshot(whiteboard=whiteboard, now=now)
+        snapshot = presence_snapshot(whiteboard=whiteboard, now=now)
         session = getattr(whiteboard, "tutoring_session", None)
         return Response(
-            self.OutputSerializer(
+            ConnectionStatusSerializer(
                 {
                     "whiteboard_id": whiteboard.pk,
                     "session_id": session.pk if session else None,
@@ -187,23 +192,12 @@ class ConnectionStatusApi(APIView):
         )
 
 
-def _visible_whiteboard(user, whiteboard_id: int) -> WhiteboardSession:
-    """The whiteboard if the user may see it: its tutor, its student, or staff. 404 otherwise."""
-    queryset = WhiteboardSession.objects.select_related("tutoring_session")
-    if not user.is_staff:
-        queryset = queryset.of_participant(user)
-    whiteboard = queryset.filter(pk=whiteboard_id).first()
-    if whiteboard is None:
-        raise Http404
-    return whiteboard
-
-
 def _plain_heartbeat(request) -> dict | None:
     """The body every tracker sends, `{"connection_id": "<uuid>", "visibility": "visible"|"hidden"}`, read
     without DRF's parser and serializer: a heartbeat is the one request that every participant sends
     every 15 s, and those two cost more than the rest of the view.
 
-    Accepts only what DRF's JSON parser and `HeartbeatApi.InputSerializer` accept too, and gives the
+    Accepts only what DRF's JSON parser and `HeartbeatInputSerializer` accept too, and gives the
     same values (tests hold the two together); None for anything else, which then takes DRF's way
     and gets its error messages.
     """

@@ -22,9 +22,10 @@ from django.utils import timezone
 from accounts.services import token_user
 from core.errors import DomainError
 from core.live import in_db_thread
-from whiteboard import liveness, services
-from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, presence_summary, whiteboard_group
+from whiteboard import liveness, services, sockets
+from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
+from whiteboard.selectors import presence_summary
 
 # Close codes a client sends when it leaves on purpose (1005: a close frame without a code).
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
@@ -99,7 +100,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
     def _signal(self) -> None:
         self.last_signal_at = timezone.now()
         self.node.note(
-            services.LivenessSignal(
+            sockets.LivenessSignal(
                 self.whiteboard_id, self.user.pk, self.connection_id, self.last_signal_at, self.visibility
             )
         )
@@ -154,7 +155,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             if user is None:
                 raise DomainError("Invalid or revoked token.", "bad_token")
         # TODO(lead): h15 moves this check into presence_connect; then drop this call.
-        services.presence_window_check(whiteboard_id=self.whiteboard_id, user=user)
+        sockets.presence_window_check(whiteboard_id=self.whiteboard_id, user=user)
         result = services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
         return user, result, presence_summary(whiteboard_id=self.whiteboard_id)
 

@@ -5,10 +5,9 @@ shown in the API docs); the constants below are the code's side of that table.
 """
 
 from django.dispatch import receiver
-from django.utils import timezone
 
 from core.live import group_send
-from whiteboard.models import Connection, Role, Visibility
+from whiteboard.selectors import presence_summary
 from whiteboard.signals import presence_changed
 
 # Close codes of the presence socket (the watcher socket, attendance/live.py, uses the same numbers).
@@ -28,20 +27,6 @@ PRESENCE_CHANGED = "presence.changed"
 
 def whiteboard_group(whiteboard_id: int) -> str:
     return f"whiteboard.{whiteboard_id}"
-
-
-def presence_summary(*, whiteboard_id: int, now=None) -> dict:
-    """Who is on the whiteboard now, for its "who is here" badges: connected, and hidden (no visible tab)."""
-    now = now or timezone.now()
-    open_connections = list(Connection.objects.filter(whiteboard_id=whiteboard_id, closed_at__isnull=True))
-    result = {}
-    for role in Role.values:
-        alive = [c for c in open_connections if c.role == role and c.is_alive(now)]
-        result[role] = {
-            "connected": bool(alive),
-            "hidden": bool(alive) and all(c.visibility == Visibility.HIDDEN for c in alive),
-        }
-    return result
 
 
 @receiver(presence_changed, dispatch_uid="whiteboard.live.push_presence")

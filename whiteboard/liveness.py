@@ -1,7 +1,7 @@
 """One node's (process's) view of its presence sockets: last signals in memory, batch writes, silence.
 
 Pings change nothing but time, so they are not written one by one: the node keeps each socket's last
-signal and writes the batch every WEBSOCKET["FLUSH_INTERVAL"] s (`services.presence_liveness_write`).
+signal and writes the batch every WEBSOCKET["FLUSH_INTERVAL"] s (`whiteboard.sockets.presence_liveness_write`).
 A socket silent for longer than the presence timeout of its visibility (45 s visible, 150 s hidden)
 is closed (4000) and its connection left to lapse at its last signal, as an HTTP tab that stops
 beating does. The same loop runs the sweep (`presence_sweep`) every WEBSOCKET["SWEEP_INTERVAL"] s,
@@ -24,6 +24,7 @@ from django.utils import timezone
 from core.live import in_db_thread
 from whiteboard import services
 from whiteboard.presence import PresenceSettings
+from whiteboard.sockets import LivenessSignal, presence_liveness_write
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class NodeLiveness:
     def __init__(self):
         self.sockets: dict[uuid.UUID, object] = {}  # connection id -> PresenceConsumer
         self.waiting_for_auth: set = set()  # consumers that must authenticate by a deadline
-        self.pending: dict[uuid.UUID, services.LivenessSignal] = {}
+        self.pending: dict[uuid.UUID, LivenessSignal] = {}
         self.writes = 0  # batches written (bench)
         self._task: asyncio.Task | None = None
         self._last_flush = self._last_sweep = None
@@ -55,7 +56,7 @@ class NodeLiveness:
         self.waiting_for_auth.add(consumer)
         self.ensure_running()
 
-    def note(self, signal: services.LivenessSignal) -> None:
+    def note(self, signal: LivenessSignal) -> None:
         self.pending[signal.connection_id] = signal
 
     def forget(self, connection_id: uuid.UUID) -> None:
@@ -105,7 +106,7 @@ class NodeLiveness:
             return set()
         batch, self.pending = self.pending, {}
         try:
-            lost = await in_db_thread(services.presence_liveness_write)(signals=list(batch.values()))
+            lost = await in_db_thread(presence_liveness_write)(signals=list(batch.values()))
         except Exception:
             for key, signal in batch.items():  # keep them (unless newer ones came meanwhile) for the next round
                 self.pending.setdefault(key, signal)

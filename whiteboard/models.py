@@ -1,4 +1,5 @@
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -83,6 +84,38 @@ class WhiteboardSession(models.Model):
 
     def __str__(self):
         return f"Whiteboard #{self.pk}"
+
+
+@dataclass(frozen=True)
+class PresenceColumns:
+    """The names of one participant's presence columns on `WhiteboardSession`, spelled out so a search finds them."""
+
+    connected_at: str
+    disconnected_at: str
+    last_activity_at: str
+    total_active_seconds: str
+    hidden_seconds: str
+    presence_spans: str
+
+
+PRESENCE_COLUMNS = {
+    Role.TUTOR: PresenceColumns(
+        connected_at="tutor_connected_at",
+        disconnected_at="tutor_disconnected_at",
+        last_activity_at="tutor_last_activity_at",
+        total_active_seconds="tutor_total_active_seconds",
+        hidden_seconds="tutor_hidden_seconds",
+        presence_spans="tutor_presence_spans",
+    ),
+    Role.STUDENT: PresenceColumns(
+        connected_at="student_connected_at",
+        disconnected_at="student_disconnected_at",
+        last_activity_at="student_last_activity_at",
+        total_active_seconds="student_total_active_seconds",
+        hidden_seconds="student_hidden_seconds",
+        presence_spans="student_presence_spans",
+    ),
+}
 
 
 class Connection(models.Model):

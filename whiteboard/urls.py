@@ -1,12 +1,25 @@
 from django.urls import path
 
-from whiteboard import api
+from whiteboard.api import WhiteboardTrackingViewSet
 
 app_name = "whiteboard-api"
 
+# `path()` per action rather than a router: the design note's paths have no trailing slash.
 urlpatterns = [
-    path("sessions/<int:session_id>/connect", api.ConnectApi.as_view(), name="connect"),
-    path("sessions/<int:session_id>/heartbeat", api.HeartbeatApi.as_view(), name="heartbeat"),
-    path("sessions/<int:session_id>/disconnect", api.DisconnectApi.as_view(), name="disconnect"),
-    path("sessions/<int:session_id>/connection-status", api.ConnectionStatusApi.as_view(), name="connection-status"),
+    path("sessions/<int:session_id>/connect", WhiteboardTrackingViewSet.as_view({"post": "connect"}), name="connect"),
+    path(
+        "sessions/<int:session_id>/heartbeat",
+        WhiteboardTrackingViewSet.as_view({"post": "heartbeat"}),
+        name="heartbeat",
+    ),
+    path(
+        "sessions/<int:session_id>/disconnect",
+        WhiteboardTrackingViewSet.as_view({"post": "disconnect"}),
+        name="disconnect",
+    ),
+    path(
+        "sessions/<int:session_id>/connection-status",
+        WhiteboardTrackingViewSet.as_view({"get": "connection_status"}),
+        name="connection-status",
+    ),
 ]

@@ -1,29 +1,24 @@
 from django import template
 
+from attendance import labels, statuses
+
 register = template.Library()
 
+# The tone of each status's badge; a test holds it complete against `attendance.statuses`.
 BADGE = {
-    "present": "ok",
-    "late": "warn",
-    "left_early": "warn",
-    "absent": "bad",
-    "excused": "neutral",
-    "unknown": "neutral",
-}
-LABEL = {
-    "present": "Present",
-    "late": "Late",
-    "left_early": "Left early",
-    "absent": "Absent",
-    "excused": "Excused",
-    "unknown": "Unknown",
+    statuses.PRESENT: "ok",
+    statuses.LATE: "warn",
+    statuses.LEFT_EARLY: "warn",
+    statuses.ABSENT: "bad",
+    statuses.EXCUSED: "neutral",
+    statuses.UNKNOWN: "neutral",
 }
 
 
 @register.inclusion_tag("attendance/_status.html")
 def status_badge(status: str, who: str = ""):
     """A status as a coloured badge that also says it in words (colour is never the only signal)."""
-    return {"status": status, "tone": BADGE.get(status, "neutral"), "label": LABEL.get(status, status), "who": who}
+    return {"status": status, "tone": BADGE.get(status, "neutral"), "label": labels.status_label(status), "who": who}
 
 
 @register.filter

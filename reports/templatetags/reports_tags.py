@@ -1,5 +1,6 @@
 from django import template
 
+from attendance.labels import STATUS_LABELS
 from reports import figures
 from reports.selectors import reports_visible_to
 
@@ -21,3 +22,9 @@ def rate(value) -> str:
 @register.filter
 def minutes(value) -> str:
     return figures.NO_VALUE if value is None else f"{value:.1f} min"
+
+
+@register.filter
+def status_label(value) -> str:
+    """An attendance status in words (left_early -> Left early)."""
+    return STATUS_LABELS.get(value, value)

@@ -226,6 +226,8 @@ def test_suggestion_cannot_be_applied_while_running_or_without_a_whiteboard(api,
         {"tutor_attendance_status": 3},
         {"apply_suggestion": True, "student_attendance_status": "absent"},
         {"apply_suggestion": "perhaps"},
+        {"apply_suggestion": 0, "student_attendance_status": "late"},  # the schema says boolean: not 0 or "true"
+        {"apply_suggestion": "true"},
         {"student_attendance_status": "absent", "notes": "x" * 2001},
         ["student_attendance_status", "absent"],
     ],
@@ -270,6 +272,8 @@ def test_history_lists_every_change_in_order_with_who_how_and_why(api, tutor, st
     ]
     assert [h["actor"]["username"] for h in history] == [tutor.username, tutor.username, staff.username]
     assert history[2]["previous_source"] == "manual"
+    # Each chose only the student's status (issue 19: what was done with the suggestion).
+    assert {h["action"] for h in history} == {"chose_student_status"}
 
 
 def test_history_is_hidden_from_outsiders(api, student, other_tutor, session):
@@ -318,6 +322,31 @@ def test_attendance_changed_is_announced_after_commit_only(tutor, session, clock
         assert heard == ["late"]
     finally:
         attendance_changed.disconnect(receiver)
+
+
+def test_attendance_recorded_is_sent_inside_the_mark_so_a_failing_receiver_takes_the_mark_back(
+    tutor, session, clock, django_capture_on_commit_callbacks
+):
+    from attendance.services import attendance_mark_by_hand
+    from attendance.signals import attendance_recorded
+
+    heard = []
+
+    def receiver(sender, change, **kwargs):
+        heard.append(AttendanceChange.objects.filter(pk=change.pk).exists())  # written already, uncommitted
+        raise RuntimeError("a receiver that fails")
+
+    attendance_recorded.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+            attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late", now=END)
+    finally:
+        attendance_recorded.disconnect(receiver)
+    assert heard == [True]
+    assert not AttendanceChange.objects.exists()
+    session.refresh_from_db()
+    assert session.attendance_source == "system_default"
+    assert callbacks == []  # nor is the change announced
 
 
 def test_outsiders_learn_nothing_of_an_overridden_session_from_the_service(tutor, other_tutor, staff, session, clock):

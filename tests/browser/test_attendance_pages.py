@@ -75,17 +75,17 @@ def test_manual_mark_with_notes(ended_session, tutor_page):
     )
 
 
-def test_marking_a_session_that_has_not_started_is_a_form_error(tutor, student, tutor_page):
+def test_a_session_that_has_not_started_offers_no_mark_form_and_says_why(tutor, student, tutor_page):
+    # Issue 12: the page asks tutor_change_refusal, as the service does, instead of offering a form that answers 400.
     start = timezone.now() + timedelta(days=1)
     upcoming = TutoringSessionFactory(
         tutor=tutor, student=student, scheduled_start=start, scheduled_end=start + timedelta(hours=1)
     )
     tutor_page.goto(reverse("attendance:session", args=[upcoming.pk]))
-    form = tutor_page.get_by_test_id("mark-form")
-    form.get_by_label("Student").select_option("absent")
-    form.get_by_role("button", name="Save attendance").click()
 
-    expect(tutor_page.get_by_role("alert")).to_contain_text("has not started yet")
+    expect(tutor_page.get_by_test_id("mark-refusal")).to_contain_text("has not started yet")
+    expect(tutor_page.get_by_test_id("mark-form")).to_have_count(0)
+    expect(tutor_page.get_by_test_id("accept-form")).to_have_count(0)
     assert TutoringSession.objects.get(pk=upcoming.pk).attendance_source == "system_default"
     assert not AttendanceChange.objects.exists()
 

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE
 from whiteboard.models import WhiteboardSession
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

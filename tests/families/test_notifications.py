@@ -12,15 +12,17 @@ from django.db import connection, transaction
 from accounts.models import profile_for
 from attendance.models import AttendanceChange
 from attendance.services import attendance_finalize, attendance_mark_by_hand
-from attendance.signals import attendance_changed
+from attendance.signals import attendance_recorded
 from families.models import Guardian, SentNotification
 from families.services import (
     absence_report,
     absence_withdraw,
     attendance_change_notify,
     decision_digest_send,
-    notification_send,
+    notification_deliver,
+    notification_prepare,
 )
+from families.tasks import decision_digest_task
 from tests.conftest import T0
 from tests.factories import GuardianFactory, TutoringSessionFactory, UserFactory
 from tests.whiteboard.helpers import presence_trace
@@ -77,8 +79,8 @@ def test_calling_the_sender_twice_sends_one_mail(session, tutor, parent, django_
         mark(session, tutor, "absent")
     change = AttendanceChange.objects.get()
 
-    assert attendance_change_notify(change=change) == 0  # a retry
-    attendance_changed.send(sender=AttendanceChange, change=change)  # a second delivery of the signal
+    assert attendance_change_notify(change=change) == []  # a retry: nothing new, nothing left to send
+    attendance_recorded.send(sender=AttendanceChange, change=change)  # a second delivery of the signal
 
     assert len(mail.outbox) == 1
     assert SentNotification.objects.count() == 1
@@ -176,7 +178,7 @@ def test_a_parent_without_an_address_is_skipped(session, tutor, parent, django_c
     assert not SentNotification.objects.exists()
 
 
-def test_a_mail_server_failure_releases_the_claim_so_a_retry_sends_it(
+def test_a_mail_server_failure_is_recorded_and_the_retry_sends_it(
     session, tutor, parent, django_capture_on_commit_callbacks
 ):
     with (
@@ -185,20 +187,28 @@ def test_a_mail_server_failure_releases_the_claim_so_a_retry_sends_it(
     ):
         mark(session, tutor, "absent")  # the mark itself succeeds
     assert mail.outbox == []
-    assert not SentNotification.objects.exists()
+    record = SentNotification.objects.get()
+    assert (record.status, record.attempts, record.last_error) == ("pending", 1, "OSError: connection refused")
 
-    assert attendance_change_notify(change=AttendanceChange.objects.get()) == 1
+    assert notification_deliver(notification_id=record.pk).outcome == "sent"
     assert len(mail.outbox) == 1
 
 
 def test_a_failing_notification_does_not_break_the_mark(session, tutor, parent, django_capture_on_commit_callbacks):
+    def make_one_then_fail(*, change):
+        prepare(tutor, key="half-made")
+        raise RuntimeError("bug")
+
     with (
-        mock.patch("families.receivers.attendance_change_notify", side_effect=RuntimeError("bug")),
+        mock.patch("families.receivers.attendance_change_notify", side_effect=make_one_then_fail),
         django_capture_on_commit_callbacks(execute=True),
     ):
         mark(session, tutor, "absent")
     session.refresh_from_db()
     assert session.student_attendance_status == "absent"
+    assert AttendanceChange.objects.count() == 1
+    assert not SentNotification.objects.exists()  # the half-made e-mails went with the savepoint
+    assert mail.outbox == []
 
 
 # --- the tutor hears about parents' reports -------------------------------------------------
@@ -239,43 +249,36 @@ def test_a_tutor_mark_over_a_report_is_not_sent_to_the_tutor(
 # --- the key ------------------------------------------------------------------------------------
 
 
+def prepare(tutor, key="decision_digest:test", count=0):
+    return notification_prepare(
+        key=key,
+        kind="decision_digest",
+        recipient=tutor,
+        template="decision_digest",
+        context={"cards": [], "count": count},
+    )
+
+
 def test_one_key_sends_one_mail_whatever_the_context(tutor):
-    first = notification_send(
-        key="decision_digest:test",
-        kind="decision_digest",
-        recipient=tutor,
-        template="decision_digest",
-        context={"cards": [], "count": 0},
-    )
-    second = notification_send(
-        key="decision_digest:test",
-        kind="decision_digest",
-        recipient=tutor,
-        template="decision_digest",
-        context={"cards": [], "count": 3},
-    )
-    assert (first, second) == (True, False)
+    first, second = prepare(tutor), prepare(tutor, count=3)
+    assert first.pk == second.pk
+    outcomes = [notification_deliver(notification_id=first.pk).outcome for _ in range(2)]
+    assert outcomes == ["sent", "skipped"]
     assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == "0 sessions waiting for your attendance decision"
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_senders_of_one_event_send_one_mail(tutor):
+def test_concurrent_senders_of_one_notification_send_one_mail(tutor):
+    notification = prepare(tutor, key="decision_digest:race")
     barrier = threading.Barrier(4)
     results = []
 
     def send():
         try:
             barrier.wait()
-            results.append(
-                notification_send(
-                    key="decision_digest:race",
-                    kind="decision_digest",
-                    recipient=tutor,
-                    template="decision_digest",
-                    context={"cards": [], "count": 0},
-                )
-            )
+            results.append(notification_deliver(notification_id=notification.pk).outcome)
         finally:
             connection.close()
 
@@ -285,7 +288,7 @@ def test_concurrent_senders_of_one_event_send_one_mail(tutor):
     for thread in threads:
         thread.join()
 
-    assert sorted(results) == [False, False, False, True]
+    assert sorted(results) == ["sent", "skipped", "skipped", "skipped"]
     assert len(mail.outbox) == 1
 
 
@@ -314,10 +317,11 @@ def waiting(tutor, student):
     }
 
 
-def test_digest_lists_the_sessions_waiting_for_the_tutors_decision(waiting, tutor, other_tutor):
-    report = decision_digest_send(now=T0)
+def test_digest_lists_the_sessions_waiting_for_the_tutors_decision(waiting, tutor, other_tutor, clock):
+    clock.at(T0)
+    report = decision_digest_task()
 
-    assert [(t, n) for t, n in report.sent] == [(tutor, 2)]
+    assert report["queued"] == [(tutor.username, 2)]
     [message] = mail.outbox
     assert message.to == [tutor.email]
     assert message.subject == "2 sessions waiting for your attendance decision"
@@ -327,14 +331,14 @@ def test_digest_lists_the_sessions_waiting_for_the_tutors_decision(waiting, tuto
     assert f"/sessions/{waiting['yesterday'].pk}/" in message.alternatives[0][0]
 
 
-def test_digest_is_sent_once_per_tutor_per_day(waiting, tutor):
+def test_digest_is_made_once_per_tutor_per_day(waiting, tutor):
     decision_digest_send(now=T0)
     again = decision_digest_send(now=T0 + timedelta(hours=6))
 
-    assert (again.sent, again.already_sent) == ([], [(tutor, 2)])
-    assert len(mail.outbox) == 1
-    decision_digest_send(now=T0 + timedelta(days=1))
-    assert len(mail.outbox) == 2
+    assert (again.queued, again.already_sent) == ([], [(tutor, 2)])
+    assert SentNotification.objects.count() == 1
+    [(_, _, tomorrow)] = decision_digest_send(now=T0 + timedelta(days=1)).queued
+    assert tomorrow.key == f"decision_digest:{tutor.pk}:2026-03-11"
 
 
 def test_digest_day_is_the_business_day(waiting, tutor, settings):
@@ -349,12 +353,12 @@ def test_digest_command_prints_what_it_did_and_is_idempotent(waiting, tutor, clo
     call_command("send_decision_digest")
 
     out = capsys.readouterr().out
-    assert "Sent tina_tutor (tina_tutor@example.com) a digest of 2 session(s)." in out
-    assert "Skipped tina_tutor: today's digest (2 session(s)) was sent already." in out
-    assert "Digest for 2026-03-10: 0 sent, 1 sent earlier, 0 not sent." in out
+    assert "Queued tina_tutor's digest of 2 session(s)." in out
+    assert "Skipped tina_tutor: today's digest (2 session(s)) was made already." in out
+    assert "Digest for 2026-03-10: 0 queued, 1 made earlier, 0 without an address." in out
     assert len(mail.outbox) == 1
 
 
 def test_nothing_waiting_sends_nothing(tutor, session):
     report = decision_digest_send(now=T0)
-    assert report.sent == [] and mail.outbox == []
+    assert report.queued == [] and not SentNotification.objects.exists()

@@ -1,6 +1,7 @@
 """Pure report computations: rates, weeks and agreement, on plain rows (no database)."""
 
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -55,29 +56,20 @@ def test_fill_weeks_adds_the_empty_weeks():
     assert weeks[1].week_end == date(2026, 3, 15)
 
 
-def combo(suggested_tutor, suggested_student, tutor, student, source="manual", n=1):
-    return {
-        "suggested_tutor": suggested_tutor,
-        "suggested_student": suggested_student,
-        "tutor_attendance_status": tutor,
-        "student_attendance_status": student,
-        "attendance_source": source,
-        "n": n,
-    }
+def decision(role, suggested, decided, *, chosen=True, confidence=0.9):
+    return SimpleNamespace(role=role, suggested=suggested, decided=decided, chosen=chosen, confidence=confidence)
 
 
 def test_agreement_counts_kept_and_changed_by_suggested_status():
     result = agreement(
         [
-            combo("present", "present", "present", "present", n=5),
-            combo("present", "present", "present", "late", n=2),
-            combo("present", "absent", "present", "excused"),
-            combo(None, None, "present", "present", source="system_default", n=4),
+            *[decision("student", "present", "present")] * 5,
+            *[decision("student", "present", "late")] * 2,
+            decision("student", "absent", "excused"),
+            *[decision("tutor", "present", "present")] * 8,
         ]
     )
-    assert result.sessions == 12
-    assert result.compared == 8
-    assert result.both_kept == 5
+    assert (result.decided, result.kept, result.applied) == (16, 13, 0)
     present, absent = result.line("present"), result.line("absent")
     assert (present.suggested["student"], present.kept["student"], present.changed("student")) == (7, 5, 2)
     assert (absent.suggested["student"], absent.kept["student"]) == (1, 0)
@@ -85,14 +77,17 @@ def test_agreement_counts_kept_and_changed_by_suggested_status():
     assert present.rate("student") == pytest.approx(5 / 7)
 
 
-def test_an_accepted_suggestion_counts_as_kept():
-    result = agreement([combo("present", "late", "present", "present", source="whiteboard_auto")])
-    assert result.both_kept == 1
-    assert result.line("late").kept["student"] == 1
+def test_an_applied_suggestion_is_counted_apart_and_never_raises_the_rate():
+    chosen = [decision("student", "late", "present"), decision("student", "late", "late")]
+    applied = [decision("student", "late", "late", chosen=False)] * 10
+    result = agreement(chosen + applied)
+    assert (result.decided, result.kept, result.applied) == (2, 1, 10)
+    assert result.rate == pytest.approx(0.5)
+    assert result.line("late").applied["student"] == 10
 
 
-def test_agreement_with_no_suggestions_has_no_rate():
-    result = agreement([combo(None, None, "present", "present", n=3)])
-    assert result.compared == 0
+def test_agreement_with_no_decisions_has_no_rate():
+    result = agreement([decision("student", "present", "present", chosen=False)] * 3)
+    assert result.decided == 0
     assert result.rate is None
     assert all(line.rate("student") is None for line in result.lines)

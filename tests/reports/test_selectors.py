@@ -112,22 +112,26 @@ def test_totals_on_known_data(staff, month):
     assert totals.late_minutes == pytest.approx((12 + 6 + 0) / 3)
 
 
-def test_agreement_uses_the_latest_suggestion_of_each_session(staff, month):
+def test_agreement_counts_every_chosen_status_and_keeps_applied_ones_apart(staff, month):
     agreement = attendance_report(user=staff, filters=MARCH).agreement
 
-    assert agreement.sessions == 9
-    assert agreement.compared == 7  # s6 and s9 have no suggestion in their history
-    # Both statuses as suggested: s1, s2, s4, s7. Changed: s3 (student), s5 (student), s8 (both).
-    assert agreement.both_kept == 4
-    assert agreement.rate == pytest.approx(4 / 7)
+    # Each history row with a suggestion where a person chose is a decision per participant:
+    # s1 s2 s3 s7 s8 one row each, s5 two rows -> 7 rows, 14 statuses. s4 was applied
+    # (whiteboard_auto): its 2 statuses are counted apart; s6 and s9 have no suggestion.
+    assert (agreement.decided, agreement.applied) == (14, 2)
+    # Kept: s1 2, s2 2, s3 1 (tutor), s5 2 (tutor, twice), s7 2, s8 0 (an admin chose other statuses).
+    assert agreement.kept == 9
+    assert agreement.rate == pytest.approx(9 / 14)
     by_status = {line.status: line for line in agreement.lines}
-    # Student: present suggested for s1 (kept), s3 and s8 (changed); absent for s4 (kept) and s5 (now excused).
-    assert (by_status["present"].suggested["student"], by_status["present"].kept["student"]) == (3, 1)
+    # Student: present suggested for s1 (kept), s3, s5's first row and s8 (changed).
+    assert (by_status["present"].suggested["student"], by_status["present"].kept["student"]) == (4, 1)
     assert (by_status["late"].suggested["student"], by_status["late"].kept["student"]) == (1, 1)
     assert (by_status["left_early"].suggested["student"], by_status["left_early"].kept["student"]) == (1, 1)
-    assert (by_status["absent"].suggested["student"], by_status["absent"].kept["student"]) == (2, 1)
-    assert by_status["absent"].changed("student") == 1
-    assert by_status["absent"].rate("student") == pytest.approx(1 / 2)
+    # absent: s5's second row (now excused) chosen and changed; s4 applied, not counted.
+    assert (by_status["absent"].suggested["student"], by_status["absent"].kept["student"]) == (1, 0)
+    assert by_status["absent"].applied["student"] == 1
+    assert by_status["absent"].rate("student") == 0
+    assert (by_status["present"].suggested["tutor"], by_status["present"].kept["tutor"]) == (6, 5)
     # Tutor: present suggested six times, kept but for s8 (tutor late); late once (s7), kept.
     assert (by_status["present"].suggested["tutor"], by_status["present"].kept["tutor"]) == (6, 5)
     assert (by_status["late"].suggested["tutor"], by_status["late"].kept["tutor"]) == (1, 1)
@@ -189,7 +193,8 @@ def test_a_tutor_sees_only_their_own_sessions(tutor, student, other_student, mon
     rows = {row.person_id: row.figures for row in report.by_student}
     assert rows[student.pk].sessions == 4  # Otto's sessions with Sam are not hers
     assert rows[other_student.pk].sessions == 3
-    assert report.agreement.compared == 6  # s1 s2 s3 s4 s5 s7
+    assert report.agreement.decided == 12  # s8 (Otto's) is not hers
+    assert report.agreement.applied == 2  # s4
 
 
 @pytest.mark.parametrize(
@@ -271,9 +276,9 @@ def test_figures_from_real_marking_through_the_services(tutor, student, staff):
     assert report.totals.late_minutes == pytest.approx(10)
     assert report.totals.student.excused == 1
     by_status = {line.status: line for line in report.agreement.lines}
-    assert report.agreement.compared == 2
-    assert report.agreement.both_kept == 1
-    assert (by_status["late"].suggested["student"], by_status["late"].kept["student"]) == (1, 1)
+    # The accepted suggestion is counted apart; the tutor chose only the student's status in the other.
+    assert (report.agreement.decided, report.agreement.kept, report.agreement.applied) == (1, 0, 2)
+    assert (by_status["late"].suggested["student"], by_status["late"].applied["student"]) == (0, 1)
     assert (by_status["present"].suggested["student"], by_status["present"].kept["student"]) == (1, 0)
 
 

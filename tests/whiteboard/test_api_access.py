@@ -234,3 +234,25 @@ def test_a_browser_post_with_a_wrong_csrf_token_is_403(clock, browser, wb):
 
 def test_a_browser_may_read_connection_status_without_a_csrf_token(browser, wb):
     assert browser.get(f"/api/whiteboard/sessions/{wb.pk}/connection-status").status_code == 200
+
+
+# --- throttles, per action -------------------------------------------------------------
+
+
+def test_connect_is_throttled_per_user_and_the_other_actions_are_not(clock, api, student, tutor, wb, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "connect": "2/min"},
+    }
+    clock.at(T0)
+    sam, tina = api(student), api(tutor)
+    tabs = [Tab(sam, wb.pk) for _ in range(3)]
+    assert [tab.connect().status_code for tab in tabs] == [200, 200, 429]
+    response = tabs[2].connect()
+    assert_error(response, 429, "throttled")
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert Connection.objects.filter(user=student).count() == 2
+    assert Tab(tina, wb.pk).connect().status_code == 200  # another user's own count
+    for _ in range(3):  # disconnect and connection-status have no throttle
+        assert tabs[0].disconnect().status_code == 200
+        assert call(sam, wb.pk, "connection-status").status_code == 200

@@ -10,7 +10,8 @@ from django.db import connection
 from tests.conftest import T0
 from tests.factories import TutoringSessionFactory, UserFactory
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_connect, presence_heartbeat, presence_snapshot, presence_sweep
+from whiteboard.selectors import presence_snapshot
+from whiteboard.services import presence_connect, presence_heartbeat, presence_sweep
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

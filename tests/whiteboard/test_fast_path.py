@@ -11,7 +11,7 @@ from django.db import connection as db
 from attendance.services import participant_evidence
 from tests.conftest import T0
 from tests.factories import TutoringSessionFactory
-from whiteboard import services
+from whiteboard import fastpath, selectors, services
 from whiteboard.models import Connection, WhiteboardSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]  # the fast path is PostgreSQL's
@@ -89,7 +89,7 @@ def replay(trace, session, ids):
         except services.DomainError as error:
             outcome = error.code
         wb = WhiteboardSession.objects.get(pk=wb.pk)
-        seen.append((seconds, action, outcome, services.presence_snapshot(whiteboard=wb, now=now)["student"]))
+        seen.append((seconds, action, outcome, selectors.presence_snapshot(whiteboard=wb, now=now)["student"]))
         session.refresh_from_db()
         seen.append(participant_evidence(session, now=now)["student"])
     stored = {f: getattr(wb, f"student_{f}") for f in services._Participant.FIELDS}
@@ -104,16 +104,16 @@ def test_the_fast_path_gives_the_same_presence_as_the_locked_path(name, monkeypa
     trace = TRACES[name]
     ids = {A: uuid.uuid4(), B: uuid.uuid4()}  # the same ids on both whiteboards: the logs compare as they are
     fast_calls = []
-    real_fast = services._fast_heartbeat
+    real_fast = fastpath.fast_heartbeat
 
     def counting(**kwargs):
         hits, role = real_fast(**kwargs)
         fast_calls.append(role)
         return hits, role
 
-    monkeypatch.setattr(services, "_fast_heartbeat", counting)
+    monkeypatch.setattr(fastpath, "fast_heartbeat", counting)
     fast = replay(trace, new_session(tutor, student), ids)
-    monkeypatch.setattr(services, "_fast_heartbeat", lambda **kwargs: (None, None))  # nothing counted or done
+    monkeypatch.setattr(fastpath, "fast_heartbeat", lambda **kwargs: (None, None))  # nothing counted or done
     locked = replay(trace, new_session(tutor, student), ids)
 
     assert any(fast_calls), "the trace never took the fast path"
@@ -196,7 +196,7 @@ def test_the_fast_statement_in_its_own_transaction_sets_asynchronous_commit_for_
     session = TutoringSessionFactory(tutor=tutor, student=student)
     connection_id = uuid.uuid4()
     services.presence_connect(whiteboard_id=session.whiteboard_id, user=student, connection_id=connection_id, now=T0)
-    sql = services._fast_heartbeat_sql(counted=False, asynchronous=True)
+    sql = fastpath._fast_heartbeat_sql(counted=False, asynchronous=True)
     beat_at, since = T0 + timedelta(seconds=15), T0 + timedelta(seconds=15)
     params = [beat_at, T0 + timedelta(seconds=60), session.whiteboard_id, connection_id, student.pk, since, "visible"]
     with db.cursor() as cursor:

@@ -60,7 +60,7 @@ def _drf_reading(body: bytes, content_type="application/json"):
         return None
     if content_type.partition(";")[0] != "application/json":
         return None  # DRF answers 415: no parser for it
-    serializer = api.HeartbeatApi.InputSerializer(data=data) if isinstance(data, dict) else None
+    serializer = api.HeartbeatInputSerializer(data=data) if isinstance(data, dict) else None
     return dict(serializer.validated_data) if serializer is not None and serializer.is_valid() else None
 
 

@@ -12,7 +12,8 @@ from tests.whiteboard.helpers import Tab
 from tests.ws import api_token, closed_with, receive, receive_type, run, send, socket
 from whiteboard import liveness
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_liveness_write, presence_snapshot
+from whiteboard.selectors import presence_snapshot
+from whiteboard.sockets import presence_liveness_write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,24 +1,24 @@
 from django.core.management.base import BaseCommand
 
-from families.services import decision_digest_send
+from families.tasks import decision_digest_task
 
 
 class Command(BaseCommand):
     help = (
-        "E-mail each tutor the ended sessions still waiting for their attendance decision. "
-        "For cron, once a day; running it again the same day sends nothing new."
+        "E-mail each tutor the ended sessions still waiting for their attendance decision. Beat runs it daily "
+        "(SCHEDULE_DIGEST_AT); running it again the same day sends nothing new. The e-mails are queued (sent "
+        "here and now without a broker)."
     )
 
     def handle(self, *args, **options):
-        report = decision_digest_send()
-        for tutor, count in report.sent:
-            self.stdout.write(f"Sent {tutor.get_username()} ({tutor.email}) a digest of {count} session(s).")
-        for tutor, count in report.already_sent:
-            self.stdout.write(f"Skipped {tutor.get_username()}: today's digest ({count} session(s)) was sent already.")
-        for tutor, count in report.not_sent:
-            reason = "no e-mail address" if not tutor.email else "the mail server failed (see the log)"
-            self.stderr.write(f"Could not send {tutor.get_username()} a digest of {count} session(s): {reason}.")
+        report = decision_digest_task()
+        for username, count in report["queued"]:
+            self.stdout.write(f"Queued {username}'s digest of {count} session(s).")
+        for username, count in report["sent_earlier"]:
+            self.stdout.write(f"Skipped {username}: today's digest ({count} session(s)) was made already.")
+        for username, count in report["no_address"]:
+            self.stderr.write(f"Could not send {username} a digest of {count} session(s): no e-mail address.")
         self.stdout.write(
-            f"Digest for {report.day.isoformat()}: {len(report.sent)} sent, {len(report.already_sent)} sent earlier, "
-            f"{len(report.not_sent)} not sent."
+            f"Digest for {report['day']}: {len(report['queued'])} queued, {len(report['sent_earlier'])} made "
+            f"earlier, {len(report['no_address'])} without an address."
         )

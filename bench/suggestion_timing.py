@@ -1,8 +1,11 @@
-"""Read-side timings on the bench database: suggestions from N presence signals, and the dashboard.
+#!/usr/bin/env python3
+"""Suggestion timing: what an attendance suggestion costs from 100, 1,000 and 10,000 presence signals.
 
-Called by heartbeat_bench.py once Django is set up against the bench database. Run alone
-(`.venv/bin/python bench/suggestion_bench.py`) it is `heartbeat_bench.py --only-read-side`:
-the database made afresh, these timings and no load.
+    .venv/bin/python bench/suggestion_timing.py            # about 20 s
+    .venv/bin/python bench/suggestion_timing.py --quick    # a smoke run of seconds
+
+Makes its own PostgreSQL database (dropped and made again each run), migrates it, and times,
+in this process, what GET /api/tutor/sessions/{id}/attendance-suggestion costs less HTTP.
 
 What a "signal" is here: one connect or heartbeat as the server receives it. Signals are
 folded into presence spans by the same pure functions the presence service uses
@@ -19,18 +22,27 @@ intervals the signals leave behind; two patterns bracket that:
   flapping at every beat): one span per two signals.
 
 A real one-hour session is about 240 signals per participant; 1,000 and 10,000 signals
-(split between tutor and student) are well beyond it, which is the point.
+(split between tutor and student) are well beyond it, which is the point. Each time is
+also given as a ratio to the smallest count's, measured in the same run.
 """
 
 from __future__ import annotations
 
-import statistics
+import json
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.lib import cli, database, population, report
 
 BEAT = timedelta(seconds=15)
 SILENCE = timedelta(seconds=60)  # longer than the 45 s visible timeout: the next signal starts a new span
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+PATTERNS = ("everyday", "worst")
+QUICK = {"signals": "100,1000"}
 
 
 def fold_signals(count: int, pattern: str, *, start: datetime = T0) -> tuple[list[dict], datetime]:
@@ -54,21 +66,8 @@ def fold_signals(count: int, pattern: str, *, start: datetime = T0) -> tuple[lis
     return spans, previous or start
 
 
-def _median_ms(func, *, min_runs: int = 3, max_runs: int = 200, budget: float = 1.5) -> float:
-    """Median wall time of `func()` in ms over as many runs as fit in `budget` seconds (bounded)."""
-    times = []
-    deadline = time.perf_counter() + budget
-    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() < deadline):
-        t0 = time.perf_counter()
-        func()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
-def suggestion_figures(*, tutor, student, counts=(100, 1_000, 10_000), patterns=("everyday", "worst")) -> list[dict]:
+def suggestion_figures(*, tutor, student, counts: list[int]) -> list[dict]:
     """For each pattern and signal count: ms to build one suggestion (service and rules alone), and the write-side cost."""
-    import json
-
     from attendance.models import TutoringSession
     from attendance.services import attendance_suggest, participant_evidence
     from attendance.suggestions import Policy, suggest_session
@@ -77,7 +76,7 @@ def suggestion_figures(*, tutor, student, counts=(100, 1_000, 10_000), patterns=
 
     rows = []
     policy = Policy.from_settings()
-    for pattern in patterns:
+    for pattern in PATTERNS:
         for count in counts:
             tutor_spans, tutor_last = fold_signals(count // 2, pattern)
             student_spans, student_last = fold_signals(count - count // 2, pattern, start=T0 + timedelta(seconds=5))
@@ -138,13 +137,13 @@ def suggestion_figures(*, tutor, student, counts=(100, 1_000, 10_000), patterns=
                     "signals": count,
                     "spans": len(tutor_spans) + len(student_spans),
                     "hidden_intervals": hidden_intervals,
-                    "service_ms": _median_ms(service),
-                    "rules_ms": _median_ms(rules),
-                    "heartbeat_fold_ms": _median_ms(heartbeat_fold),
+                    "service_ms": report.median_ms(service),
+                    "rules_ms": report.median_ms(rules),
+                    "heartbeat_fold_ms": report.median_ms(heartbeat_fold),
                     "spans_json_kb": len(json.dumps(tutor_spans)) / 1024,
                 }
             )
-    for pattern in patterns:
+    for pattern in PATTERNS:
         base = next(r for r in rows if r["pattern"] == pattern and r["signals"] == counts[0])
         for row in rows:
             if row["pattern"] == pattern:
@@ -152,37 +151,10 @@ def suggestion_figures(*, tutor, student, counts=(100, 1_000, 10_000), patterns=
     return rows
 
 
-def dashboard_figures(*, tutors: dict[int, object]) -> list[dict]:
-    """Query count and time of the tutor dashboard (GET /, full middleware stack) per number of sessions."""
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    rows = []
-    for sessions, tutor in sorted(tutors.items()):
-        client = Client()
-        client.force_login(tutor)
-        response = client.get("/")  # warm-up: templates compiled, connection open
-        assert response.status_code == 200, response.status_code
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get("/")
-        cards = response.content.count(b'data-testid="session-card"')
-        rows.append(
-            {
-                "sessions": sessions,
-                "queries": len(queries),
-                "ms": _median_ms(lambda client=client: client.get("/"), min_runs=5, max_runs=20, budget=3.0),
-                "kb": len(response.content) / 1024,
-                "cards": cards,
-            }
-        )
-    return rows
-
-
-def print_suggestions(rows: list[dict]) -> None:
+def print_suggestions(rows: list[dict], counts: list[int]) -> None:
     print("\nSuggestion from N presence signals (tutor + student; median of repeated runs)")
     print(
-        f"  {'pattern':9} {'signals':>7} {'spans':>6} {'hidden':>6} {'service ms':>10} {'x vs 100':>8} "
+        f"  {'pattern':9} {'signals':>7} {'spans':>6} {'hidden':>6} {'service ms':>10} {f'x vs {counts[0]:,}':>8} "
         f"{'rules ms':>8} {'+1 beat ms':>10} {'spans KB':>8}"
     )
     for r in rows:
@@ -191,16 +163,35 @@ def print_suggestions(rows: list[dict]) -> None:
             f"{r['service_ms']:>10.2f} {r['service_ratio']:>8.1f} {r['rules_ms']:>8.2f} "
             f"{r['heartbeat_fold_ms']:>10.3f} {r['spans_json_kb']:>8.1f}"
         )
+    print("\nSummary")
+    for row in rows:
+        if row["pattern"] == "everyday" and row["signals"] != counts[0]:
+            worst = next(r for r in rows if r["pattern"] == "worst" and r["signals"] == row["signals"])
+            print(
+                f"  suggestion from {row['signals']:>6,} signals       {row['service_ms']:8.2f} ms "
+                f"({row['service_ratio']:.1f}x the {counts[0]:,}-signal time; worst pattern: "
+                f"{worst['service_ms']:.1f} ms)"
+            )
 
 
-def print_dashboard(rows: list[dict]) -> None:
-    print("\nTutor dashboard GET / (Django test client, whole middleware stack, bench database)")
-    print(f"  {'sessions':>8} {'queries':>7} {'median ms':>9} {'HTML KB':>8}")
-    for r in rows:
-        print(f"  {r['sessions']:>8} {r['queries']:>7} {r['ms']:>9.1f} {r['kb']:>8.0f}")
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.parser(__doc__, db_name="attendance_bench_suggestion")
+    parser.add_argument(
+        "--signals",
+        type=lambda text: sorted(int(n) for n in text.split(",")),
+        default="100,1000,10000",
+        help="signal counts (comma-separated); the smallest is the baseline of the ratios",
+    )
+    args = cli.parse(parser, argv, quick=QUICK)
+    t0 = time.perf_counter()
+    database.prepare(args)
+    tutor, student = population.suggestion_pair()
+    rows = suggestion_figures(tutor=tutor, student=student, counts=args.signals)
+    print_suggestions(rows, args.signals)
+    print(f"\nTotal time {time.perf_counter() - t0:.0f} s.")
+    report.write_json(args.json, args=args, suggestions=rows)
+    return 0
 
 
 if __name__ == "__main__":
-    import heartbeat_bench
-
-    heartbeat_bench.main(["--only-read-side"])
+    cli.run(main)

@@ -4,6 +4,9 @@ Presence is not written into the tables: it is produced by the same service func
 API calls (`presence_connect/heartbeat/disconnect`, `presence_sweep`), fed with explicit
 server times, so every screen shows what the real rules make of real browser behaviour.
 Attendance is left at its defaults (`system_default`) for the attendance rules to judge.
+
+It lives in the `demo` app, listed after every other, because it creates rows of all of them
+(accounts, whiteboards, sessions, families' parents): no domain app imports one above it.
 """
 
 import time

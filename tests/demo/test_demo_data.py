@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
-from attendance.management.commands import demo_data
 from attendance.models import TutoringSession
+from demo.management.commands import demo_data
 from whiteboard.models import Connection, WhiteboardSession
-from whiteboard.services import presence_snapshot
+from whiteboard.selectors import presence_snapshot
 
 User = get_user_model()
 

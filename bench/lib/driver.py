@@ -1,6 +1,6 @@
 """Load driver: simulated whiteboard participants over plain HTTP/1.1, in one asyncio loop.
 
-Runs in its own process (started by heartbeat_bench.py with multiprocessing "spawn") and
+Runs in its own process (started by bench.lib.load.run_driver with multiprocessing "spawn") and
 imports nothing but the standard library: no Django, no HTTP library. A hand-written
 HTTP/1.1 client over asyncio streams costs a few tens of microseconds of CPU per request,
 several times less than httpx or http.client in threads (see bench/README.md), and on a

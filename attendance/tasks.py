@@ -1,0 +1,32 @@
+"""Scheduled attendance work as a Celery task (beat: settings.CELERY_BEAT_SCHEDULE)."""
+
+import logging
+
+from celery import shared_task
+
+from attendance.calibration import calibration_run
+from attendance.services import attendance_finalize
+
+logger = logging.getLogger(__name__)
+
+
+# Safe to run twice at once (each session is decided under its row lock; others skip it), so acks_late.
+@shared_task(acks_late=True)
+def attendance_finalize_task() -> dict:
+    """Settle ended sessions nobody marked: apply sure suggestions, leave the rest for the tutor."""
+    report = attendance_finalize()
+    if report.applied or report.left_for_tutor or report.skipped:
+        logger.info(
+            "finaliser: applied %d, left %d for the tutor, %d taken by another run",
+            report.applied,
+            report.left_for_tutor,
+            report.skipped,
+        )
+    return {"applied": report.applied, "left_for_tutor": report.left_for_tutor, "skipped": report.skipped}
+
+
+# A refit reads the decisions and stores one new row per role: running it twice stores two equal fits.
+@shared_task(acks_late=True)
+def calibration_task() -> dict:
+    """Refit the suggestion's calibration from the decisions so far (the fitting library loads only here)."""
+    return calibration_run()

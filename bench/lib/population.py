@@ -1,0 +1,177 @@
+"""People and sessions in the bench database, made in bulk: participants for the load, and read-side people."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import timedelta
+
+HIDDEN_SHARE = 10  # one participant in this many beats from a hidden tab
+
+
+def participants(count: int) -> list[dict]:
+    """`count`/2 running sessions with a whiteboard each, and a token per participant.
+
+    Returns the participants as plain data for the driver (index, whiteboard_id, token, visibility),
+    shuffled so that the tutor and the student of one whiteboard do not beat back to back."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.models import ApiToken, hash_token_key
+    from accounts.services import TOKEN_PREFIX
+    from attendance.models import TutoringSession
+    from whiteboard.models import WhiteboardSession
+
+    if count < 2 or count % 2:
+        raise ValueError("participants must be an even number >= 2")
+    user_model = get_user_model()
+    password = make_password(None)  # unusable: these people only use tokens
+    pairs = count // 2
+    tutors = user_model.objects.bulk_create(
+        [user_model(username=f"bench-tutor-{i}", password=password) for i in range(pairs)], batch_size=2000
+    )
+    students = user_model.objects.bulk_create(
+        [user_model(username=f"bench-student-{i}", password=password) for i in range(pairs)], batch_size=2000
+    )
+    whiteboards = WhiteboardSession.objects.bulk_create([WhiteboardSession() for _ in range(pairs)], batch_size=2000)
+    now = timezone.now()
+    TutoringSession.objects.bulk_create(
+        [
+            TutoringSession(
+                tutor=t,
+                student=s,
+                whiteboard=w,
+                title="bench",
+                scheduled_start=now - timedelta(minutes=5),
+                scheduled_end=now + timedelta(hours=3),
+            )
+            for t, s, w in zip(tutors, students, whiteboards, strict=True)
+        ],
+        batch_size=2000,
+    )
+    # What accounts.services.token_issue does, in bulk: a random key, only its hash stored.
+    result, tokens = [], []
+    for i in range(pairs):
+        for user in (tutors[i], students[i]):
+            key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+            tokens.append(ApiToken(user=user, name="bench", prefix=key[:12], key_hash=hash_token_key(key)))
+            index = len(result)
+            result.append(
+                {
+                    "whiteboard_id": whiteboards[i].pk,
+                    "token": key,
+                    "visibility": "hidden" if index % HIDDEN_SHARE == HIDDEN_SHARE - 1 else "visible",
+                }
+            )
+    ApiToken.objects.bulk_create(tokens, batch_size=2000)
+    random.Random(5).shuffle(result)
+    for index, p in enumerate(result):
+        p["index"] = index
+    return result
+
+
+def suggestion_pair() -> tuple[object, object]:
+    """A tutor and a student for the suggestion timings (their sessions are made per measurement)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    user_model = get_user_model()
+    password = make_password(None)
+    return (
+        user_model.objects.create(username="bench-suggest-tutor", password=password),
+        user_model.objects.create(username="bench-suggest-student", password=password),
+    )
+
+
+def dashboard_tutors(counts: list[int]) -> dict[int, object]:
+    """For each count, a tutor with that many sessions spread over the dashboard's window, 50 students between them.
+
+    Ended sessions have presence on their whiteboards; two in three are already marked by the tutor,
+    the rest await a decision; one whiteboard in 25 has an open connection."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts.services import token_issue
+    from attendance.models import AttendanceSource, AttendanceStatus, TutoringSession
+    from whiteboard.models import Connection, Role, WhiteboardSession
+    from whiteboard.presence import span_totals
+
+    user_model = get_user_model()
+    password = make_password(None)
+    students = user_model.objects.bulk_create(
+        [user_model(username=f"bench-dash-student-{i}", password=password) for i in range(50)]
+    )
+    now = timezone.now()
+    tutors = {}
+    for count in sorted(set(counts)):
+        tutor = user_model.objects.create(username=f"bench-dash-tutor-{count}", password=password)
+        token_issue(user=tutor, name="bench dashboard")
+        whiteboards = WhiteboardSession.objects.bulk_create([WhiteboardSession() for _ in range(count)])
+        # Spread over the dashboard's window: 29 days back to 13 days ahead.
+        first, step = now - timedelta(days=29), timedelta(days=42) / count
+        sessions = []
+        for k, whiteboard in enumerate(whiteboards):
+            start = (first + k * step).replace(second=0, microsecond=0)
+            end = start + timedelta(hours=1)
+            session = TutoringSession(
+                tutor=tutor,
+                student=students[k % len(students)],
+                whiteboard=whiteboard,
+                title=f"Algebra {k}",
+                scheduled_start=start,
+                scheduled_end=end,
+            )
+            if end <= now:
+                spans = [
+                    {
+                        "start": (start + timedelta(minutes=2)).isoformat(),
+                        "end": (end - timedelta(minutes=1)).isoformat(),
+                        "hidden": [],
+                    }
+                ]
+                active, _ = span_totals(spans)
+                for role in Role.values:
+                    setattr(whiteboard, f"{role}_presence_spans", spans)
+                    setattr(whiteboard, f"{role}_total_active_seconds", active)
+                    setattr(whiteboard, f"{role}_connected_at", start + timedelta(minutes=2))
+                    setattr(whiteboard, f"{role}_last_activity_at", end - timedelta(minutes=1))
+                    setattr(whiteboard, f"{role}_disconnected_at", end - timedelta(minutes=1))
+                if k % 3:  # two in three already marked by the tutor; the rest await a decision
+                    session.attendance_source = AttendanceSource.MANUAL
+                    session.tutor_attendance_status = session.student_attendance_status = AttendanceStatus.PRESENT
+                    session.attendance_marked_by, session.attendance_marked_at = tutor, end
+            sessions.append(session)
+        WhiteboardSession.objects.bulk_update(
+            [w for w in whiteboards if w.tutor_presence_spans],
+            [
+                f"{role}_{name}"
+                for role in Role.values
+                for name in (
+                    "presence_spans",
+                    "total_active_seconds",
+                    "connected_at",
+                    "last_activity_at",
+                    "disconnected_at",
+                )
+            ],
+            batch_size=500,
+        )
+        TutoringSession.objects.bulk_create(sessions)
+        # Some open connections, so the dashboard's prefetch of live presence has rows to read.
+        Connection.objects.bulk_create(
+            [
+                Connection(
+                    whiteboard=w,
+                    role=Role.TUTOR,
+                    user=tutor,
+                    opened_at=now,
+                    last_signal_at=now,
+                    expires_at=now + timedelta(seconds=45),
+                )
+                for w in whiteboards[::25]
+            ]
+        )
+        tutors[count] = tutor
+    return tutors

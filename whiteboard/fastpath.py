@@ -1,0 +1,195 @@
+"""The heartbeat's hand-written SQL: the PostgreSQL fast path, the locked path's combined write, and
+the presence sockets' batched liveness (`write_liveness`).
+
+Raw SQL because the heartbeat is the request every participant sends every 15 s and the bench
+showed the ORM's statements cost too much there (figures: README, "How a heartbeat stays cheap").
+The rules stay in `whiteboard.services`: this module only sends what they decided, and
+`tests/whiteboard/test_fast_path.py` holds every trace equal with and without the fast statement.
+Why the fast path is safe, and what its asynchronous commit risks: docs/presence-fast-path.md.
+"""
+
+import functools
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import Case, F, Value, When, sql
+
+from accounts import ratelimit
+from accounts.ratelimit import Rate
+from whiteboard.models import Connection, WhiteboardSession
+from whiteboard.presence import PresenceSettings
+
+# Tables `whiteboard_connections` (Connection) and `sessions` (TutoringSession). PostgreSQL only:
+# SQLite runs one writer at a time anyway, and there every heartbeat takes the locked path.
+_FAST_HEARTBEAT_UPDATE = """
+    UPDATE whiteboard_connections SET last_signal_at = %s, expires_at = %s
+    WHERE whiteboard_id = %s AND connection_id = %s AND user_id = %s
+      AND closed_at IS NULL AND expires_at >= %s AND visibility = %s
+      AND NOT EXISTS (
+        SELECT 1 FROM whiteboard_connections other
+        WHERE other.whiteboard_id = whiteboard_connections.whiteboard_id
+          AND other.role = whiteboard_connections.role
+          AND other.closed_at IS NULL AND other.id <> whiteboard_connections.id
+          AND (other.expires_at < %s
+            OR (whiteboard_connections.visibility = 'hidden' AND other.visibility = 'visible')))
+      AND EXISTS (
+        SELECT 1 FROM sessions s WHERE s.whiteboard_id = whiteboard_connections.whiteboard_id
+          AND ((whiteboard_connections.role = 'tutor' AND s.tutor_id = whiteboard_connections.user_id)
+            OR (whiteboard_connections.role = 'student' AND s.student_id = whiteboard_connections.user_id
+                AND s.tutor_id <> whiteboard_connections.user_id)))
+"""
+# Returned per updated row, so evaluated before the statement's own transaction commits: that commit
+# then skips waiting for its WAL flush (`synchronous_commit` off for this transaction only).
+_ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
+
+
+@functools.cache
+def _fast_heartbeat_sql(*, counted: bool, asynchronous: bool) -> str:
+    """The fast statement: optionally count the request against the user's rate first (the beat then
+    applies only within the limit), then the UPDATE. Answers one row: (hits or NULL, role or NULL)."""
+    # Only this module's constants are pieced together here; every value goes as a parameter.
+    commit = _ASYNC_COMMIT if asynchronous else ""
+    beat = f"{_FAST_HEARTBEAT_UPDATE} RETURNING role{commit}"
+    if not counted:
+        return f"WITH beat AS ({beat}) SELECT NULL, (SELECT role FROM beat)"  # noqa: S608
+    within = f"{_FAST_HEARTBEAT_UPDATE} AND (SELECT hits FROM counted) <= %s RETURNING role{commit}"  # noqa: S608
+    return (
+        f"WITH counted AS ({ratelimit.COUNT_IN_DATABASE_SQL}), beat AS ({within}) "  # noqa: S608
+        "SELECT (SELECT hits FROM counted), (SELECT role FROM beat)"
+    )
+
+
+def fast_heartbeat(
+    *,
+    whiteboard_id: int,
+    user,
+    connection_id: uuid.UUID,
+    visibility: str,
+    now: datetime,
+    conf: PresenceSettings,
+    rate: Rate | None,
+) -> tuple[int | None, str | None]:
+    """The common heartbeat in one statement: an open, alive connection whose visibility is unchanged.
+
+    With a `rate`, the same statement first counts the request against the user's limit (in
+    `rate_counters`: no round trip to the cache) and applies the beat only within it. Returns the
+    hits counted in the window (None without a rate) and the role; None for the role when the
+    beat was over the limit or needs the locked path, which decides it exactly as before: a
+    closed, expired, unknown or someone else's connection; a visibility change; another tab of
+    the participant whose liveness ran out; a hidden beat while the participant has a visible
+    tab open; a user no longer part of the session (the EXISTS: the locked path's 404).
+
+    Only the connection row moves; the whiteboard row catches up later (`presence.fold_tail`).
+    Why no beat is lost or counted twice, and what asynchronous commit risks:
+    docs/presence-fast-path.md.
+    """
+    # psycopg sends these as timestamptz, uuid and integers: no Django adaptation needed.
+    params = [now, now + conf.timeout(visibility), whiteboard_id, connection_id, user.pk, now, visibility, now]
+    if rate is not None:
+        params = [rate.scope, user.pk, rate.window_id(now.timestamp()), *params, rate.limit]
+    # Asynchronous commit for a heartbeat in its own transaction only, never for a caller's atomic() block.
+    asynchronous = settings.PRESENCE["HEARTBEAT_ASYNC_COMMIT"] and not db.in_atomic_block
+    with _prepared_cursor() as cursor:
+        cursor.execute(_fast_heartbeat_sql(counted=rate is not None, asynchronous=asynchronous), params)
+        hits, role = cursor.fetchone()
+    return hits, role
+
+
+def _prepared_cursor():
+    """A cursor whose statements PostgreSQL prepares once per connection instead of planning on every call.
+
+    Django's cursors bind parameters client-side, so nothing is ever prepared; planning the fast
+    heartbeat's statement costs PostgreSQL several times what running it does. This is a
+    server-binding psycopg cursor: psycopg prepares a statement once the connection has sent it
+    `prepare_threshold` times (DATABASES OPTIONS, from `DB_PREPARE_THRESHOLD`). It is wrapped like
+    any Django cursor, so its errors are Django's. While queries are logged (DEBUG, or a test
+    counting them) Django's own cursor runs the statement instead: its log cannot show the text
+    of a prepared statement.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    if db.queries_logged:
+        return db.cursor()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        cursor = ServerBindingCursor(db.connection)
+    return db.make_cursor(cursor)
+
+
+def store_heartbeat(
+    whiteboard: WhiteboardSession,
+    *,
+    changed: set[str],
+    timed_out: list[Connection],
+    touched: Connection | None,
+    now: datetime,
+) -> None:
+    """Write a locked heartbeat's decision: close `timed_out`, renew `touched`, save the `changed` columns.
+
+    The connections take one UPDATE (CASE per row) and the whiteboard row another; on PostgreSQL
+    the two go as one statement (the first as a data-modifying WITH), which keeps a heartbeat
+    within four statements even after the fast path's attempt (`fast_heartbeat`).
+    """
+    statements = []
+    values = {}
+    if timed_out:
+        closing = [c.pk for c in timed_out]
+        values["closed_at"] = Case(When(pk__in=closing, then=Value(now)), default=F("closed_at"))
+        values["close_reason"] = Case(
+            When(pk__in=closing, then=Value(Connection.CloseReason.TIMEOUT.value)), default=F("close_reason")
+        )
+    if touched is not None:
+        values["last_signal_at"] = Case(
+            When(pk=touched.pk, then=Value(touched.last_signal_at)), default=F("last_signal_at")
+        )
+        values["visibility"] = Case(When(pk=touched.pk, then=Value(touched.visibility)), default=F("visibility"))
+        values["expires_at"] = Case(When(pk=touched.pk, then=Value(touched.expires_at)), default=F("expires_at"))
+    if values:
+        ids = [c.pk for c in timed_out] + ([touched.pk] if touched is not None else [])
+        statements.append(_update_sql(Connection.objects.filter(pk__in=ids), values))
+    if changed:
+        columns = {name: getattr(whiteboard, name) for name in sorted(changed)}
+        statements.append(_update_sql(WhiteboardSession.objects.filter(pk=whiteboard.pk), columns))
+    if db.vendor == "postgresql" and len(statements) == 2:
+        (first_sql, first_params), (second_sql, second_params) = statements
+        statements = [(f"WITH connections_written AS ({first_sql}) {second_sql}", (*first_params, *second_params))]
+    with db.cursor() as cursor:
+        for statement, params in statements:
+            cursor.execute(statement, params)
+
+
+def _update_sql(queryset, values: dict) -> tuple[str, tuple]:
+    """The SQL and parameters `queryset.update(**values)` would send, to send it as part of another statement."""
+    query = queryset.query.chain(sql.UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    return compiler.as_sql()
+
+
+def write_liveness(rows: list[tuple[int, datetime, datetime]]) -> None:
+    """Move each connection's (pk) `last_signal_at` and `expires_at` forward, if still open: a node's
+    batch of socket pings (`whiteboard.sockets.presence_liveness_write` decides which).
+
+    PostgreSQL: one UPDATE joined to the batch passed as three arrays (a CASE per row, as
+    `store_heartbeat` builds, costs seconds at 500 rows). Elsewhere (SQLite, development) one small
+    UPDATE per row.
+    """
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(
+                "UPDATE whiteboard_connections c SET last_signal_at = v.at, expires_at = v.expires "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS v(id, at, expires) "
+                "WHERE c.id = v.id AND c.closed_at IS NULL AND c.last_signal_at < v.at",
+                [[pk for pk, _, _ in rows], [at for _, at, _ in rows], [expires for _, _, expires in rows]],
+            )
+        return
+    with transaction.atomic():
+        for pk, at, expires in rows:
+            Connection.objects.filter(pk=pk, closed_at__isnull=True, last_signal_at__lt=at).update(
+                last_signal_at=at, expires_at=expires
+            )
