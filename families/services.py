@@ -10,6 +10,10 @@ families/receivers.py), where `notification_prepare` makes a row with a unique k
 and its Message-ID; after commit a Celery task (families/tasks.py) per row calls `notification_deliver`,
 which sends it under the row's lock, records the outcome and says when to retry. A row whose task was
 never queued (Redis down at the commit) or was lost is found by `notifications_overdue`.
+
+Long because: the notices' one life cycle (prepare, deliver, retry, resend, overdue) sits beside the
+three kinds of notice that start it (changes, digest, streaks); the next change here should move the
+life cycle into a module of its own.
 """
 
 import hashlib
