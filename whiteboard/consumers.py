@@ -1,4 +1,4 @@
-"""The presence socket, `ws/whiteboard/sessions/{id}/`: one more door onto whiteboard/services.py.
+"""The presence socket, `ws/whiteboard/sessions/{id}/`: one more door onto whiteboard/services.py and sockets.py.
 
 Open = `presence_connect`, a clean close = `presence_disconnect`, a visibility message = a heartbeat
 with the new visibility (the locked path, at once), pings = liveness kept in memory and written in
