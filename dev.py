@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set-up and everyday commands, needing nothing but Python 3.11+ (no make, no shell tricks).
 
-    python3 dev.py run     virtualenv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite)
+    python3 dev.py run     virtualenv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite):
+                           HTTP and WebSockets from one process (daphne's runserver, in-memory channel layer)
     python3 dev.py test    virtualenv, install, the whole test suite (extra arguments go to pytest)
 
 DATABASE_URL in the environment switches both to PostgreSQL.
@@ -47,10 +48,11 @@ def run(args: list[str]) -> int:
     manage("migrate", "--no-input")
     manage("collectstatic", "--no-input", "--verbosity", "0")
     manage("demo_data")
-    print("\nServing http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs, admin: /admin/)", flush=True)
+    print("\nServing http://127.0.0.1:8000 and ws://127.0.0.1:8000/ws/ (API docs: /docs, admin: /admin/)", flush=True)
     # Background jobs (issue #17) without a broker: beat's schedule ticks in a process of its own.
     jobs = subprocess.Popen([str(PYTHON), "-m", "config.jobs"], cwd=ROOT)  # noqa: S603 - our own module
     try:
+        # runserver is daphne's (channels' "daphne" app): HTTP and WebSockets in one process.
         return sh(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", *args, check=False)
     finally:
         jobs.terminate()

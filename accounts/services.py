@@ -37,3 +37,15 @@ def token_revoke(*, token: ApiToken, now=None) -> None:
     if token.revoked_at is None:
         token.revoked_at = now or timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+def token_user(*, key: str):
+    """The active user an unrevoked API token belongs to, or None (the WebSocket door's `auth` message)."""
+    if not isinstance(key, str) or not key or len(key) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user").filter(key_hash=hash_token_key(key), revoked_at__isnull=True).first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    return token.user

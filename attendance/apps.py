@@ -11,3 +11,5 @@ class AttendanceConfig(AppConfig):
 
         # After every migrate (all apps' tables exist by then), as the owner: the app role's grants.
         post_migrate.connect(grant_app_role_after_migrate, sender=self, dispatch_uid="attendance-app-role-grants")
+
+        from attendance import live  # noqa: F401 - connects the receivers that push changes to live pages

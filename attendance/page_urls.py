@@ -12,4 +12,5 @@ urlpatterns = [
     path("sessions/<int:session_id>/cancel", views.session_cancel_view, name="cancel"),
     path("sessions/<int:session_id>/move", views.session_move_view, name="move"),
     path("sessions/<int:session_id>/dispute", views.session_dispute_view, name="dispute"),
+    path("live/fragments", views.live_fragments, name="live-fragments"),
 ]

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -32,6 +33,7 @@ from attendance.selectors import (
     sessions_waiting_for_decision,
 )
 from attendance.timeline import build_timeline
+from core.api import error_body
 from core.errors import DomainError
 from core.forms import CountedTextarea
 from whiteboard.models import Connection, Role
@@ -180,6 +182,34 @@ def session_detail(request, session_id: int):
     return _render_session(request, session)
 
 
+def session_page_context(session: TutoringSession, *, now) -> dict:
+    """What the session page's live parts show (attendance/live.py renders the same for its pushes)."""
+    suggestion = services.attendance_suggest(session=session, now=now)
+    timeline = None
+    snapshot = None
+    if session.whiteboard is not None:
+        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
+        timeline = build_timeline(
+            scheduled_start=session.scheduled_start,
+            scheduled_end=session.scheduled_end,
+            now=now,
+            spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
+        )
+    return {
+        "session": session,
+        "suggestion": suggestion,
+        "applicable": services.suggestion_is_applicable(suggestion),
+        "snapshot": snapshot,
+        "timeline": timeline,
+        "view": attendance_view(session, now=now, snapshot=snapshot),
+        "started": now >= session.scheduled_start,
+        "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
+        "history": history_entries(session.attendance_changes.select_related("actor").order_by("-id")),
+        "source_label": SOURCE_LABELS[session.attendance_source],
+        "now": now,
+    }
+
+
 def _render_session(
     request,
     session,
@@ -192,18 +222,6 @@ def _render_session(
     status=200,
 ):
     now = timezone.now()
-    suggestion = services.attendance_suggest(session=session, now=now)
-    timeline = None
-    snapshot = None
-    if session.whiteboard is not None:
-        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
-        timeline = build_timeline(
-            scheduled_start=session.scheduled_start,
-            scheduled_end=session.scheduled_end,
-            now=now,
-            spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
-        )
-    view = attendance_view(session, now=now, snapshot=snapshot)
     mark_form = mark_form or MarkForm(
         initial={
             "tutor_status": session.tutor_attendance_status,
@@ -211,21 +229,11 @@ def _render_session(
         }
     )
     context = {
-        "session": session,
-        "suggestion": suggestion,
-        "applicable": services.suggestion_is_applicable(suggestion),
-        "snapshot": snapshot,
-        "timeline": timeline,
+        **session_page_context(session, now=now),
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
-        "view": view,
-        "started": now >= session.scheduled_start,
-        "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
-        "history": history_entries(session.attendance_changes.select_related("actor").order_by("-id")),
-        "source_label": SOURCE_LABELS[session.attendance_source],
         # Why this user may not mark now (None: the forms are offered); the service applies the same rule.
         "refusal": None if request.user.is_staff else tutor_change_refusal(session, now=now),
-        "now": now,
         **_schedule_and_dispute_context(request.user, session, now=now),
         "cancel_form": cancel_form or CancelForm(),
         "move_form": move_form
@@ -312,6 +320,27 @@ def session_dispute_view(request, session_id: int):
         lambda s, data: dispute_raise(session=s, by=request.user, note=data["note"]),
         "Decision contested. An admin will settle it.",
     )
+
+
+@login_required
+def live_fragments(request):
+    """The live pages' fallback while their socket is down: the messages `ws/live/` would push, as JSON.
+
+    `?view=session|cards&sessions=1,2`; the same access rules as the pages (404 for any session not theirs).
+    """
+    from attendance.live import MAX_WATCHED, VIEWS, live_messages
+
+    view = request.GET.get("view", "")
+    try:
+        ids = [int(part) for part in request.GET.get("sessions", "").split(",") if part]
+    except ValueError:
+        ids = None
+    if view not in VIEWS or not ids or len(ids) > MAX_WATCHED:
+        return JsonResponse(error_body("invalid", "Give view=session|cards and sessions=<ids>."), status=400)
+    messages_ = live_messages(user=request.user, view=view, session_ids=ids)
+    if messages_ is None:
+        return JsonResponse(error_body("not_found", "No such session."), status=404)
+    return JsonResponse({"messages": messages_})
 
 
 @require_POST

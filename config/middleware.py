@@ -1,6 +1,7 @@
 import logging
 
 from csp.middleware import CSPMiddleware
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.utils import timezone
 
@@ -55,3 +56,59 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         update["connect-src"] = [*update.get("connect-src", []), socket]
         parts.update = update
         return parts
+
+
+class HealthCheckMiddleware:
+    """`GET /healthz` for load balancers, answered before anything else runs (first in MIDDLEWARE).
+
+    200 when the database and, if configured, Redis (REDIS_URL: the channel layer) answer; 503
+    otherwise, naming what failed. No authentication, no host check (probes come by IP), no HTTPS
+    redirect, and never a session or a user: nothing after this middleware runs for it.
+    """
+
+    PATH = "/healthz"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path != self.PATH:
+            return self.get_response(request)
+        from django.http import JsonResponse
+
+        if request.method not in ("GET", "HEAD"):
+            return JsonResponse({"status": "method not allowed"}, status=405)
+        checks = {"database": _database_answers()}
+        if settings.REDIS_URL:
+            checks["redis"] = _redis_answers(settings.REDIS_URL)
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unavailable", **{k: "ok" if v else "down" for k, v in checks.items()}}
+        response = JsonResponse(body, status=200 if healthy else 503)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _database_answers() -> bool:
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        return False
+
+
+_redis_clients: dict = {}
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    client = _redis_clients.get(url)
+    if client is None:
+        client = _redis_clients[url] = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False

@@ -30,6 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First: its `runserver` serves HTTP and WebSockets from one process (ASGI), for `dev.py run`.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "channels",
     "accounts",
     "whiteboard",
     "attendance",
@@ -50,6 +53,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # GET /healthz for load balancers: answered before host checks, HTTPS redirects and sessions.
+    "config.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -80,6 +85,7 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 # SQLite is the embedded default; DATABASE_URL=postgres://... switches to PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
@@ -176,7 +182,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Whiteboard presence tracking and attendance for tutoring sessions. "
         "Authenticate with `Authorization: Bearer <token>` (tokens are issued in Django admin "
-        "or with `manage.py issue_token`) or, from the browser, with the Django session and CSRF header."
+        "or with `manage.py issue_token`) or, from the browser, with the Django session and CSRF header.\n\n"
+        # The WebSocket endpoints, their messages and close codes, documented once (docs/websockets.md).
+        + (BASE_DIR / "docs" / "websockets.md").read_text()
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -363,6 +371,62 @@ DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE", default="")
 # Whether `flush` (and the test suite's clean-up through it) may truncate attendance history.
 # Deliberately not read from the environment: only config/test_settings.py turns it on.
 ATTENDANCE_HISTORY_TRUNCATE_ALLOWED = False
+
+# --- WebSockets (issue 13): Channels, its layer, the presence socket --------------------------------
+# REDIS_URL set: every node's sockets and pages meet on one Redis (channels_redis). The pub/sub layer
+# (RedisPubSubChannelLayer), not RedisChannelLayer: a push to a session's group is one PUBLISH that
+# Redis fans out to the nodes holding its members, where RedisChannelLayer writes one list entry per
+# member and every socket polls its own list (BZPOPMIN); groups there also expire after a day, silently
+# dropping long-lived sockets. Its price: at most once, nothing kept for a node that is down; pages and
+# the whiteboard read the full state again when their socket reopens, so nothing depends on a lost push.
+# Its pool: per process and event loop the layer holds one PUBLISH connection (taken under a lock, one at
+# a time) and one SUBSCRIBE connection, however many sockets are open; redis-py's asyncio pool fails
+# at once (MaxConnectionsError) rather than wait when it has none free, so the limit is set well above
+# those two on purpose and never near redis' maxclients (10,000) divided by the processes.
+# Unset: the in-memory layer (one process: `dev.py run`, tests).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=20),
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
+                "prefix": env.str("CHANNELS_PREFIX", default="att"),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+WEBSOCKET = {
+    # A client without a session cookie must send {"type": "auth", "token": ...} within this many seconds.
+    "AUTH_TIMEOUT": env.float("WEBSOCKET_AUTH_TIMEOUT", default=10),
+    # More messages than this from one socket within WINDOW seconds closes it (4429). A tracker sends a
+    # ping every heartbeat interval and a message per visibility change: 60 a minute is a runaway client.
+    "MAX_MESSAGES": env.int("WEBSOCKET_MAX_MESSAGES", default=60),
+    "MESSAGE_WINDOW": env.float("WEBSOCKET_MESSAGE_WINDOW", default=60),
+    # Liveness signals (pings) are kept in memory and written in one batch per node this often (seconds,
+    # at most 15): a node that dies loses at most this much of its participants' presence, never adds any.
+    # Its clients reconnecting elsewhere keep one continuous presence if they are back within
+    # TIMEOUT_VISIBLE - HEARTBEAT_INTERVAL - FLUSH_INTERVAL s of the death (45 - 15 - 5 = 25 s).
+    "FLUSH_INTERVAL": env.float("WEBSOCKET_FLUSH_INTERVAL", default=5),
+    # Each node also closes connections nobody heard from in time (presence_sweep) this often (seconds;
+    # 0: only the sweep_connections cron), so a dead node's sockets end at their last signal and pages hear it.
+    "SWEEP_INTERVAL": env.float("WEBSOCKET_SWEEP_INTERVAL", default=15),
+    # A watcher page re-reads the sessions it watches this often (seconds) when nothing was pushed, so a
+    # suggestion that changes with the clock alone (minutes of presence passing a threshold) shows up.
+    "WATCH_REFRESH": env.float("WEBSOCKET_WATCH_REFRESH", default=15),
+    # Sockets' database calls run side by side in a thread pool (core.live.in_db_thread); false: all in
+    # one thread per process, as Channels does by default (tests, which tear their database down).
+    "DB_THREAD_POOL": env.bool("WEBSOCKET_DB_THREAD_POOL", default=True),
+}
 
 # Background work (issue #17): Celery, with Redis as the broker in production
 # (CELERY_BROKER_URL=redis://127.0.0.1:6379/2). Without a broker (dev.py run, tests) every task

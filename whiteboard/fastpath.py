@@ -1,4 +1,5 @@
-"""The heartbeat's hand-written SQL: the PostgreSQL fast path and the locked path's combined write.
+"""The heartbeat's hand-written SQL: the PostgreSQL fast path, the locked path's combined write, and
+the presence sockets' batched liveness (`write_liveness`).
 
 Raw SQL because the heartbeat is the request every participant sends every 15 s and the bench
 showed the ORM's statements cost too much there (figures: README, "How a heartbeat stays cheap").
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection as db
+from django.db import transaction
 from django.db.models import Case, F, Value, When, sql
 
 from accounts import ratelimit
@@ -167,3 +169,27 @@ def _update_sql(queryset, values: dict) -> tuple[str, tuple]:
     compiler = query.get_compiler(queryset.db)
     compiler.pre_sql_setup()
     return compiler.as_sql()
+
+
+def write_liveness(rows: list[tuple[int, datetime, datetime]]) -> None:
+    """Move each connection's (pk) `last_signal_at` and `expires_at` forward, if still open: a node's
+    batch of socket pings (`whiteboard.sockets.presence_liveness_write` decides which).
+
+    PostgreSQL: one UPDATE joined to the batch passed as three arrays (a CASE per row, as
+    `store_heartbeat` builds, costs seconds at 500 rows). Elsewhere (SQLite, development) one small
+    UPDATE per row.
+    """
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(
+                "UPDATE whiteboard_connections c SET last_signal_at = v.at, expires_at = v.expires "
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS v(id, at, expires) "
+                "WHERE c.id = v.id AND c.closed_at IS NULL AND c.last_signal_at < v.at",
+                [[pk for pk, _, _ in rows], [at for _, at, _ in rows], [expires for _, _, expires in rows]],
+            )
+        return
+    with transaction.atomic():
+        for pk, at, expires in rows:
+            Connection.objects.filter(pk=pk, closed_at__isnull=True, last_signal_at__lt=at).update(
+                last_signal_at=at, expires_at=expires
+            )

@@ -111,3 +111,17 @@ def presence_snapshot(
             visibility=_visibility(alive),
         )
     return result
+
+
+def presence_summary(*, whiteboard_id: int, now: datetime | None = None) -> dict:
+    """Who is on the whiteboard now, for its "who is here" badges: connected, and hidden (no visible tab)."""
+    now = now or timezone.now()
+    open_connections = list(Connection.objects.filter(whiteboard_id=whiteboard_id, closed_at__isnull=True))
+    result = {}
+    for role in Role.values:
+        alive = [c for c in open_connections if c.role == role and c.is_alive(now)]
+        result[role] = {
+            "connected": bool(alive),
+            "hidden": bool(alive) and all(c.visibility == Visibility.HIDDEN for c in alive),
+        }
+    return result

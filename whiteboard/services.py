@@ -1,16 +1,15 @@
 """Presence tracking: the one place where connect, heartbeat, disconnect and timeouts are decided.
 
-HTTP views call these today; a WebSocket consumer (socket open/close) and cron jobs
-call the same functions. Every decision happens with the whiteboard row locked, so two
+The API, the presence socket (whiteboard/consumers.py; its batched pings: whiteboard/sockets.py),
+tasks and commands call these. Every decision happens with the whiteboard row locked, so two
 tabs, a retry and the sweep can never interleave halfway through one. The one exception
 is the heartbeat fast path (`whiteboard.fastpath`, PostgreSQL only; docs/presence-fast-path.md):
 a beat that changes nothing but time touches only its connection row, and the whiteboard
 row catches up later, under the lock in every locked path and in memory on every read
 (`whiteboard.selectors.presence_snapshot`: read presence through it, not from the row's columns).
 
-A heartbeat costs at most four statements besides authentication: the fast attempt, then,
-when it does not apply, the whiteboard lock, the connections, and one write
-(`fastpath.store_heartbeat`).
+A heartbeat costs at most four statements besides authentication: the fast attempt, then, when it
+does not apply, the whiteboard lock, the connections, and one write (`fastpath.store_heartbeat`).
 
 Active time is the union of a participant's connections: each gap between two
 consecutive signals (from any tab) counts when some connection was still alive over
@@ -32,6 +31,7 @@ from whiteboard import fastpath
 from whiteboard.models import PRESENCE_COLUMNS, Connection, PresenceColumns, Role, Visibility, WhiteboardSession
 from whiteboard.presence import PresenceSettings, extend_span, presence_window_check, span_totals, start_span
 from whiteboard.selectors import participant_role, presence_folded
+from whiteboard.signals import presence_announce
 
 
 @dataclass(frozen=True)
@@ -272,6 +272,8 @@ def presence_connect(
             _touch(existing, visibility=visibility, now=now, conf=conf)
             existing.save(update_fields=["last_signal_at", "visibility", "expires_at"])
         _save(participant)
+        if not alive:  # only a participant arriving changes what pages show; another tab or a reconnect does not
+            presence_announce(whiteboard_id=whiteboard.pk)
     return ConnectionResult.of(existing.connection_id, role, visibility=visibility, conf=conf)
 
 
@@ -315,6 +317,7 @@ def presence_heartbeat(
         connections, connection = _connections_for_beat(whiteboard, role, user=user, connection_id=connection_id)
         if connection is None:
             raise DomainError("No such connection on this whiteboard; connect first.", "unknown_connection")
+        was_visibility = connection.visibility
         _catch_up(participant, connections)
         stale = [c for c in connections if not c.is_alive(now)]
         alive = [c for c in connections if c.is_alive(now)]
@@ -331,6 +334,8 @@ def presence_heartbeat(
         if closed_message:
             _mark_gone_if_no_one_left(participant, alive)
         fastpath.store_heartbeat(whiteboard, changed=participant.changed, timed_out=stale, touched=touched, now=now)
+        if stale or closed_message or was_visibility != visibility:
+            presence_announce(whiteboard_id=whiteboard.pk)
     # Raised after the commit: the timeout just recorded must stay recorded.
     if closed_message:
         raise DomainError(closed_message, "connection_closed")
@@ -365,6 +370,7 @@ def presence_disconnect(
             _log(participant, event="disconnect", role=role, user_id=user.pk, connection_id=connection_id, at=now)
         _mark_gone_if_no_one_left(participant, [c for c in alive if c.pk != connection.pk])
         _save(participant)
+        presence_announce(whiteboard_id=whiteboard.pk)
     return DisconnectResult(connection_id, role, already_closed=False)
 
 
@@ -391,4 +397,6 @@ def presence_sweep(*, now: datetime | None = None) -> int:
                 _mark_gone_if_no_one_left(participant, [c for c in connections if c.is_alive(now)])
                 _save(participant)
                 closed += len(stale)
+                if stale:
+                    presence_announce(whiteboard_id=whiteboard.pk)
     return closed

@@ -15,28 +15,41 @@
  *   </script>
  *
  * Elsewhere: start({ whiteboardId, baseUrl: "https://attendance.example.com",
- *                    headers: { Authorization: "Bearer <token>" } }); csrfToken: "..." overrides the cookie.
- * With a WebSocket, presence follows the socket: AttendanceTracker.attach(socket, { whiteboardId }),
+ *                    headers: { Authorization: "Bearer <token>" }, token: "<token>" });
+ *   csrfToken: "..." overrides the cookie; `token` is sent as the socket's first message (never in a URL).
+ * transport: "websocket" (default where the browser has WebSocket) or "http" (heartbeats only).
+ * onPresence(presence): who is on the whiteboard, pushed over the socket ({ tutor: { connected, hidden }, student }).
+ * With your own WebSocket, presence can follow it instead: AttendanceTracker.attach(socket, { whiteboardId }),
  * or call tracker.socketOpened() / tracker.socketClosed() from your own onopen / onclose.
  *
- * onStatus(state, detail) states:
- *   "connecting" | "connected" ({ connectionId, heartbeatInterval })
- *   "reconnecting" ({ attempt, retryInMs, status?, error? }): a request failed, retrying
- *   "offline" ({ reason }): "stopped", "socket_closed", "left_page", "unauthorized" (401/403),
- *              "not_found" (not a participant), "outside_presence_window" (409: too early or too late;
- *              detail has the body's opens_at and closes_at) or "rejected" (another 4xx)
+ * onStatus(state, detail) states (detail.transport: "websocket" or "http"):
+ *   "connecting" | "connected" ({ connectionId, heartbeatInterval }) | "hidden" (connected, this tab hidden)
+ *   "reconnecting" ({ attempt, retryInMs, status?, error? }): a request failed or the socket dropped, retrying
+ *   "offline" ({ reason }): "stopped", "socket_closed", "left_page", "unauthorized" (401/403, close 4401),
+ *              "not_found" (not a participant: 404, 4404), "outside_presence_window" (409 or 4408: too early or too late;
+ *              over HTTP, detail has the body's opens_at and closes_at) or "rejected" (another 4xx)
  *
- * It POSTs .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats
- * at the interval the server returned with the tab's visibility (and at once when it changes).
- * Network errors and 5xx: retry with exponential backoff and jitter, up to 30 s. 409 or
- * unknown_connection (the server closed us, e.g. after sleep): connect again with a new id.
+ * WebSocket first: it opens ws(s)://.../ws/whiteboard/sessions/{id}/ (the socket is the connection: open is
+ * connect, close is disconnect), pings every heartbeat_interval s and sends the tab's visibility when it
+ * changes. A dropped socket reconnects with jittered exponential backoff. When a socket cannot open twice
+ * in a row (a proxy that refuses WebSockets) or drops three times within two minutes, the tracker falls
+ * back to HTTP for the rest of the page's life: it POSTs .../api/whiteboard/sessions/{id}/connect with a
+ * fresh connection_id, then heartbeats at the interval the server returned with the tab's visibility
+ * (and at once when it changes). Network errors and 5xx: retry with exponential backoff and jitter, up to
+ * 30 s. 409 or unknown_connection (the server closed us, e.g. after sleep): connect again with a new id.
  * The timer runs in a Worker because browsers throttle a background tab's own timers.
- * On pagehide the disconnect goes out with fetch keepalive. The browser's clock is never sent.
+ * On pagehide the socket closes (1000) or the disconnect goes out with fetch keepalive.
+ * The browser's clock is never sent.
  */
 (function (global) {
   "use strict";
 
   const MAX_BACKOFF_MS = 30000;
+  const SOCKET_OPEN_FAILURES = 2;      // a socket that cannot open this often in a row: HTTP instead
+  const SOCKET_DROPS = 3;              // a socket that drops this often...
+  const SOCKET_DROP_WINDOW_MS = 120000; // ...within this long: HTTP instead
+  // Close codes after which trying again cannot help (whiteboard/live.py lists them all).
+  const FINAL_CLOSE = { 4401: "unauthorized", 4404: "not_found", 4408: "outside_presence_window" };
   // The timer lives in a Worker built from this source, so the tracker stays one file.
   const WORKER_SOURCE =
     "let t = null;" +
@@ -89,6 +102,13 @@
   function createTracker(opts) {
     if (!opts || opts.whiteboardId == null) throw new TypeError("AttendanceTracker: whiteboardId is required");
     const base = `${opts.baseUrl || ""}/api/whiteboard/sessions/${encodeURIComponent(opts.whiteboardId)}/`;
+    const origin = opts.baseUrl || global.location.origin;
+    const socketUrl = `${origin.replace(/^http/, "ws")}/ws/whiteboard/sessions/${encodeURIComponent(opts.whiteboardId)}/`;
+    let transport = opts.transport || (typeof global.WebSocket === "function" ? "websocket" : "http");
+    let socket = null;           // the open (or opening) WebSocket
+    let openFailures = 0;        // sockets in a row that closed before the server welcomed them
+    let drops = [];              // when welcomed sockets dropped, for the fall-back rule
+    let heard = 0;               // when the server last said anything on the socket (ms)
     let active = false;          // we want to be connected (between socketOpened and socketClosed/stop)
     let stopped = false;         // stop() was called: nothing ever again
     let connectionId = null;     // the id the server knows this tab by, once connected
@@ -104,7 +124,87 @@
 
     function report(next, detail) {
       state = next;
-      try { if (opts.onStatus) opts.onStatus(next, detail || {}); } catch (e) { console.error(e); }
+      const full = Object.assign({ transport }, detail || {});
+      try { if (opts.onStatus) opts.onStatus(next, full); } catch (e) { console.error(e); }
+    }
+
+    let interval = 15;
+    /** Connected, or connected with this tab hidden: the real state, on every visibility change too. */
+    function reportConnected() {
+      report(visibility() === "hidden" ? "hidden" : "connected", { connectionId, heartbeatInterval: interval });
+    }
+
+    function backoff() {
+      failures += 1;
+      const ceiling = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
+      return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    }
+
+    // ---- WebSocket transport ----
+    function openSocket() {
+      if (!active || socket) return;
+      timer.cancel();
+      report(everConnected || failures ? "reconnecting" : "connecting", {});
+      let welcomed = false;
+      const mine = epoch;
+      let sock;
+      try {
+        sock = new WebSocket(`${socketUrl}?visibility=${visibility()}`);
+      } catch (error) {
+        return fallBackToHttp();
+      }
+      socket = sock;
+      sock.onopen = () => {
+        heard = Date.now();
+        if (opts.token) sock.send(JSON.stringify({ type: "auth", token: opts.token, visibility: visibility() }));
+      };
+      sock.onmessage = (event) => {
+        heard = Date.now();
+        let message;
+        try { message = JSON.parse(event.data); } catch (e) { return; }
+        if (message.type === "welcome") {
+          welcomed = true;
+          openFailures = 0;
+          failures = 0;
+          connectionId = message.connection_id;
+          everConnected = true;
+          interval = Math.max(1, Number(message.heartbeat_interval) || 15);
+          pending = ping;
+          timer.every(interval * 1000);
+          reportConnected();
+          if (opts.onPresence) opts.onPresence(message.presence);
+        } else if (message.type === "presence" && opts.onPresence) {
+          opts.onPresence(message.presence);
+        }
+      };
+      sock.onclose = (event) => {
+        if (socket === sock) socket = null;
+        if (mine !== epoch || !active) return;
+        timer.cancel();
+        connectionId = null;
+        if (FINAL_CLOSE[event.code]) return halt(FINAL_CLOSE[event.code], { code: event.code });
+        if (!welcomed) openFailures += 1;
+        else drops = drops.filter((t) => Date.now() - t < SOCKET_DROP_WINDOW_MS).concat([Date.now()]);
+        if (openFailures >= SOCKET_OPEN_FAILURES || drops.length >= SOCKET_DROPS) return fallBackToHttp();
+        const retryInMs = welcomed && event.code === 4000 ? 0 : backoff();
+        pending = openSocket;
+        timer.once(Math.max(1, retryInMs));
+        report("reconnecting", { attempt: failures, retryInMs, code: event.code });
+      };
+    }
+
+    function ping() {
+      if (!socket || socket.readyState !== 1) return;
+      // Nothing heard for two intervals and a half: the socket is dead though not yet closed.
+      if (Date.now() - heard > interval * 2500) { socket.close(4000); return; }
+      socket.send(JSON.stringify({ type: "ping" }));
+    }
+
+    function fallBackToHttp() {
+      transport = "http";
+      failures = 0;
+      if (socket) { const s = socket; socket = null; s.onclose = null; s.close(1000); }
+      connect();
     }
 
     function headers() {
@@ -142,9 +242,7 @@
           : data && data.code === "outside_presence_window" ? "outside_presence_window" : "rejected";
         halt(reason, { status, code: data && data.code, opensAt: data && data.opens_at, closesAt: data && data.closes_at });
       } else {
-        failures += 1;            // network error, timeout, throttled or 5xx: try again a little later
-        const ceiling = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
-        const retryInMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+        const retryInMs = backoff(); // network error, timeout, throttled or 5xx: try again a little later
         pending = retry;
         timer.once(retryInMs);
         report("reconnecting", { attempt: failures, retryInMs, status: status || undefined, error: result.error });
@@ -153,6 +251,7 @@
     }
 
     async function connect() {
+      if (transport === "websocket") return openSocket();
       if (!active || connectingIn === epoch) return;
       const mine = (connectingIn = epoch);
       timer.cancel();
@@ -172,14 +271,14 @@
 
     /** Heartbeats at the interval the server asked for (it can differ between deployments). */
     function beatEvery(data) {
-      const interval = Math.max(1, Number(data.heartbeat_interval) || 15);
+      interval = Math.max(1, Number(data.heartbeat_interval) || 15);
       pending = heartbeat;
       timer.every(interval * 1000);
-      report("connected", { connectionId, heartbeatInterval: interval });
+      reportConnected();
     }
 
     async function heartbeat() {
-      if (!active || !connectionId) return;
+      if (!active || !connectionId || transport !== "http") return;
       if (beating) { beatAgain = true; return; }
       const [mine, id, wasRetry] = [epoch, connectionId, failures > 0];
       beating = true;
@@ -195,6 +294,13 @@
     function disconnect() {
       timer.cancel();
       pending = null;
+      if (socket) {               // closing the socket is the disconnect
+        const s = socket;
+        socket = null;
+        connectionId = null;
+        if (s.readyState <= 1) s.close(1000);
+        return;
+      }
       if (!connectionId) return;
       send("disconnect", { connection_id: connectionId }, true).catch(() => {});
       connectionId = null;
@@ -207,10 +313,15 @@
       report("offline", Object.assign({ reason }, detail));
     }
 
-    function onVisibilityChange() { if (connectionId) heartbeat(); }
+    function onVisibilityChange() {
+      if (!connectionId) return;
+      if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "visibility", visibility: visibility() }));
+      else heartbeat();
+      reportConnected();
+    }
     function onPageHide() { if (active) { disconnect(); report("offline", { reason: "left_page" }); } }
     function onPageShow(event) { if (event.persisted && active && !connectionId) connect(); } // back from bfcache
-    function onOnline() { if (active && failures && pending) { timer.cancel(); pending(); } }
+    function onOnline() { if (active && failures && pending) { timer.cancel(); failures = 0; pending(); } }
     const listening = new AbortController();
     const on = { signal: listening.signal };
     document.addEventListener("visibilitychange", onVisibilityChange, on);
@@ -221,6 +332,7 @@
     return {
       get connectionId() { return connectionId; },
       get state() { return state; },
+      get transport() { return transport; },
       /** Start (or resume) tracking: call from a WebSocket's onopen. Harmless when already connected. */
       socketOpened() {
         if (stopped || active) return;

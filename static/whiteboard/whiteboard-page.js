@@ -8,13 +8,14 @@
   const BADGES = {
     connecting: ["warn", "Connecting…"],
     connected: ["ok", "Connected"],
+    hidden: ["ok", "Connected · this tab is hidden"],
     reconnecting: ["warn", "Reconnecting…"],
     offline: ["bad", "Offline"],
     here: ["ok", "On the whiteboard"],
     away: ["neutral", "Not here"],
     unknown: ["neutral", "Checking…"],
     closed: ["neutral", "Not open"],
-    hidden: ["warn", "On the whiteboard · tab hidden"],
+    otherHidden: ["warn", "On the whiteboard · tab hidden"],
   };
 
   function setBadge(badge, state, text) {
@@ -25,12 +26,38 @@
   }
 
   const selfBadge = document.getElementById("connection-badge");
+  const transportNote = document.getElementById("connection-transport");
   const OFFLINE_TEXT = {
     unauthorized: "Offline: sign in again",
     not_found: "Offline: not your session",
     outside_presence_window: "Not open now",
   };
+  const otherBadge = document.getElementById("other-badge");
   let polling = null;
+
+  function showOther(presence) {
+    const other = presence && presence[board.dataset.otherRole];
+    if (!other) return;
+    const hidden = other.hidden || other.visibility === "hidden"; // pushed ({hidden}) or read (connection-status)
+    setBadge(otherBadge, !other.connected ? "away" : hidden ? "otherHidden" : "here");
+  }
+
+  // The other participant: pushed over the presence socket; read every few seconds while it is down.
+  async function refreshOther() {
+    if (document.visibilityState === "hidden") return;
+    try {
+      const response = await fetch(board.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (response.ok) showOther(await response.json());
+    } catch (e) {
+      /* offline: the tracker's badge already says so */
+    }
+  }
+
+  function poll(on, everySeconds) {
+    if (on && !polling) polling = setInterval(refreshOther, everySeconds * 1000);
+    if (!on && polling) { clearInterval(polling); polling = null; }
+  }
+
   // Outside the presence window the server refuses to record presence: do not try. Before it,
   // reload when it opens (the delay comes from the server; the browser's clock is not read).
   const windowState = board.dataset.windowState;
@@ -41,31 +68,22 @@
   const tracker = windowState !== "open" ? null : window.AttendanceTracker.start({
     whiteboardId: board.dataset.whiteboardId,
     csrfToken: board.dataset.csrfToken,
+    onPresence: showOther,
     onStatus(state, detail) {
       setBadge(selfBadge, state, state === "offline" ? OFFLINE_TEXT[detail.reason] : undefined);
-      if (state === "connected" && !polling) {
-        // Look for the other participant every few seconds (no more often than we beat).
-        polling = setInterval(refreshOther, Math.min(5, detail.heartbeatInterval) * 1000);
+      selfBadge.dataset.transport = detail.transport;
+      const live = (state === "connected" || state === "hidden") && detail.transport === "websocket";
+      if (transportNote) {
+        transportNote.textContent = live ? "live" : detail.transport === "http" ? "updates every few seconds (no live connection)" : "";
       }
+      // Pushed while the socket is up; otherwise look now and every few seconds (no more often than we beat).
+      const wanted = !live && state !== "offline";
+      if (wanted && !polling) refreshOther();
+      poll(wanted, Math.min(5, detail.heartbeatInterval || 5));
     },
   });
   window.whiteboardTracker = tracker; // for the console and for tests
-
-  // The other participant: read the same status the tutor's pages show, while this tab is visible.
-  const otherBadge = document.getElementById("other-badge");
-  async function refreshOther() {
-    if (document.visibilityState === "hidden") return;
-    try {
-      const response = await fetch(board.dataset.statusUrl, { headers: { Accept: "application/json" } });
-      if (!response.ok) return;
-      const status = (await response.json())[board.dataset.otherRole];
-      setBadge(otherBadge, !status.connected ? "away" : status.visibility === "hidden" ? "hidden" : "here");
-    } catch (e) {
-      /* offline: the tracker's badge already says so */
-    }
-  }
-  refreshOther();
-  document.addEventListener("visibilitychange", refreshOther);
+  document.addEventListener("visibilitychange", () => { if (polling) refreshOther(); });
 
   // ---- Drawing (local only) ----
   const canvas = document.getElementById("board-canvas");

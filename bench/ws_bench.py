@@ -1,0 +1,619 @@
+"""Benchmark: WebSocket participants one machine holds, against the HTTP heartbeat and a bare echo floor.
+
+    .venv/bin/python bench/ws_bench.py                       # 2,000 participants, ~6 minutes
+    .venv/bin/python bench/ws_bench.py --participants 10000 --load-processes 2 --hold-seconds 60
+    .venv/bin/python bench/ws_bench.py --help
+
+A script, not a test: it prints figures and marks the targets of issue 13 PASS or FAIL, and exits 0
+either way. Needs PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379 (database
+6 by default). Everything runs on 127.0.0.1 and every phase is bounded in time.
+
+One run, in order:
+1. Database `attendance_ws_bench` (dropped and made again): participants in pairs, each pair a running
+   tutoring session with a whiteboard, an API token per person.
+2. For each server application, the *same* uvicorn command (workers, pub/sub Redis layer): the real one
+   (`config.asgi`) and the framework floor (`bench/echo_asgi.py`: a bare Channels consumer, same
+   protocol, no database). Load comes from separate processes (`--load-processes`; one process may hold
+   at most 20,000 open files here): every participant opens its socket (token auth), then for
+   `--hold-seconds` pings every 15 s (the production interval, phases spread). In the first half
+   nothing else happens (server CPU per socket is measured there); in the second, `--push-rate` times
+   a second a student toggles its tab's visibility and the tutor of that whiteboard, on whichever
+   worker, must hear the pushed change (push latency: toggle sent -> pushed message received).
+   Measured: sockets held, ping round trip, push latency, unexpected closes (false disconnects), server
+   CPU and memory per socket, database rows written per participant-minute.
+3. Reconnect storm (real application only): the server is killed (-9) and started again; every
+   participant reconnects at once. Target: all back within the 45 s visible timeout, and no false
+   absence (a participant whose presence shows a break).
+4. The HTTP figure of the same run: bench/heartbeat_bench.py, short phases, on its own database.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PING_INTERVAL = 15
+TIMEOUT_VISIBLE = 45
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--load-processes", type=int, default=2)
+    parser.add_argument("--hold-seconds", type=float, default=60)
+    parser.add_argument(
+        "--push-rate", type=float, default=10, help="visibility toggles (pushes) per second, second half of the hold"
+    )
+    parser.add_argument("--open-concurrency", type=int, default=200, help="handshakes in flight per load process")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--db-name", default="attendance_ws_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
+    parser.add_argument("--no-storm", action="store_true")
+    parser.add_argument("--no-echo", action="store_true")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP heartbeat bench")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--load-worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# --- database -------------------------------------------------------------------------------------------
+
+
+def prepare_database(args) -> list[dict]:
+    subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", args.db_name], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", args.db_name], check=True)
+    env = {**os.environ, "DATABASE_URL": f"{args.pg}/{args.db_name}", "PYTHONPATH": str(ROOT)}
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from accounts.models import ApiToken, hash_token_key
+    from attendance.models import TutoringSession
+    from whiteboard.models import WhiteboardSession
+
+    User = get_user_model()
+    pairs = args.participants // 2
+    users = User.objects.bulk_create(
+        [User(username=f"wsb{i}", password="!") for i in range(pairs * 2)], batch_size=2000
+    )
+    keys = [f"att_wsb_{uuid.uuid4().hex}" for _ in users]
+    ApiToken.objects.bulk_create(
+        [
+            ApiToken(user=u, name="bench", prefix=k[:12], key_hash=hash_token_key(k))
+            for u, k in zip(users, keys, strict=True)
+        ],
+        batch_size=2000,
+    )
+    boards = WhiteboardSession.objects.bulk_create([WhiteboardSession() for _ in range(pairs)], batch_size=2000)
+    now = timezone.now()
+    TutoringSession.objects.bulk_create(
+        [
+            TutoringSession(
+                tutor=users[2 * i],
+                student=users[2 * i + 1],
+                whiteboard=boards[i],
+                title="bench",
+                scheduled_start=now - timedelta(minutes=10),
+                scheduled_end=now + timedelta(hours=3),
+            )
+            for i in range(pairs)
+        ],
+        batch_size=2000,
+    )
+    return [{"whiteboard": boards[i].pk, "tutor": keys[2 * i], "student": keys[2 * i + 1]} for i in range(pairs)]
+
+
+def rows_written(args) -> int:
+    out = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            args.db_name,
+            "-tAc",
+            "SELECT coalesce(sum(n_tup_upd + n_tup_ins), 0) FROM pg_stat_user_tables "
+            "WHERE relname IN ('whiteboard_connections', 'whiteboard_sessions')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip() or 0)
+
+
+def false_absences(args) -> int:
+    """Participants whose presence shows more than one span: a break the storm must not cause."""
+    out = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            args.db_name,
+            "-tAc",
+            "SELECT count(*) FILTER (WHERE jsonb_array_length(tutor_presence_spans::jsonb) > 1)"
+            " + count(*) FILTER (WHERE jsonb_array_length(student_presence_spans::jsonb) > 1) FROM whiteboard_sessions",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip() or 0)
+
+
+# --- server -----------------------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, app: str, args, log: Path):
+        from tests.live_server import free_port
+
+        self.app, self.args, self.log = app, args, log
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": f"{args.pg}/{args.db_name}",
+            "REDIS_URL": args.redis_url,
+            "CHANNELS_PREFIX": f"wsb{uuid.uuid4().hex[:6]}",
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "CONN_MAX_AGE": "600",
+        }
+        self.process = None
+
+    def start(self, timeout=60):
+        import http.client
+
+        log = open(self.log, "ab")  # noqa: SIM115 - inherited by the server, which keeps it open
+        self.process = subprocess.Popen(
+            [
+                # `-m`, not the uvicorn script: a copied virtualenv's scripts name another interpreter.
+                str(PY),
+                "-m",
+                "uvicorn",
+                self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.args.workers),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                if len(self.pids()) >= self.args.workers + 1:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.app} did not start; see {self.log}")
+
+    def pids(self) -> list[int]:
+        pgid = self.process.pid
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getpgid(int(entry)) == pgid:
+                        found.append(int(entry))
+                except OSError:
+                    pass
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except OSError:
+                pass
+        return total
+
+    def rss_bytes(self) -> int:
+        total = 0
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
+        return total
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+# --- load (separate processes) ----------------------------------------------------------------------------
+
+
+async def load_worker(spec: dict) -> dict:
+    import websockets
+
+    url, pairs = spec["url"], spec["pairs"]
+    t_hold_start, t_hold_end, storm = spec["hold_start"], spec["hold_until"], spec["storm"]
+    stats = {
+        "connect_ms": [],
+        "ping_ms": [],
+        "push_ms": [],
+        "opened": 0,
+        "unexpected_closes": 0,
+        "back_at": [],
+        "storm_failed": 0,
+    }
+    pending_push: dict[int, tuple[float, bool]] = {}
+    gate = asyncio.Semaphore(spec["open_concurrency"])
+    sockets: dict[tuple[int, str], object] = {}
+    phase = {"name": "hold"}
+
+    async def participant(board: int, role: str, token: str):
+        attempt = 0
+        while True:
+            try:
+                async with gate:
+                    started = time.monotonic()
+                    ws = await websockets.connect(
+                        f"{url}/ws/whiteboard/sessions/{board}/", open_timeout=30, ping_interval=None, max_queue=None
+                    )
+                    await ws.send(json.dumps({"type": "auth", "token": token}))
+                    while json.loads(await asyncio.wait_for(ws.recv(), 30)).get("type") != "welcome":
+                        pass
+                if phase["name"] == "hold":
+                    stats["connect_ms"].append((time.monotonic() - started) * 1000)
+                    stats["opened"] += 1
+                else:
+                    stats["back_at"].append(time.time())
+                sockets[(board, role)] = ws
+                attempt = 0
+                state = {"sent": None}
+                pinger = asyncio.create_task(pings(ws, state))
+                try:
+                    async for raw in ws:
+                        message = json.loads(raw)
+                        holding = t_hold_start <= time.time() <= t_hold_end
+                        if message["type"] == "pong" and state["sent"]:
+                            if holding:
+                                stats["ping_ms"].append((time.monotonic() - state["sent"]) * 1000)
+                            state["sent"] = None
+                        elif message["type"] == "presence" and role == "tutor" and board in pending_push:
+                            sent, hidden = pending_push[board]
+                            if message["presence"]["student"]["hidden"] == hidden:
+                                if holding:
+                                    stats["push_ms"].append((time.monotonic() - sent) * 1000)
+                                del pending_push[board]
+                finally:
+                    pinger.cancel()
+                    sockets.pop((board, role), None)
+                if phase["name"] == "hold":
+                    stats["unexpected_closes"] += 1
+            except (TimeoutError, OSError, websockets.WebSocketException):
+                if phase["name"] == "hold" and attempt == 0:
+                    stats["unexpected_closes"] += 1
+            if phase["name"] == "done":
+                return
+            attempt += 1
+            await asyncio.sleep(random.uniform(0.05, 0.5) if phase["name"] == "storm" else min(5, attempt))
+
+    async def pings(ws, state):
+        await asyncio.sleep(random.uniform(0, PING_INTERVAL))  # phases spread, as real tabs' timers are
+        while True:
+            state["sent"] = time.monotonic()
+            await ws.send(json.dumps({"type": "ping"}))
+            await asyncio.sleep(PING_INTERVAL)
+
+    async def toggler():
+        hidden = {}
+        await asyncio.sleep(max(0, spec["hold_mid"] - time.time()))  # the first half measures CPU without pushes
+        while time.time() < t_hold_end:
+            await asyncio.sleep(random.expovariate(spec["push_rate"]) if spec["push_rate"] > 0 else 3600)
+            board = random.choice(pairs)["whiteboard"]
+            ws, tutor = sockets.get((board, "student")), sockets.get((board, "tutor"))
+            if ws is None or tutor is None or board in pending_push:
+                continue
+            hidden[board] = not hidden.get(board, False)
+            pending_push[board] = (time.monotonic(), hidden[board])
+            if t_hold_start <= time.time():
+                stats["toggles"] = stats.get("toggles", 0) + 1
+            await ws.send(json.dumps({"type": "visibility", "visibility": "hidden" if hidden[board] else "visible"}))
+
+    tasks = [
+        asyncio.create_task(participant(p["whiteboard"], role, p[role])) for p in pairs for role in ("tutor", "student")
+    ]
+    tasks.append(asyncio.create_task(toggler()))
+    await asyncio.sleep(max(0, t_hold_end - time.time()))
+    stats["held_at_end"] = len(sockets)
+    stats["unanswered_pushes"] = len(pending_push)
+    if storm:
+        phase["name"] = "storm"  # the parent kills the server now; every socket reconnects at once
+        deadline = time.time() + spec["storm_seconds"]
+        while time.time() < deadline and len(stats["back_at"]) < 2 * len(pairs):
+            await asyncio.sleep(0.2)
+        stats["storm_failed"] = 2 * len(pairs) - len(stats["back_at"])
+    phase["name"] = "done"
+    for ws in list(sockets.values()):
+        await ws.close(code=1000)
+    for task in tasks:
+        task.cancel()
+    return stats
+
+
+def percentile(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, storm: bool) -> dict:
+    server = Server(app, args, workdir / f"{label}.log").start()
+    idle_rss = server.rss_bytes()
+    open_allowance = 10 + len(boards) * 2 / 100  # seconds to open every socket before the hold starts
+    hold_start = time.time() + open_allowance
+    hold_until = hold_start + args.hold_seconds
+    chunks = [boards[i :: args.load_processes] for i in range(args.load_processes)]
+    procs = []
+    for index, chunk in enumerate(chunks):
+        spec = {
+            "url": f"ws://127.0.0.1:{server.port}",
+            "pairs": chunk,
+            "hold_start": hold_start,
+            "hold_mid": hold_start + args.hold_seconds / 2,
+            "hold_until": hold_until,
+            "storm": storm,
+            "storm_seconds": 90,
+            "push_rate": args.push_rate / args.load_processes,
+            "open_concurrency": args.open_concurrency,
+        }
+        spec_path, out_path = workdir / f"{label}-{index}.spec.json", workdir / f"{label}-{index}.out.json"
+        spec_path.write_text(json.dumps(spec))
+        procs.append(
+            (subprocess.Popen([PY, __file__, "--load-worker", str(spec_path), str(out_path)], cwd=ROOT), out_path)
+        )
+    time.sleep(max(0, hold_start - time.time()))
+    cpu_start, rss_held = server.cpu_seconds(), server.rss_bytes()
+    quiet_seconds = args.hold_seconds / 2 - 1
+    # PostgreSQL's idle backends publish their row counts up to 10 s late (PGSTAT_IDLE_INTERVAL): wait
+    # that long, so the opening's writes are not counted as the hold's (run 2026-12-02 at 3,000 showed 5.2).
+    time.sleep(11)
+    written_before = rows_written(args)
+    time.sleep(max(0, hold_start + quiet_seconds + 1 - time.time()))
+    cpu_quiet = server.cpu_seconds() - cpu_start  # pings and liveness only, no pushes
+    time.sleep(max(0, hold_until - time.time()))
+    cpu_end = server.cpu_seconds()
+    written_end = time.time()
+    time.sleep(11)  # the hold's last writes reach pg_stat (see above)
+    written = rows_written(args) - written_before
+    result = {
+        "label": label,
+        "cpu_cores": (cpu_end - cpu_start) / args.hold_seconds,
+        "rss_idle": idle_rss,
+        "rss_held": rss_held,
+    }
+    if storm:
+        killed_at = time.time()
+        server.kill()
+        for attempt in range(40):  # the killed server's 10,000 sockets may hold the port for a moment
+            try:
+                server.start(timeout=30)
+                break
+            except RuntimeError:
+                if attempt == 39:
+                    raise
+                time.sleep(0.5)
+        result["restarted_in"] = time.time() - killed_at
+        result["killed_at"] = killed_at
+    for proc, _ in procs:
+        try:
+            proc.wait(timeout=args.hold_seconds + 200)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    server.stop()
+    merged = {"connect_ms": [], "ping_ms": [], "push_ms": [], "back_at": []}
+    totals = {
+        "opened": 0,
+        "unexpected_closes": 0,
+        "held_at_end": 0,
+        "storm_failed": 0,
+        "unanswered_pushes": 0,
+        "toggles": 0,
+    }
+    for _, out_path in procs:
+        data = json.loads(out_path.read_text()) if out_path.exists() else {}
+        for key in merged:
+            merged[key] += data.get(key, [])
+        for key in totals:
+            totals[key] += data.get(key, 0)
+    participants = len(boards) * 2
+    result.update(totals)
+    result.update(
+        participants=participants,
+        connect_p99_ms=percentile(merged["connect_ms"], 0.99),
+        ping_p50_ms=percentile(merged["ping_ms"], 0.50),
+        ping_p99_ms=percentile(merged["ping_ms"], 0.99),
+        push_p50_ms=percentile(merged["push_ms"], 0.50),
+        push_p99_ms=percentile(merged["push_ms"], 0.99),
+        pushes=len(merged["push_ms"]),
+        cpu_us_per_socket_second=cpu_quiet / max(1, totals["held_at_end"]) / (args.hold_seconds / 2) * 1e6,
+        kb_per_socket=(rss_held - idle_rss) / max(1, totals["held_at_end"]) / 1024,
+        rows_per_participant_minute=written / participants / ((written_end - hold_start - 11) / 60),
+        # A visibility change writes its connection row and its whiteboard row (the locked path), at either door.
+        liveness_rows_per_participant_minute=max(0, written - 2 * totals["toggles"])
+        / participants
+        / ((written_end - hold_start - 11) / 60),
+    )
+    if storm and merged["back_at"]:
+        result["storm_all_back_s"] = max(merged["back_at"]) - result["killed_at"]
+        result["storm_p50_back_s"] = statistics.median(merged["back_at"]) - result["killed_at"]
+    return result
+
+
+def http_figure(args, workdir: Path) -> dict:
+    out = workdir / "http.json"
+    participants = min(args.participants, 3000)
+    command = [
+        PY,
+        str(ROOT / "bench" / "heartbeat_bench.py"),
+        "--participants",
+        str(participants),
+        "--target-participants",
+        str(participants),
+        "--open-seconds",
+        "12",
+        "--closed-seconds",
+        "8",
+        "--rounds",
+        "1",
+        "--compare",
+        "",
+        "--capacity-fractions",
+        "0.6,0.75,0.9",
+        "--capacity-seconds",
+        "8",
+        "--skip-read-side",
+        "--db-name",
+        f"{args.db_name}_http",
+        "--json",
+        str(out),
+    ]
+    subprocess.run(command, cwd=ROOT, timeout=900, check=False, stdout=subprocess.DEVNULL)
+    summary = json.loads(out.read_text()).get("summary", {}) if out.exists() else {}
+    return summary
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.load_worker:
+        spec = json.loads(Path(args.load_worker[0]).read_text())
+        Path(args.load_worker[1]).write_text(json.dumps(asyncio.run(load_worker(spec))))
+        return 0
+    workdir = Path("/tmp") / f"ws_bench_{os.getpid()}"
+    workdir.mkdir()
+    print(
+        f"ws_bench: {args.participants:,} participants, uvicorn --workers {args.workers}, "
+        f"{args.load_processes} load processes, hold {args.hold_seconds:.0f} s, {args.push_rate}/s pushes; logs in {workdir}"
+    )
+    boards = prepare_database(args)
+    rows = []
+    if not args.no_echo:
+        rows.append(run_phase("bench.echo_asgi:application", "echo floor", boards, args, workdir, storm=False))
+    rows.append(run_phase("config.asgi:application", "presence", boards, args, workdir, storm=not args.no_storm))
+    presence = rows[-1]
+    presence["false_absences"] = false_absences(args)
+    http = {} if args.no_http else http_figure(args, workdir)
+
+    print(f"\n{'':28}" + "".join(f"{r['label']:>16}" for r in rows))
+    for key, fmt in [
+        ("participants", "{:,.0f}"),
+        ("held_at_end", "{:,.0f}"),
+        ("unexpected_closes", "{:,.0f}"),
+        ("connect_p99_ms", "{:.0f}"),
+        ("ping_p50_ms", "{:.1f}"),
+        ("ping_p99_ms", "{:.1f}"),
+        ("pushes", "{:,.0f}"),
+        ("push_p50_ms", "{:.1f}"),
+        ("push_p99_ms", "{:.1f}"),
+        ("unanswered_pushes", "{:,.0f}"),
+        ("cpu_cores", "{:.2f}"),
+        ("cpu_us_per_socket_second", "{:.1f}"),
+        ("kb_per_socket", "{:.1f}"),
+        ("rows_per_participant_minute", "{:.2f}"),
+        ("liveness_rows_per_participant_minute", "{:.2f}"),
+    ]:
+        print(f"  {key:26}" + "".join(f"{fmt.format(r.get(key, float('nan'))):>16}" for r in rows))
+    print("\nTargets (issue 13):")
+    carried = http.get("carried_participants") or (http.get("heartbeat_per_second", 0) * PING_INTERVAL)
+    held = presence["held_at_end"]
+    if carried:
+        print(
+            f"  sockets held vs HTTP carried     {held:,} vs {carried:,.0f} = {held / carried:.2f}x   target >= 2x   "
+            f"{'PASS' if held >= 2 * carried else 'FAIL'}   (HTTP: heartbeat_bench, same run, p99 < 100 ms)"
+        )
+    print(
+        f"  push p99                         {presence['push_p99_ms']:.0f} ms   target < 250 ms   "
+        f"{'PASS' if presence['push_p99_ms'] < 250 else 'FAIL'}"
+    )
+    print(
+        f"  false disconnects                {presence['unexpected_closes']}   target 0   "
+        f"{'PASS' if presence['unexpected_closes'] == 0 else 'FAIL'}"
+    )
+    if not args.no_echo:
+        ratio = presence["cpu_us_per_socket_second"] / rows[0]["cpu_us_per_socket_second"]
+        print(
+            f"  CPU per socket vs echo floor     {ratio:.2f}x   target <= 1.30x   {'PASS' if ratio <= 1.3 else 'FAIL'}"
+        )
+    liveness = presence["liveness_rows_per_participant_minute"]
+    print(
+        f"  DB rows per participant-minute   WebSocket {liveness:.2f} for liveness (batched: one UPDATE per node "
+        f"and 500 sockets); HTTP 4.00 (a heartbeat every 15 s, one row and one statement each)   "
+        f"{'PASS' if liveness <= 4 else 'FAIL'}"
+    )
+    if "storm_all_back_s" in presence:
+        ok = presence["storm_all_back_s"] <= TIMEOUT_VISIBLE and presence["storm_failed"] == 0
+        print(
+            f"  reconnect storm ({presence['participants']:,})         all back in {presence['storm_all_back_s']:.1f} s "
+            f"(median {presence['storm_p50_back_s']:.1f} s, server restart {presence['restarted_in']:.1f} s, "
+            f"{presence['storm_failed']} not back)   target <= {TIMEOUT_VISIBLE} s   {'PASS' if ok else 'FAIL'}"
+        )
+    print(
+        f"  false absences after the storm   {presence['false_absences']}   target 0   "
+        f"{'PASS' if presence['false_absences'] == 0 else 'FAIL'}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "http": http}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

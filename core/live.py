@@ -1,0 +1,39 @@
+"""Pushing to WebSocket groups from synchronous code (services' on-commit hooks, jobs, admin).
+
+A push is a hint that something changed, never the record: a failure (Redis down) is logged and
+swallowed, so it can never undo or fail the change that was already committed. Pages and the
+whiteboard read the full state again whenever their socket (re)opens.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+def group_send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        logger.debug("push to %s: %s", group, message.get("type"))
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        logger.warning("push to %s failed", group, exc_info=True)
+
+
+def in_db_thread(func):
+    """`func` (synchronous, touching the database) as a coroutine run in a pool thread.
+
+    Channels' `database_sync_to_async` runs every call of a process in one thread, so one slow query
+    holds up every socket of the process; here calls run side by side (each pool thread keeps its own
+    database connection), which is what lets a node take a reconnect storm. Old connections are
+    closed around each call, as Channels does.
+    """
+    from channels.db import DatabaseSyncToAsync
+    from django.conf import settings
+
+    # Tests turn the pool off: its threads' connections would outlive each test's database.
+    return DatabaseSyncToAsync(func, thread_sensitive=not settings.WEBSOCKET["DB_THREAD_POOL"])

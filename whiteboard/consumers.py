@@ -1,0 +1,224 @@
+"""The presence socket, `ws/whiteboard/sessions/{id}/`: one more door onto whiteboard/services.py and sockets.py.
+
+Open = `presence_connect`, a clean close = `presence_disconnect`, a visibility message = a heartbeat
+with the new visibility (the locked path, at once), pings = liveness kept in memory and written in
+batches by the node (whiteboard/liveness.py). A socket that drops without a clean close (network
+gone, node restarting) is not disconnected: its connection lapses at its last signal, as an HTTP tab's
+does, so a reconnect within the timeout (to any node) continues the same stretch of presence.
+Messages and close codes: whiteboard/live.py.
+"""
+
+import json
+import time
+import uuid
+from collections import deque
+from datetime import timedelta
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.services import token_user
+from core.errors import DomainError
+from core.live import in_db_thread
+from whiteboard import liveness, services, sockets
+from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
+from whiteboard.models import VISIBILITIES, Visibility
+from whiteboard.selectors import presence_summary
+
+# Close codes a client sends when it leaves on purpose (1005: a close frame without a code).
+CLEAN_CLOSE = frozenset({1000, 1001, 1005})
+
+
+class PresenceConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.whiteboard_id = int(self.scope["url_route"]["kwargs"]["whiteboard_id"])
+        self.user = None
+        self.connection_id: uuid.UUID | None = None
+        self.role = None
+        self.closing = False
+        self.silent = False
+        self.in_group = False
+        self.last_signal_at = None
+        self.recent = deque()  # monotonic times of recent messages, for the rate limit
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        asked = (query.get("visibility") or [Visibility.VISIBLE])[0]
+        self.visibility = asked if asked in VISIBILITIES else Visibility.VISIBLE
+        self.node = liveness.node()
+        await self.accept()
+        user = self.scope.get("user")
+        if self.scope.get("origin") == "browser" and user is not None and user.is_authenticated:
+            await self._open_presence(user)
+        else:
+            self.auth_deadline = timezone.now() + timedelta(seconds=settings.WEBSOCKET["AUTH_TIMEOUT"])
+            self.node.await_auth(self)
+
+    # --- client messages ----------------------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.closing:
+            return
+        if not self._within_rate():
+            return await self.refuse(4429, "throttled", "Too many messages.")
+        message = _parse(text_data)
+        if message is None:
+            return await self.refuse(4400, "malformed", 'Send JSON objects with a known "type".')
+        kind = message["type"]
+        if self.user is None:
+            if kind != "auth":
+                return await self.refuse(4401, "not_authenticated", 'The first message must be {"type": "auth", ...}.')
+            self.node.waiting_for_auth.discard(self)
+            visibility = message.get("visibility", self.visibility)
+            if visibility not in VISIBILITIES:
+                return await self.refuse(4400, "malformed", "visibility must be visible or hidden.")
+            self.visibility = visibility
+            return await self._open_presence(None, token=message.get("token"))
+        if self.connection_id is None:
+            return
+        if kind == "ping":
+            self._signal()
+            await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
+        elif kind == "visibility":
+            visibility = message.get("visibility")
+            if visibility not in VISIBILITIES:
+                return await self.refuse(4400, "malformed", "visibility must be visible or hidden.")
+            if visibility == self.visibility:
+                self._signal()
+            else:
+                await self._change_visibility(visibility)
+        else:
+            await self.refuse(4400, "malformed", f"Unknown message type {kind!r}.")
+
+    def _within_rate(self) -> bool:
+        now = time.monotonic()
+        window = settings.WEBSOCKET["MESSAGE_WINDOW"]
+        while self.recent and now - self.recent[0] > window:
+            self.recent.popleft()
+        self.recent.append(now)
+        return len(self.recent) <= settings.WEBSOCKET["MAX_MESSAGES"]
+
+    def _signal(self) -> None:
+        self.last_signal_at = timezone.now()
+        self.node.note(
+            sockets.LivenessSignal(
+                self.whiteboard_id, self.user.pk, self.connection_id, self.last_signal_at, self.visibility
+            )
+        )
+
+    async def _change_visibility(self, visibility: str) -> None:
+        now = timezone.now()
+        self.node.forget(self.connection_id)  # the locked write below covers the pending signal
+        try:
+            await in_db_thread(services.presence_heartbeat)(
+                whiteboard_id=self.whiteboard_id,
+                user=self.user,
+                connection_id=self.connection_id,
+                visibility=visibility,
+                now=now,
+            )
+        except DomainError as error:
+            if error.code in DOMAIN_CLOSE_CODES:
+                return await self.refuse(DOMAIN_CLOSE_CODES[error.code], error.code, error.message)
+            return await self.connection_lost()  # closed by the server meanwhile: a fresh connection
+        self.visibility, self.last_signal_at = visibility, now
+
+    # --- presence open / close ----------------------------------------------------------------------
+    async def _open_presence(self, user, *, token: str | None = None) -> None:
+        """Authenticate (by token, when no session did), check, connect and read who is here: one
+        trip to a database thread, so an opening socket costs one hop, not four."""
+        try:
+            user, result, summary = await in_db_thread(self._open_in_thread)(user, token)
+        except DomainError as error:
+            code = 4401 if error.code == "bad_token" else DOMAIN_CLOSE_CODES.get(error.code, 4400)
+            return await self.refuse(code, error.code, error.message)
+        self.user, self.role, self.connection_id = user, result.role, result.connection_id
+        self.last_signal_at = timezone.now()
+        self.node.register(self)
+        await self.channel_layer.group_add(whiteboard_group(self.whiteboard_id), self.channel_name)
+        self.in_group = True
+        await self.send(
+            text_data=json.dumps(
+                {
+                    "type": "welcome",
+                    "connection_id": str(result.connection_id),
+                    "role": result.role,
+                    "heartbeat_interval": result.heartbeat_interval,
+                    "timeout_seconds": result.timeout_seconds,
+                    "presence": summary,
+                }
+            )
+        )
+
+    def _open_in_thread(self, user, token):
+        if user is None:
+            user = token_user(key=token)
+            if user is None:
+                raise DomainError("Invalid or revoked token.", "bad_token")
+        # TODO(lead): h15 moves this check into presence_connect; then drop this call.
+        sockets.presence_window_check(whiteboard_id=self.whiteboard_id, user=user)
+        result = services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
+        return user, result, presence_summary(whiteboard_id=self.whiteboard_id)
+
+    async def connection_lost(self) -> None:
+        """The server closed this socket's connection (it lapsed, e.g. while the database was away):
+        record presence again under a new connection, as the HTTP tracker does after a 409."""
+        self.node.unregister(self)
+        self.connection_id = None
+        await self._open_presence(self.user)
+
+    async def went_silent(self) -> None:
+        """Nothing heard within the timeout: close; the connection lapses at its last signal (written now)."""
+        self.silent = True
+        self.node.unregister(self)
+        await self.node.flush()
+        await self.refuse(4000, "silent", "Nothing heard within the presence timeout; connect again.")
+
+    async def refuse(self, code: int, error: str, detail: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.node.waiting_for_auth.discard(self)
+        if code in (4400, 4429) and self.connection_id is not None:
+            await self._disconnect_presence()  # the client was there until now; it gets no more say
+        await self.send(text_data=json.dumps({"type": "error", "code": error, "detail": detail}))
+        await self.close(code=code)
+
+    async def disconnect(self, code):
+        self.node.unregister(self)
+        if self.in_group:
+            await self.channel_layer.group_discard(whiteboard_group(self.whiteboard_id), self.channel_name)
+            self.in_group = False
+        if self.connection_id is None or self.silent:
+            return
+        if code in CLEAN_CLOSE:
+            await self._disconnect_presence()
+        # Otherwise (network gone, server restarting: 1006, 1011, 1012): the last signal stays pending
+        # and is written with the node's batch; the connection lapses there unless the client comes back.
+
+    async def _disconnect_presence(self) -> None:
+        connection_id, self.connection_id = self.connection_id, None
+        self.node.forget(connection_id)
+        await in_db_thread(services.presence_disconnect)(
+            whiteboard_id=self.whiteboard_id, user=self.user, connection_id=connection_id
+        )
+
+    # --- group messages -----------------------------------------------------------------------------
+    async def presence_changed(self, event):
+        if not self.closing:
+            await self.send(text_data=json.dumps({"type": "presence", "presence": event["presence"]}))
+
+
+assert PRESENCE_CHANGED.replace(".", "_") == PresenceConsumer.presence_changed.__name__
+
+
+def _parse(text: str | None) -> dict | None:
+    """A JSON object with a string "type", or None (malformed: 4400)."""
+    if text is None or len(text) > 4096:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if type(message) is not dict or type(message.get("type")) is not str:
+        return None
+    return message

@@ -1,0 +1,127 @@
+"""Service functions only the presence socket needs (issue 13): its batched liveness and the join window.
+
+The consumer (whiteboard/consumers.py) and the node's loop (whiteboard/liveness.py) are doors and
+plumbing; what a batch of pings means for presence is decided here, on top of the presence rules in
+`whiteboard.services` (a signal that needs the locked path takes `presence_heartbeat`); the batch's
+SQL is `fastpath.write_liveness`.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from django.utils import timezone
+
+from core.errors import DomainError
+from whiteboard import fastpath
+from whiteboard.models import Connection, Visibility
+from whiteboard.presence import PresenceSettings, presence_window
+from whiteboard.selectors import whiteboard_for_user
+from whiteboard.services import presence_heartbeat
+
+BATCH_SIZE = 500  # signals per read and UPDATE
+
+
+@dataclass(frozen=True)
+class LivenessSignal:
+    """The last signal (ping) a node heard on one socket, kept in memory until the node's next batch write."""
+
+    whiteboard_id: int
+    user_id: int
+    connection_id: uuid.UUID
+    at: datetime
+    visibility: str
+
+
+def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
+    """Write a node's batch of liveness signals: each as the heartbeat fast path would have, at its own time.
+
+    A socket's pings change nothing but time, so a node keeps only each socket's last one and writes
+    them all every WEBSOCKET["FLUSH_INTERVAL"] s (one read and one UPDATE per 500 sockets) instead of
+    one statement per ping. Each signal moves its connection's `last_signal_at` and `expires_at` to
+    the signal's own time, never the time of writing, and only forwards; presence is then folded from
+    the connections exactly as for fast-path heartbeats (`presence.fold_tail`). A signal is skipped when
+    a later one (a visibility change, a disconnect) is already written. A hidden socket's signal while
+    the participant has a visible connection open takes the locked path (`presence_heartbeat`), like a
+    fast-path heartbeat would, so hidden time stays exact.
+
+    Unlike an HTTP heartbeat, a signal renews a connection whose `expires_at` has passed if it is still
+    open: the node heard every ping of that socket (it closes a silent one itself, whiteboard/liveness.py),
+    so the chain of signals was unbroken; the database only had not been told yet. With FLUSH_INTERVAL
+    ≤ 15 s and pings every 15 s this never happens anyway (written expiry = last written signal + 45 s).
+
+    Returns the ids of connections that can no longer be renewed (closed meanwhile, e.g. swept while the
+    database was away): their sockets must connect again. A node that dies loses at most its unwritten batch: its
+    participants' presence then ends at the last signal written, at most one interval early.
+    """
+    conf = PresenceSettings.current()
+    lost: set[uuid.UUID] = set()
+    signals = sorted(signals, key=lambda s: s.at)
+    for start in range(0, len(signals), BATCH_SIZE):
+        chunk = {s.connection_id: s for s in signals[start : start + BATCH_SIZE]}
+        rows = {
+            c.connection_id: c
+            for c in Connection.objects.filter(connection_id__in=list(chunk), closed_at__isnull=True).only(
+                "pk", "connection_id", "whiteboard_id", "role", "user_id", "visibility", "expires_at", "last_signal_at"
+            )
+        }
+        lost.update(cid for cid in chunk if cid not in rows)
+        hidden = [s for cid, s in chunk.items() if cid in rows and s.visibility == Visibility.HIDDEN]
+        seen_visible = set()
+        if hidden:
+            seen_visible = set(
+                Connection.objects.filter(
+                    whiteboard_id__in={s.whiteboard_id for s in hidden},
+                    closed_at__isnull=True,
+                    visibility=Visibility.VISIBLE,
+                ).values_list("whiteboard_id", "role")
+            )
+        renew: list[tuple[Connection, LivenessSignal]] = []
+        for cid, row in rows.items():
+            signal = chunk[cid]
+            if row.user_id != signal.user_id or row.whiteboard_id != signal.whiteboard_id:
+                lost.add(cid)
+            elif signal.at <= row.last_signal_at or signal.visibility != row.visibility:
+                continue  # a later write (visibility change, locked heartbeat) already covers it
+            elif signal.visibility == Visibility.HIDDEN and (row.whiteboard_id, row.role) in seen_visible:
+                user = get_user_model()(pk=signal.user_id)  # the locked path reads only its pk
+                try:
+                    presence_heartbeat(
+                        whiteboard_id=signal.whiteboard_id,
+                        user=user,
+                        connection_id=cid,
+                        visibility=signal.visibility,
+                        now=signal.at,
+                    )
+                except DomainError:
+                    lost.add(cid)
+            else:
+                renew.append((row, signal))
+        if renew:
+            fastpath.write_liveness([(row.pk, s.at, s.at + conf.timeout(s.visibility)) for row, s in renew])
+    return lost
+
+
+def presence_window_check(*, whiteboard_id: int, user, now: datetime | None = None) -> None:
+    """Raise `outside_presence_window` (with opens_at/closes_at) unless now is inside the session's window.
+
+    TODO(lead): helper h15 adds this very check to `presence_connect` (DomainError code
+    "outside_presence_window"); once merged, drop this function and its call in whiteboard/consumers.py.
+    A whiteboard the user is not part of is `not_found`, as everywhere (staff too: opening it records presence).
+    """
+    now = now or timezone.now()
+    try:
+        whiteboard = whiteboard_for_user(user=user, whiteboard_id=whiteboard_id, staff_may_read=False)
+    except Http404:
+        raise DomainError("No whiteboard session with this id.", "not_found") from None
+    session = whiteboard.tutoring_session
+    window = presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end)
+    if not window.contains(now):
+        error = DomainError(
+            f"The whiteboard records presence from {window.opens_at.isoformat()} to {window.closes_at.isoformat()}.",
+            "outside_presence_window",
+        )
+        error.opens_at, error.closes_at = window.opens_at, window.closes_at
+        raise error
