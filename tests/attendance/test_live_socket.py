@@ -112,8 +112,9 @@ def test_cards_for_the_student_page_and_the_dashboard(started, tutor, student):
 
     card, live_card = run(scenario)
     assert card["type"] == "card" and "Join whiteboard" in card["html"]
-    assert 'data-testid="live-marker"' not in card["html"]
-    assert 'data-testid="live-marker"' in live_card["html"] and "student" in live_card["html"]
+    assert "Not joined yet" in card["html"]
+    # While it runs undecided, a card says per participant what the whiteboard shows (attendance.display).
+    assert 'data-testid="live-student"' in live_card["html"] and "On the whiteboard" in live_card["html"]
 
 
 @pytest.mark.parametrize(
