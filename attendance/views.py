@@ -340,7 +340,8 @@ def live_fragments(request):
     messages_ = live_messages(user=request.user, view=view, session_ids=ids)
     if messages_ is None:
         return JsonResponse(error_body("not_found", "No such session."), status=404)
-    return JsonResponse({"messages": messages_})
+    # The server's time, for the page's "refreshed at" stamp: the browser's clock is not read.
+    return JsonResponse({"messages": messages_, "server_time": timezone.now().isoformat()})
 
 
 @require_POST

@@ -154,8 +154,6 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             user = token_user(key=token)
             if user is None:
                 raise DomainError("Invalid or revoked token.", "bad_token")
-        # TODO(lead): h15 moves this check into presence_connect; then drop this call.
-        sockets.presence_window_check(whiteboard_id=self.whiteboard_id, user=user)
         result = services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
         return user, result, presence_summary(whiteboard_id=self.whiteboard_id)
 

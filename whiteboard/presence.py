@@ -51,13 +51,13 @@ def presence_window(*, scheduled_start: datetime, scheduled_end: datetime) -> Pr
     return PresenceWindow(scheduled_start - margin, scheduled_end + margin)
 
 
-def presence_window_check(*, scheduled_start: datetime, scheduled_end: datetime, now: datetime) -> None:
-    """Raise `outside_presence_window` (with `opens_at` and `closes_at`) unless `now` is inside the window.
+def presence_window_check(*, session, now: datetime) -> None:
+    """Raise `outside_presence_window` (with `opens_at` and `closes_at`) unless `now` is inside `session`'s window.
 
     Every presence door calls it before recording a connection: the HTTP connect answers 409 with
     the window in its body, the WebSocket closes with 4408.
     """
-    window = presence_window(scheduled_start=scheduled_start, scheduled_end=scheduled_end)
+    window = presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end)
     if window.contains(now):
         return
     when = "opens" if now < window.opens_at else "closed"

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.http import Http404
-from django.utils import timezone
 
 from core.errors import DomainError
 from whiteboard import fastpath
 from whiteboard.models import Connection, Visibility
-from whiteboard.presence import PresenceSettings, presence_window
-from whiteboard.selectors import whiteboard_for_user
+from whiteboard.presence import PresenceSettings
 from whiteboard.services import presence_heartbeat
 
 BATCH_SIZE = 500  # signals per read and UPDATE
@@ -102,26 +99,3 @@ def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
         if renew:
             fastpath.write_liveness([(row.pk, s.at, s.at + conf.timeout(s.visibility)) for row, s in renew])
     return lost
-
-
-def presence_window_check(*, whiteboard_id: int, user, now: datetime | None = None) -> None:
-    """Raise `outside_presence_window` (with opens_at/closes_at) unless now is inside the session's window.
-
-    TODO(lead): helper h15 adds this very check to `presence_connect` (DomainError code
-    "outside_presence_window"); once merged, drop this function and its call in whiteboard/consumers.py.
-    A whiteboard the user is not part of is `not_found`, as everywhere (staff too: opening it records presence).
-    """
-    now = now or timezone.now()
-    try:
-        whiteboard = whiteboard_for_user(user=user, whiteboard_id=whiteboard_id, staff_may_read=False)
-    except Http404:
-        raise DomainError("No whiteboard session with this id.", "not_found") from None
-    session = whiteboard.tutoring_session
-    window = presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end)
-    if not window.contains(now):
-        error = DomainError(
-            f"The whiteboard records presence from {window.opens_at.isoformat()} to {window.closes_at.isoformat()}.",
-            "outside_presence_window",
-        )
-        error.opens_at, error.closes_at = window.opens_at, window.closes_at
-        raise error

@@ -27,6 +27,15 @@
     status.textContent = text;
   }
 
+  // A server time on the 24-hour clock, in the viewer's zone (the page names it), like every time the app shows.
+  function clock(iso) {
+    const zoned = document.querySelector("[data-time-zone]");
+    return new Date(iso).toLocaleTimeString("en-GB", {
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+      timeZone: (zoned && zoned.dataset.timeZone) || undefined,
+    });
+  }
+
   function apply(message) {
     if (message.type === "session") {
       for (const [name, html] of Object.entries(message.fragments)) {
@@ -49,8 +58,9 @@
       const url = `${root.dataset.liveFallback}?view=${view}&sessions=${ids.join(",")}`;
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (!response.ok) return say("polling", `no live connection; could not refresh (${response.status})`);
-      (await response.json()).messages.forEach(apply);
-      say("polling", `no live connection: refreshing every ${POLL_MS / 1000} s · ${new Date().toLocaleTimeString()}`);
+      const body = await response.json();
+      body.messages.forEach(apply);
+      say("polling", `no live connection: refreshing every ${POLL_MS / 1000} s · ${clock(body.server_time)}`);
     } catch (error) {
       say("offline", "offline: retrying");
     }

@@ -64,6 +64,7 @@
   if (windowState !== "open") {
     setBadge(selfBadge, "closed", windowState === "before" ? "Opens later" : "Closed");
     if (board.dataset.opensIn) setTimeout(() => location.reload(), (Number(board.dataset.opensIn) + 1) * 1000);
+    refreshOther(); // who else is here, once: nothing is pushed to a page that records no presence
   }
   const tracker = windowState !== "open" ? null : window.AttendanceTracker.start({
     whiteboardId: board.dataset.whiteboardId,
