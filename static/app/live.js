@@ -36,11 +36,18 @@
     });
   }
 
+  const lastHtml = new Map(); // fragment name -> the HTML the server last sent for it
+
   function apply(message) {
     if (message.type === "session") {
       for (const [name, html] of Object.entries(message.fragments)) {
+        // Compared with what the server sent last, not with innerHTML (the browser re-serialises it, so
+        // that would always differ): an unchanged part is left alone, its elements and focus kept.
         const part = document.querySelector(`[data-live-fragment="${name}"]`);
-        if (part && part.innerHTML !== html) part.innerHTML = html;
+        if (part && lastHtml.get(name) !== html) {
+          part.innerHTML = html;
+          lastHtml.set(name, html);
+        }
       }
       const current = document.querySelector('[data-live-fragment="current"]');
       if (current) current.classList.toggle("is-assumed", message.data.assumed);

@@ -1,6 +1,7 @@
 """The tutor's dashboard and session page in a real browser (issue #4)."""
 
 import itertools
+import re
 from datetime import timedelta
 
 import pytest
@@ -117,6 +118,8 @@ def test_a_long_unbroken_note_wraps_and_the_timeline_fits_with_readable_uncut_la
     page = new_page(tutor, viewport=viewport)
     page.goto(reverse("attendance:session", args=[ended_session.pk]))
     expect(page.get_by_test_id("history")).to_contain_text("xxxx")
+    # Measured once the live parts have had their first refresh (which replaces them), not during it.
+    expect(page.locator("#live-updated")).to_have_attribute("data-state", re.compile("^(polling|live)$"))
 
     assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     timeline = page.get_by_test_id("timeline")
