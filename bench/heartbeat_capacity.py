@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.lib import cli, database, load, machine, population, report
+from bench.lib import cli, database, load, population, report
 from bench.lib.server import ServerConfig, server_env
 
 TARGET_PARTICIPANTS = 3_000
@@ -127,17 +127,8 @@ def summary(rows: list[dict], args, facts: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    facts = machine.facts(args.pg)
-    report.print_machine(facts)
-    report.warn_busy(machine.background_load(), facts["cores"])
     t0 = time.perf_counter()
-    db_url = database.prepare(args)
-    participants = population.participants(args.participants)
-    database.close_connections()
-    print(
-        f"Database {args.db_name}: migrated, {len(participants):,} participants "
-        f"({len(participants) // 2:,} sessions with whiteboards and tokens) in {time.perf_counter() - t0:.1f} s"
-    )
+    facts, db_url, participants = population.prepare_heartbeat_bench(args)
 
     def phases(bench: load.Bench) -> None:
         bench.connect_all(concurrency=args.concurrency)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 from datetime import timedelta
 
 HIDDEN_SHARE = 10  # one participant in this many beats from a hidden tab
@@ -175,3 +176,22 @@ def dashboard_tutors(counts: list[int]) -> dict[int, object]:
         )
         tutors[count] = tutor
     return tutors
+
+
+def prepare_heartbeat_bench(args) -> tuple[dict, str, list]:
+    """What every heartbeat bench starts with: the machine's facts (printed, with a warning when it is
+    busy), a migrated database and `args.participants` participants; returns (facts, db_url, participants)."""
+    from bench.lib import database, machine, report
+
+    facts = machine.facts(args.pg)
+    report.print_machine(facts)
+    report.warn_busy(machine.background_load(), facts["cores"])
+    t0 = time.perf_counter()
+    db_url = database.prepare(args)
+    made = participants(args.participants)
+    database.close_connections()
+    print(
+        f"Database {args.db_name}: migrated, {len(made):,} participants "
+        f"({len(made) // 2:,} sessions with whiteboards and tokens) in {time.perf_counter() - t0:.1f} s"
+    )
+    return facts, db_url, made
