@@ -251,6 +251,10 @@ def _read(start: datetime, end: datetime, evidence: Evidence, now: datetime) -> 
     # Spans entirely outside the window say nothing about lateness or leaving early,
     # so those are measured from the spans that reach into the window.
     inside = [s for s in evidence.spans if s.end > start and s.start < window_end]
+    if not inside and evidence.connected_now and not final:
+        # Connected this very moment: the open span has no length yet, but they are here, so they
+        # have joined (a page pushed at connect shows it, not a second later when time has accrued).
+        inside = [s for s in evidence.spans[-1:] if start <= s.start <= window_end]
     late_by = _minutes(inside[0].start - start) if inside else 0.0
     left_by = _minutes(end - max(s.end for s in inside)) if inside else 0.0
     # Leaving early is only known once the session is over and they are not back.
@@ -274,7 +278,7 @@ def _read(start: datetime, end: datetime, evidence: Evidence, now: datetime) -> 
         timeouts=max(0, evidence.timeouts),
         window_minutes=window_seconds / 60,
         presence_minutes=active / 60,
-        joined_in_window=bool(inside) and active > 0,
+        joined_in_window=bool(inside) and (active > 0 or evidence.connected_now),
         ever_joined=bool(evidence.spans),
         late_by=late_by,
         left_before_end_by=left_by,

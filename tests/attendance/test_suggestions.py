@@ -220,6 +220,18 @@ def test_running_session_is_provisional_and_never_left_early():
     assert session.final is False
 
 
+def test_someone_who_connected_this_moment_has_joined():
+    # The page pushed at connect must already show them joined: their span has no length yet.
+    now = at(2)
+    just_now = suggest(evidence(span(2, 2), connected_now=True), now=now)
+    assert just_now.status == "present"
+    assert just_now.metrics.minutes_late == 2
+    late = suggest(evidence(span(12, 12), connected_now=True), now=at(12))
+    assert late.status == "late"
+    # A zero-length span of someone who has gone again is no evidence of joining.
+    assert suggest(evidence(span(2, 2)), now=now).status == "unknown"
+
+
 def test_running_session_absent_only_once_elapsed_window_is_long_enough():
     assert suggest(evidence(), now=at(3)).status not in {"absent", "late"}
     assert suggest(evidence(), now=at(20)).status == "absent"
