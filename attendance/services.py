@@ -78,7 +78,14 @@ def participant_evidence(
 def attendance_suggest(
     *, session: TutoringSession, now: datetime | None = None, open_connections: list | None = None
 ) -> SessionSuggestion:
-    """What the evidence says about both participants' attendance, as of `now`."""
+    """What the evidence says about both participants' attendance, as of `now`.
+
+    Once raw presence detail is removed (attendance/retention.py), the suggestion kept then: what is
+    left could no longer say what the whole evidence said.
+    """
+    kept = session.whiteboard is not None and (session.whiteboard.presence_kept or {}).get("suggestion")
+    if kept:
+        return SessionSuggestion.from_dict(kept)
     now = now or timezone.now()
     evidence = participant_evidence(session, now=now, open_connections=open_connections)
     return suggest_session(
