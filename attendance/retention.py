@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from attendance.labels import person_name
 from attendance.models import PresenceErasure, TutoringSession
 from attendance.services import attendance_suggest
 from core.errors import DomainError
@@ -170,3 +171,58 @@ def presence_detail_erase(*, person, by, reason: str, now: datetime | None = Non
             session_ids=session_ids,
             counts={**dict(sorted(removed.items())), "sessions": len(session_ids), "left_open": left_open},
         )
+
+
+# --- what pages show of removals ---------------------------------------------------------------------
+
+
+ROLE_WORDS = {Role.TUTOR: "the tutor", Role.STUDENT: "the student"}
+
+
+def _period(days: int | None) -> str:
+    if not days:
+        return "the retention period"
+    months = round(days / 30.4375)
+    return f"{months} months" if days >= 60 else f"{days} days"
+
+
+def presence_removals(*, whiteboard: WhiteboardSession | None) -> list[dict]:
+    """Each removal of raw detail from the whiteboard, newest first, in words: `at`, `because`, `text`.
+
+    The session page lists them beside the history ("Presence detail of the student erased on
+    request by Ann Admin") and says above the timeline why it is gone.
+    """
+    kept = (whiteboard and whiteboard.presence_kept) or {}
+    groups: dict[tuple, list[str]] = {}
+    for role in Role.values:
+        if removal := kept.get(role):
+            groups.setdefault((removal["removed_at"], removal["because"], removal.get("erasure")), []).append(role)
+    keys = [key for _, _, key in groups if key]
+    erasures = {str(e.key): e for e in PresenceErasure.objects.filter(key__in=keys).select_related("erased_by")}
+    entries = []
+    for (at, because, key), roles in groups.items():
+        whose = " and ".join(ROLE_WORDS[role] for role in roles)
+        if because == ERASURE:
+            erasure = erasures.get(key)
+            by = person_name(erasure.erased_by) if erasure else "an admin"
+            text = f"Presence detail of {whose} erased on request by {by}"
+        else:
+            days = kept[roles[0]].get("retention_days")
+            text = f"Presence detail of {whose} removed after {_period(days)} (retention)"
+        entries.append({"at": datetime.fromisoformat(at), "because": because, "roles": roles, "text": text})
+    return sorted(entries, key=lambda entry: entry["at"], reverse=True)
+
+
+def spans_still_held(snapshot: dict) -> dict[str, list[dict]]:
+    """The timeline's lanes: each participant whose detail is still held (a removed one would read as absent)."""
+    return {role.capitalize(): status.spans for role, status in snapshot.items() if status.detail_removed is None}
+
+
+def history_with_removals(history: list[dict], removals: list[dict]) -> list[dict]:
+    """The history entries (newest first) with the removals placed among them by time, as `{"removal": ...}`."""
+    merged, pending = [], list(removals)
+    for entry in history:
+        while pending and pending[0]["at"] >= entry["change"].changed_at:
+            merged.append({"removal": pending.pop(0)})
+        merged.append(entry)
+    return merged + [{"removal": removal} for removal in pending]

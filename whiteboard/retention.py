@@ -112,7 +112,9 @@ def detail_remove(
         kept["suggestion"] = suggestion
         kept["suggested_at"] = now.isoformat()
     snapshot = presence_snapshot(whiteboard=whiteboard, now=now, open_connections=[])
-    counts = {kind.name: sum(kind.remove(rows) for rows in _kind_rows(kind, whiteboard, roles)) for kind in RAW_DETAIL_KINDS}
+    counts = {
+        kind.name: sum(kind.remove(rows) for rows in _kind_rows(kind, whiteboard, roles)) for kind in RAW_DETAIL_KINDS
+    }
     counts["log_entries"] = sum(1 for e in whiteboard.connection_logs if e.get("role") in roles)
     counts["spans"] = sum(len(getattr(whiteboard, PRESENCE_COLUMNS[role].presence_spans)) for role in roles)
     for role in roles:
