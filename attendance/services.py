@@ -78,13 +78,8 @@ def participant_evidence(
 def attendance_suggest(
     *, session: TutoringSession, now: datetime | None = None, open_connections: list | None = None
 ) -> SessionSuggestion:
-    """What the evidence says about both participants' attendance, as of `now`.
-
-    Once raw presence detail is removed (attendance/retention.py), the suggestion kept then: what is
-    left could no longer say what the whole evidence said.
-    """
-    kept = session.whiteboard is not None and (session.whiteboard.presence_kept or {}).get("suggestion")
-    if kept:
+    """Both participants' suggested attendance at `now`; once raw detail is removed, the one kept then (retention)."""
+    if kept := session.whiteboard and session.whiteboard.presence_kept.get("suggestion"):
         return SessionSuggestion.from_dict(kept)
     now = now or timezone.now()
     evidence = participant_evidence(session, now=now, open_connections=open_connections)

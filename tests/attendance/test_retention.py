@@ -178,6 +178,12 @@ def test_admin_evidence_of_a_purged_session_renders(past, staff, clock):
     page = browser(staff).get(reverse("admin:attendance_tutoringsession_change", args=[past.pk]))
     assert page.status_code == 200
     assert "removed after 13 months" in page.content.decode()
+    board = browser(staff).get(reverse("admin:whiteboard_whiteboardsession_change", args=[past.whiteboard_id]))
+    assert board.status_code == 200
+    assert (
+        "student: " in board.content.decode()
+        and "(retention); kept: 1 reconnect(s), 1 timeout(s)" in board.content.decode()
+    )
 
 
 # --- erasure on request -----------------------------------------------------------------------------------
