@@ -16,6 +16,8 @@ from whiteboard.models import Connection, WhiteboardSession
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
+NOW = LATER + timedelta(days=10)  # past the retention of every session below (one a day from T0)
+
 
 def sessions(count):
     tutor, student = UserFactory(), UserFactory()
@@ -32,17 +34,18 @@ def sessions(count):
 
 
 def test_two_purges_at_once_share_the_work_and_remove_everything_once():
-    _, _, made = sessions(6)
-    expected = presence_detail_purge(now=LATER, dry_run=True)
+    sessions(6)
+    expected = presence_detail_purge(now=NOW, dry_run=True)
     reports = []
 
-    run_together(*[lambda: reports.append(presence_detail_purge(now=LATER, batch_size=1))] * 2)
+    run_together(*[lambda: reports.append(presence_detail_purge(now=NOW, batch_size=1))] * 2)
 
+    assert expected.whiteboards == 6
     assert sum(r.whiteboards for r in reports) == 6
     assert sum((r.removed for r in reports), Counter()) == expected.removed
     assert not Connection.objects.exists()
     assert WhiteboardSession.objects.filter(detail_removed_at__isnull=True).count() == 0
-    assert presence_detail_purge(now=LATER).whiteboards == 0
+    assert presence_detail_purge(now=NOW).whiteboards == 0
 
 
 def test_a_purge_skips_a_whiteboard_another_transaction_holds():
@@ -52,17 +55,17 @@ def test_a_purge_skips_a_whiteboard_another_transaction_holds():
 
     with transaction.atomic():
         WhiteboardSession.objects.select_for_update().get(pk=held)
-        run_together(lambda: report.append(presence_detail_purge(now=LATER)))  # another connection, not blocked
+        run_together(lambda: report.append(presence_detail_purge(now=NOW)))  # another connection, not blocked
 
     assert report[0].whiteboards == 1
     assert WhiteboardSession.objects.get(pk=held).detail_removed_at is None
-    assert presence_detail_purge(now=LATER).whiteboards == 1
+    assert presence_detail_purge(now=NOW).whiteboards == 1
 
 
 def test_database_refuses_to_update_or_delete_an_erasure_record():
-    tutor, student, _ = sessions(1)
+    _, student, _ = sessions(1)
     staff = UserFactory(is_staff=True)
-    record = presence_detail_erase(person=student, by=staff, reason="request", now=LATER)
+    record = presence_detail_erase(person=student, by=staff, reason="request", now=NOW)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         PresenceErasure.objects.update(reason="rewritten")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
