@@ -2,7 +2,8 @@
 
 Long because: the session admin carries the override and bulk actions, the whiteboard tick and the
 presence evidence (timeline, live state) that admins decide from, and issue 19 added the history's
-decision filter, calibration and streak admins; all are thin doors onto services and selectors.
+decision filter, calibration and streak admins; all are thin doors onto services and selectors
+(disputes, patterns and erasures on request have admin modules of their own).
 """
 
 from django import forms
@@ -27,12 +28,13 @@ from attendance.models import (
     TutoringSession,
     decision_action,
 )
+from attendance.retention import presence_removals, spans_still_held
 from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
 from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, attendance_suggest, session_save
 from attendance.timeline import build_timeline
 from core.errors import DomainError
 from core.forms import CountedTextarea
-from whiteboard.models import Role, WhiteboardSession
+from whiteboard.models import WhiteboardSession
 from whiteboard.presence import parse_time
 from whiteboard.selectors import presence_snapshot
 
@@ -103,12 +105,14 @@ def evidence_context(session: TutoringSession, *, now=None) -> dict:
         for role, status in snapshot.items():
             state = live_state(role, status)
             context["presence"].append({"role": role, "status": status, "tone": state.tone, "state": state.text})
-        context["timeline"] = build_timeline(
-            scheduled_start=session.scheduled_start,
-            scheduled_end=session.scheduled_end,
-            now=now,
-            spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
-        )
+        context["removals"] = presence_removals(whiteboard=session.whiteboard)
+        if lanes := spans_still_held(snapshot):  # a participant whose detail was removed has no lane
+            context["timeline"] = build_timeline(
+                scheduled_start=session.scheduled_start,
+                scheduled_end=session.scheduled_end,
+                now=now,
+                spans_by_label=lanes,
+            )
         context["log"] = [
             {
                 "at": parse_time(entry["at"]),
@@ -398,4 +402,4 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
 
 # Calibration fits and attendance alerts (issue 19), and contested decisions, have their own admin
 # modules; importing them registers them.
-from attendance import dispute_admin, pattern_admin  # noqa: E402, F401
+from attendance import dispute_admin, erasure_admin, pattern_admin  # noqa: E402, F401

@@ -57,7 +57,7 @@ def history_truncate_switch(*, using: str = "default"):
 
 def app_role_grants(*, role: str, using: str = "default") -> None:
     """Run by `migrate` as the owner role (post_migrate, DATABASE_APP_ROLE): the app's role may read and
-    write every table but attendance_history, where it may only SELECT and INSERT."""
+    write every table but attendance_history and presence_erasures, where it may only SELECT and INSERT."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
@@ -69,6 +69,8 @@ def app_role_grants(*, role: str, using: str = "default") -> None:
             f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
             f"REVOKE ALL ON attendance_history FROM {quoted}",
             f"GRANT SELECT, INSERT ON attendance_history TO {quoted}",
+            f"REVOKE ALL ON presence_erasures FROM {quoted}",
+            f"GRANT SELECT, INSERT ON presence_erasures TO {quoted}",
         ):
             cursor.execute(statement)
 

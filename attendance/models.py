@@ -1,4 +1,4 @@
-"""The attendance tables: sessions, their history, disputes, calibration fits and alert streaks.
+"""The attendance tables: sessions, their history, disputes, calibration fits, alert streaks, erasure records.
 
 Long because: Django looks for an app's models in this one module, and each table keeps its
 constraints and database comments beside its fields.
@@ -440,3 +440,42 @@ class AttendanceDispute(models.Model):
     @property
     def is_open(self) -> bool:
         return self.settled_at is None
+
+
+class PresenceErasure(models.Model):
+    """One erasure of a person's raw presence detail on request (attendance/retention.py): append-only.
+
+    The sessions' history shows it ("Presence detail erased ... on request"); the attendance history
+    itself is never touched. On PostgreSQL the database refuses UPDATE and DELETE (migration 0011).
+    """
+
+    key = models.UUIDField(unique=True, db_comment="Written on each whiteboard the erasure touched (presence_kept)")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_comment="Whose detail was erased"
+    )
+    erased_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    erased_at = models.DateTimeField(db_comment="Server time of the erasure")
+    reason = models.TextField(db_comment="Why, as the admin gave it (the request it answers)")
+    session_ids = models.JSONField(default=list, db_comment="The sessions whose detail of the person was erased")
+    counts = models.JSONField(
+        default=dict, db_comment="What was removed, per kind: connections, log_entries, spans (and later tables)"
+    )
+
+    class Meta:
+        db_table = "presence_erasures"
+        db_table_comment = "Erasures of a person's raw presence detail on request; UPDATE and DELETE are refused"
+        ordering = ["-erased_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="%(app_label)s_%(class)s_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"Presence detail of {self.person} erased {self.erased_at:%Y-%m-%d %H:%M} by {self.erased_by}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Erasure records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Erasure records are append-only.")

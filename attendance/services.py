@@ -78,7 +78,9 @@ def participant_evidence(
 def attendance_suggest(
     *, session: TutoringSession, now: datetime | None = None, open_connections: list | None = None
 ) -> SessionSuggestion:
-    """What the evidence says about both participants' attendance, as of `now`."""
+    """Both participants' suggested attendance at `now`; once raw detail is removed, the one kept then (retention)."""
+    if kept := session.whiteboard and session.whiteboard.presence_kept.get("suggestion"):
+        return SessionSuggestion.from_dict(kept)
     now = now or timezone.now()
     evidence = participant_evidence(session, now=now, open_connections=open_connections)
     return suggest_session(

@@ -4,8 +4,9 @@ Pure functions over frozen dataclasses: no database and no Django at import time
 so the API, the web pages and the finalising batch job all share one judgement.
 
 Long because: measurement, judgement, confidence and the reasons that explain
-them are one rule read top to bottom (about 470 lines), sharing one private `_Reading`; split,
-each part would import the others' internals.
+them are one rule read top to bottom (about 500 lines, with the outputs' `from_dict` for a suggestion
+kept after its evidence is removed), sharing one private `_Reading`; split, each part would import the
+others' internals.
 """
 
 from __future__ import annotations
@@ -108,6 +109,18 @@ class Metrics:
             "hidden_seconds": self.hidden_seconds,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metrics:
+        """The metrics `to_dict` wrote (a suggestion kept after its evidence was removed)."""
+        joined, seen = data.get("first_joined_at"), data.get("last_seen_at")
+        return cls(
+            **{k: data[k] for k in ("active_seconds", "coverage", "minutes_late", "minutes_left_early") if k in data},
+            first_joined_at=datetime.fromisoformat(joined) if joined else None,
+            last_seen_at=datetime.fromisoformat(seen) if seen else None,
+            reconnects=data.get("reconnects", 0),
+            hidden_seconds=data.get("hidden_seconds", 0),
+        )
+
 
 @dataclass(frozen=True)
 class ParticipantSuggestion:
@@ -126,6 +139,10 @@ class ParticipantSuggestion:
             "reasons": list(self.reasons),
             "metrics": self.metrics.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParticipantSuggestion:
+        return cls(data["status"], data["confidence"], tuple(data["reasons"]), Metrics.from_dict(data["metrics"]))
 
 
 @dataclass(frozen=True)
@@ -147,6 +164,18 @@ class SessionSuggestion:
             "together_seconds": self.together_seconds,
             "policy": self.policy.as_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionSuggestion:
+        """The suggestion `to_dict` wrote: what pages and jobs read once the evidence behind it is removed."""
+        known = {f.name for f in dataclasses.fields(Policy)}
+        return cls(
+            final=data["final"],
+            tutor=ParticipantSuggestion.from_dict(data["tutor"]),
+            student=ParticipantSuggestion.from_dict(data["student"]),
+            together_seconds=data["together_seconds"],
+            policy=Policy(**{k: v for k, v in data.get("policy", {}).items() if k in known}),
+        )
 
 
 # --- entry points -----------------------------------------------------------

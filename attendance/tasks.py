@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from attendance.calibration import calibration_run
+from attendance.retention import presence_detail_purge
 from attendance.services import attendance_finalize
 
 logger = logging.getLogger(__name__)
@@ -30,3 +31,17 @@ def attendance_finalize_task() -> dict:
 def calibration_task() -> dict:
     """Refit the suggestion's calibration from the decisions so far (the fitting library loads only here)."""
     return calibration_run()
+
+
+# Safe to run twice at once (whiteboards locked with SKIP LOCKED; a done one no longer matches), so acks_late.
+# At most PURGE_MAX_BATCHES batches a run: a first run over years of detail finishes over a few nights.
+PURGE_MAX_BATCHES = 50
+
+
+@shared_task(acks_late=True)
+def presence_detail_purge_task() -> dict:
+    """Remove raw presence detail past PRESENCE_RETENTION_DAYS, keeping the totals and the history."""
+    report = presence_detail_purge(max_batches=PURGE_MAX_BATCHES)
+    if report.whiteboards:
+        logger.info("retention purge: raw presence detail removed from %d whiteboard(s)", report.whiteboards)
+    return report.as_dict()

@@ -18,6 +18,7 @@ from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.disputes import dispute_raise
 from attendance.labels import BILLING_LABELS, SOURCE_LABELS, history_entries
 from attendance.models import AttendanceStatus, TutoringSession
+from attendance.retention import history_with_removals, presence_removals, spans_still_held
 from attendance.rules import (
     decision_locked,
     dispute_open_until,
@@ -189,12 +190,15 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
     snapshot = None
     if session.whiteboard is not None:
         snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
-        timeline = build_timeline(
-            scheduled_start=session.scheduled_start,
-            scheduled_end=session.scheduled_end,
-            now=now,
-            spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
-        )
+        if lanes := spans_still_held(snapshot):  # a participant whose detail was removed has no lane
+            timeline = build_timeline(
+                scheduled_start=session.scheduled_start,
+                scheduled_end=session.scheduled_end,
+                now=now,
+                spans_by_label=lanes,
+            )
+    removals = presence_removals(whiteboard=session.whiteboard)
+    history = history_entries(session.attendance_changes.select_related("actor").order_by("-id"))
     return {
         "session": session,
         "suggestion": suggestion,
@@ -204,7 +208,8 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
         "view": attendance_view(session, now=now, snapshot=snapshot),
         "started": now >= session.scheduled_start,
         "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
-        "history": history_entries(session.attendance_changes.select_related("actor").order_by("-id")),
+        "history": history_with_removals(history, removals),
+        "removals": removals,
         "source_label": SOURCE_LABELS[session.attendance_source],
         "now": now,
     }

@@ -254,6 +254,12 @@ ATTENDANCE_POLICY = {
     "auto_apply_confidence": env.float("ATTENDANCE_AUTO_APPLY_CONFIDENCE", default=0.8),
 }
 # Tutors may mark from the session's start until this many days after its end.
+# Retention (attendance/retention.py): raw presence detail (connection rows, the connection log, presence
+# spans) of sessions that ended longer ago than this is removed by the daily purge; the per-session totals,
+# the suggestion as it stood and the attendance history stay. 396 days: 13 months.
+PRESENCE_RETENTION_DAYS = env.int("PRESENCE_RETENTION_DAYS", default=396)
+# Whiteboards per purge transaction (each locked, skipped when another run holds it).
+PRESENCE_PURGE_BATCH = env.int("PRESENCE_PURGE_BATCH", default=200)
 ATTENDANCE_MARKING_WINDOW_DAYS = env.int("ATTENDANCE_MARKING_WINDOW_DAYS", default=7)
 # The finalising job waits this long after a session's end before deciding.
 ATTENDANCE_FINALIZE_AFTER_MINUTES = env.int("ATTENDANCE_FINALIZE_AFTER_MINUTES", default=15)
@@ -477,6 +483,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "families.tasks.decision_digest_task",
         # Every day at this time (HH:MM) in the business's zone.
         "schedule": crontab(*reversed(env.str("SCHEDULE_DIGEST_AT", default="07:00").split(":"))),
+    },
+    "presence-detail-purge": {
+        "task": "attendance.tasks.presence_detail_purge_task",
+        # Every day at this time (HH:MM): remove raw presence detail past PRESENCE_RETENTION_DAYS.
+        "schedule": crontab(*reversed(env.str("SCHEDULE_PURGE_AT", default="03:15").split(":"))),
     },
     "suggestion-calibration": {
         "task": "attendance.tasks.calibration_task",

@@ -67,13 +67,12 @@ def _presence(row: Mapping, role: str, zone: tzinfo) -> list:
     if row["whiteboard_id"] is None:
         return ["", "", "", ""]
     prefix = f"whiteboard__{role}_"
-    spans = row[f"{prefix}presence_spans"] or []
     joined = row[f"{prefix}connected_at"]
     return [
         _local(joined, zone, "%Y-%m-%d %H:%M:%S"),
         _local(row[f"{prefix}last_activity_at"], zone, "%Y-%m-%d %H:%M:%S"),
         round((row[f"{prefix}total_active_seconds"] or 0) / 60, 1) if joined else "",
-        max(0, len(spans) - 1) if joined else "",
+        (row[f"{prefix}reconnects"] or 0) if joined else "",
     ]
 
 

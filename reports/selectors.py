@@ -294,7 +294,7 @@ def _export_row(session: TutoringSession, *, now: datetime, open_connections: di
         row[f"whiteboard__{role}_connected_at"] = status and status.connected_at
         row[f"whiteboard__{role}_last_activity_at"] = status and status.last_activity_at
         row[f"whiteboard__{role}_total_active_seconds"] = status and status.total_active_seconds
-        row[f"whiteboard__{role}_presence_spans"] = status and status.spans
+        row[f"whiteboard__{role}_reconnects"] = status and status.reconnects  # kept once the spans are removed
     return row
 
 

@@ -35,7 +35,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
 
     list_display = ["id", "tutoring_session", "tutor_active_seconds", "student_active_seconds", "created_at"]
     inlines = [ConnectionInline]
-    exclude = ["connection_logs", "tutor_presence_spans", "student_presence_spans"]
+    exclude = ["connection_logs", "tutor_presence_spans", "student_presence_spans", "presence_kept"]
     readonly_fields = [
         "live_presence",
         "tutor_connected_at",
@@ -49,6 +49,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
         "student_total_active_seconds",
         "student_hidden_seconds",
         "created_at",
+        "detail_removed",
         "presence_spans_table",
         "connection_log_table",
     ]
@@ -98,6 +99,15 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Raw detail removed")
+    def detail_removed(self, obj):
+        rows = [
+            (role, _local(kept["removed_at"]), kept["because"], kept["reconnects"], kept["timeouts"])
+            for role, kept in (obj.presence_kept or {}).items()
+            if role in PRESENCE_COLUMNS
+        ]
+        return format_html_join("\n", "<div>{}: {} ({}); kept: {} reconnect(s), {} timeout(s)</div>", rows) or "—"
 
     @admin.display(description="Presence spans")
     def presence_spans_table(self, obj):

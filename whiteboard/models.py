@@ -74,6 +74,18 @@ class WhiteboardSession(models.Model):
         encoder=DjangoJSONEncoder,
         db_comment="Audit trail of connect, disconnect and timeout events (server time); heartbeats are not logged",
     )
+    presence_kept = models.JSONField(
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        db_comment="What stays once raw detail is removed (whiteboard/retention.py): per role the totals the "
+        "removed detail held (reconnects, timeouts) and when and why it went; the suggestion as it stood",
+    )
+    detail_removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="When retention removed all raw presence detail (connections, log, spans); null: still held",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = WhiteboardSessionQuerySet.as_manager()

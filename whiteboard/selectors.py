@@ -65,6 +65,9 @@ class ParticipantStatus:
     spans: list[dict]
     # "visible" while some open tab is visible, "hidden" while all are in the background, None when gone.
     visibility: str | None = None
+    # Once the raw detail is gone (whiteboard/retention.py): when and why ("retention" or "erasure"), and the
+    # totals it held; `spans` is then empty and `reconnects` the kept count.
+    detail_removed: dict | None = None
 
 
 def _visibility(alive: list[Connection]) -> str | None:
@@ -95,6 +98,7 @@ def presence_snapshot(
             active_seconds = getattr(whiteboard, columns.total_active_seconds)
             hidden_seconds = getattr(whiteboard, columns.hidden_seconds)
         disconnected_at = getattr(whiteboard, columns.disconnected_at)
+        removed = (whiteboard.presence_kept or {}).get(role)
         if not alive and disconnected_at is None:
             disconnected_at = last_activity_at  # timed out, not yet swept
         result[role] = ParticipantStatus(
@@ -106,9 +110,10 @@ def presence_snapshot(
             total_active_seconds=active_seconds,
             hidden_seconds=hidden_seconds,
             open_connections=len(alive),
-            reconnects=max(0, len(spans) - 1),
+            reconnects=removed["reconnects"] if removed else max(0, len(spans) - 1),
             spans=spans,
             visibility=_visibility(alive),
+            detail_removed=removed,
         )
     return result
 

@@ -44,7 +44,7 @@ def row(**changes):
         "billing_outcome": "student_no_show",
     }
     for role in ("tutor", "student"):
-        for column in ("connected_at", "last_activity_at", "total_active_seconds", "presence_spans"):
+        for column in ("connected_at", "last_activity_at", "total_active_seconds", "reconnects"):
             base[f"whiteboard__{role}_{column}"] = None
     return base | changes
 
