@@ -470,6 +470,9 @@ WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)
 # SSRF guard: endpoints whose host resolves to a private, loopback, link-local, multicast or reserved
 # address are refused (when saved and at every send) unless this is true (development, tests).
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Seconds the list of who subscribed to what is cached (cleared when an endpoint changes; a node without
+# the shared cache, CACHE_URL, sees a new endpoint within this time).
+WEBHOOK_SUBSCRIPTIONS_CACHE = env.int("WEBHOOK_SUBSCRIPTIONS_CACHE", default=300)
 # A delivery still pending this long after it was due (its task lost, or a retry longer than the
 # broker holds one) is queued again by webhooks_redeliver_task.
 WEBHOOK_REDELIVER_AFTER = env.int("WEBHOOK_REDELIVER_AFTER", default=600)

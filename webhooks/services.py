@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
@@ -62,6 +63,7 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, now: datetime | 
         WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
             enabled=False, disabled_at=now, disabled_reason=reason[:2000]
         )
+        subscriptions_changed()
         return WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
             status=DeliveryStatus.ABANDONED, next_attempt_at=None
         )
@@ -72,6 +74,7 @@ def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         enabled=True, disabled_at=None, disabled_reason="", consecutive_failures=0
     )
+    subscriptions_changed()
 
 
 def endpoint_disabled_notify(*, endpoint_id: int) -> int:
@@ -99,9 +102,56 @@ def endpoint_disabled_notify(*, endpoint_id: int) -> int:
 # --- making deliveries (inside the change's transaction) ----------------------------
 
 
+SUBSCRIPTIONS_KEY = "webhooks:subscriptions"
+
+
+def subscriptions() -> dict[str, list[int]]:
+    """Which enabled endpoints want each event type, from the cache (WEBHOOK_SUBSCRIPTIONS_CACHE seconds).
+
+    Every presence change and every mark asks; cached, a change nobody subscribed to costs no statement
+    (the heartbeat's budget of four). Saving, disabling or enabling an endpoint clears it; a node that
+    does not share the cache (no CACHE_URL) sees a new endpoint within those seconds.
+    """
+    try:
+        cached = cache.get(SUBSCRIPTIONS_KEY)
+    except Exception:  # the cache is down: ask the database
+        cached = None
+    if cached is None:
+        cached = {}
+        for pk, event_types in WebhookEndpoint.objects.filter(enabled=True).values_list("pk", "event_types"):
+            for event_type in event_types:
+                cached.setdefault(event_type, []).append(pk)
+        try:
+            cache.set(SUBSCRIPTIONS_KEY, cached, settings.WEBHOOK_SUBSCRIPTIONS_CACHE)
+        except Exception:
+            logger.warning("webhook subscriptions could not be cached", exc_info=True)
+    return cached
+
+
+def subscriptions_changed() -> None:
+    """Forget the cached subscriptions, now and again when the change commits (a reader in between
+    may have cached the old ones)."""
+
+    def forget():
+        try:
+            cache.delete(SUBSCRIPTIONS_KEY)
+        except Exception:
+            logger.warning("cached webhook subscriptions could not be cleared", exc_info=True)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def is_subscribed(event_type: str) -> bool:
+    return bool(subscriptions().get(event_type))
+
+
 def _subscribed(event_type: str) -> list[WebhookEndpoint]:
-    # Few endpoints, all enabled ones read: the subscription list is JSON, filtered here on every database.
-    return [e for e in WebhookEndpoint.objects.filter(enabled=True) if event_type in e.event_types]
+    ids = subscriptions().get(event_type)
+    if not ids:
+        return []
+    # Read again: the cache may be a little behind a disable (the subscription list is JSON, filtered here).
+    return [e for e in WebhookEndpoint.objects.filter(pk__in=ids, enabled=True) if event_type in e.event_types]
 
 
 def deliveries_make(*, event_type: str, payload: dict, event_id: str, at: datetime) -> list[WebhookDelivery]:

@@ -253,3 +253,36 @@ def test_the_system_marking_through_the_service_is_finalized(
             session=session, by=None, source=AttendanceSource.WHITEBOARD_AUTO, student_status="absent", now=END
         )
     assert only_delivery().event_type == "attendance.finalized"
+
+
+def test_a_change_nobody_subscribed_to_asks_the_database_nothing_about_webhooks(
+    session, student, make_endpoint, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_endpoint(events=["attendance.marked"])  # subscribed, but not to presence
+    presence_connect(whiteboard_id=session.whiteboard_id, user=student, connection_id=uuid.uuid4(), now=T0)  # warms
+    open_id = _open_connection(session)
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks():
+        presence_disconnect(
+            whiteboard_id=session.whiteboard_id,
+            user=student,
+            connection_id=open_id,
+            now=T0 + timedelta(seconds=10),
+        )
+    assert not [q["sql"] for q in queries.captured_queries if "webhook" in q["sql"]]
+    assert not WebhookDelivery.objects.exists()
+
+
+def _open_connection(session):
+    return session.whiteboard.connections.get(closed_at__isnull=True).connection_id
+
+
+def test_an_endpoint_saved_is_subscribed_at_once(session, tutor, make_endpoint, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="late", now=END)
+    make_endpoint()  # after the subscriptions were cached (empty)
+    with django_capture_on_commit_callbacks():
+        attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="absent", now=END)
+    assert only_delivery().payload["data"]["student_status"] == "absent"
