@@ -8,6 +8,7 @@ same port; `.answers[path] = (status, headers)` to answer otherwise than 204 (a 
 
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,10 +23,11 @@ def free_port() -> int:
 
 
 class Receiver:
-    def __init__(self, secret: str, *, port: int | None = None):
+    def __init__(self, secret: str, *, port: int | None = None, tls: tuple[str, str] | None = None):
         self.secret = secret
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.tls = tls  # (certificate file, key file): serve HTTPS
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hooks"
         self.received: list[dict] = []  # every POST, verified or not: {path, headers, body, verified, payload}
         self.answers: dict[str, tuple[int, dict]] = {}
         self.delay = 0.0
@@ -73,6 +75,10 @@ class Receiver:
 
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -230,3 +230,45 @@ def test_deliveries_wait_for_the_commit(receiver, endpoint, session, tutor, cloc
         attendance_mark_by_hand(session=session, by=tutor, tutor_status=None, student_status="absent")
         assert receiver.received == []  # nothing leaves before the change commits
     assert len(receiver.verified) == 1
+
+
+def certificate(tmp_path, name: str) -> tuple[str, str]:
+    """A self-signed certificate for `name` (openssl), usable as its own CA."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    args = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"]
+    subprocess.run(
+        [*args, "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize(
+    ("certified", "trusted", "outcome", "error"),
+    [
+        ("hooks.example.test", True, "delivered", ""),  # TLS checks the URL's name on the address checked
+        ("other.example.test", True, "pending", "doesn't match 'other.example.test'"),
+        ("hooks.example.test", False, "pending", "certificate verify failed"),
+    ],
+)
+def test_https_verifies_the_certificate_for_the_urls_host_name(
+    tmp_path, make_endpoint, mark, monkeypatch, certified, trusted, outcome, error
+):
+    cert, key = certificate(tmp_path, certified)
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # the default trust store, for this test: that certificate
+    secret = WebhookEndpoint._meta.get_field("secret").default()
+    with Receiver(secret, tls=(cert, key)) as receiver:
+        name_lookups(monkeypatch, {"hooks.example.test": "127.0.0.1"})
+        make_endpoint(url=f"https://hooks.example.test:{receiver.port}/hooks", secret=secret)
+        delivery = mark()
+    delivery.refresh_from_db()
+    assert delivery.status == outcome
+    assert error in delivery.last_error.lower()
+    assert len(receiver.verified) == (1 if outcome == "delivered" else 0)
