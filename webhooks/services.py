@@ -154,33 +154,40 @@ def _subscribed(event_type: str) -> list[WebhookEndpoint]:
     return [e for e in WebhookEndpoint.objects.filter(pk__in=ids, enabled=True) if event_type in e.event_types]
 
 
-def deliveries_make(*, event_type: str, payload: dict, event_id: str, at: datetime) -> list[WebhookDelivery]:
-    """One pending delivery of the event per subscribed endpoint (call inside the change's transaction)."""
-    return [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event_type=event_type,
-            event_id=event_id,
-            webhook_id=f"msg_{uuid.uuid4().hex}",
-            payload=payload,
-            created_at=at,
-            next_attempt_at=at,
-        )
-        for endpoint in _subscribed(event_type)
-    ]
+def deliveries_make(
+    *, endpoints: list[WebhookEndpoint], event_type: str, payload: dict, event_id: str, at: datetime
+) -> list[WebhookDelivery]:
+    """One pending delivery of the event per endpoint (call inside the change's transaction); one INSERT."""
+    return WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint=endpoint,
+                event_type=event_type,
+                event_id=event_id,
+                webhook_id=f"msg_{uuid.uuid4().hex}",
+                payload=payload,
+                created_at=at,
+                next_attempt_at=at,
+            )
+            for endpoint in endpoints
+        ]
+    )
 
 
 def attendance_change_deliveries(*, change: AttendanceChange) -> list[WebhookDelivery]:
     """The deliveries an attendance change calls for (attendance.* or absence.reported), made."""
     event_type = events.change_event_type(change)
-    if event_type is None or not _subscribed(event_type):
+    endpoints = _subscribed(event_type) if event_type is not None else []
+    if not endpoints:
         return []
     tutor_id, student_id = TutoringSession.objects.filter(pk=change.session_id).values_list("tutor_id", "student_id")[0]
     event_id = events.event_id_new()
     payload = events.change_payload(
         change, event_type=event_type, event_id=event_id, tutor_id=tutor_id, student_id=student_id
     )
-    return deliveries_make(event_type=event_type, payload=payload, event_id=event_id, at=change.changed_at)
+    return deliveries_make(
+        endpoints=endpoints, event_type=event_type, payload=payload, event_id=event_id, at=change.changed_at
+    )
 
 
 PRESENCE_EVENTS = {"joined": EventType.PRESENCE_JOINED, "left": EventType.PRESENCE_LEFT}
@@ -191,7 +198,8 @@ def presence_deliveries(
 ) -> list[WebhookDelivery]:
     """The deliveries a participant's arrival on or departure from a whiteboard calls for, made."""
     event_type = PRESENCE_EVENTS[event]
-    if not _subscribed(event_type):
+    endpoints = _subscribed(event_type)
+    if not endpoints:
         return []
     session = TutoringSession.objects.filter(whiteboard_id=whiteboard_id).values("pk", "tutor_id", "student_id").first()
     if session is None:
@@ -207,7 +215,7 @@ def presence_deliveries(
         reason=reason,
         at=at,
     )
-    return deliveries_make(event_type=event_type, payload=payload, event_id=event_id, at=at)
+    return deliveries_make(endpoints=endpoints, event_type=event_type, payload=payload, event_id=event_id, at=at)
 
 
 # --- sending -------------------------------------------------------------------------
