@@ -180,7 +180,8 @@ def attendance_change_deliveries(*, change: AttendanceChange) -> list[WebhookDel
     endpoints = _subscribed(event_type) if event_type is not None else []
     if not endpoints:
         return []
-    tutor_id, student_id = TutoringSession.objects.filter(pk=change.session_id).values_list("tutor_id", "student_id")[0]
+    session = change.session  # the locked row the change was recorded on: no query
+    tutor_id, student_id = session.tutor_id, session.student_id
     event_id = events.event_id_new()
     payload = events.change_payload(
         change, event_type=event_type, event_id=event_id, tutor_id=tutor_id, student_id=student_id
