@@ -64,7 +64,14 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, now: datetime | 
             enabled=False, disabled_at=now, disabled_reason=reason[:2000]
         )
         subscriptions_changed()
-        return WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        # Those being sent right now (locked by their worker) are skipped, not waited for: that worker may be
+        # waiting for this endpoint's row, which this transaction holds. They find it disabled next time.
+        pending = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+            .values_list("pk", flat=True)
+        )
+        return WebhookDelivery.objects.filter(pk__in=pending).update(
             status=DeliveryStatus.ABANDONED, next_attempt_at=None
         )
 

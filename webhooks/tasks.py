@@ -42,7 +42,10 @@ def webhook_deliver_task(self, delivery_id: int) -> str:
     attempt = delivery_attempt(delivery_id=delivery_id)
     if attempt.endpoint_disabled:
         endpoint_id = WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
-        endpoint_disabled_notify_task.delay(endpoint_id)
+        try:
+            endpoint_disabled_notify_task.delay(endpoint_id)
+        except Exception:  # the broker refused: the endpoint stays disabled, visible in admin
+            logger.exception("could not queue the e-mail that webhook endpoint %s was disabled", endpoint_id)
     if (
         attempt.retry_in is not None
         and not self.request.is_eager
