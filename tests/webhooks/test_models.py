@@ -71,3 +71,20 @@ def test_one_delivery_per_event_and_endpoint_and_unique_webhook_ids():
     refused(lambda: delivery(webhook_id="msg_2"))  # same event, same endpoint
     refused(lambda: delivery(event_id="evt_2"))  # same webhook-id
     delivery(event_id="evt_2", webhook_id="msg_2", created_at=T0 + timedelta(seconds=1))
+
+
+def test_endpoint_create_checks_the_url_and_the_event_types(settings):
+    from core.errors import DomainError
+    from webhooks.services import endpoint_create
+
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    with pytest.raises(DomainError) as refused:
+        endpoint_create(url="http://127.0.0.1/hook", event_types=["attendance.marked"])
+    assert refused.value.code == "address_refused"
+    with pytest.raises(DomainError) as refused:
+        endpoint_create(url="http://127.0.0.1/hook", event_types=["attendance.deleted"])
+    assert refused.value.code == "invalid_event_types"
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    endpoint = endpoint_create(url="http://127.0.0.1/hook", event_types=["presence.left"], description="Sync")
+    assert (endpoint.event_types, endpoint.enabled, str(endpoint)) == (["presence.left"], True, "Sync")
+    assert not WebhookDelivery.objects.exists()
