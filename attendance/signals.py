@@ -6,7 +6,7 @@ from django.dispatch import Signal
 # session's row lock. A receiver's writes commit or roll back with the change; a receiver that raises
 # rolls the change back, so one that must not do that catches its own errors (in a savepoint). Work
 # outside the database (enqueueing, pushing, mailing) belongs in transaction.on_commit. Receivers: the
-# e-mail notification rows (families).
+# e-mail notification rows (families), the webhook deliveries (webhooks).
 attendance_recorded = Signal()
 
 # Sent after that transaction commits (never for a rolled-back change). Receivers: live pages.

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "attendance",
     "families",
     "reports",
+    "webhooks",
     "demo",  # manage.py demo_data: fills every app, so it comes last and may import them all
 ]
 
@@ -463,6 +464,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 NOTIFICATION_RETRY_DELAYS = env.list("NOTIFICATION_RETRY_DELAYS", cast=int, default=[60, 300, 1800, 3600, 3600])
 # A notification still pending this long after it was due (its queued task was lost) is queued again.
 NOTIFICATION_REDELIVER_AFTER = env.int("NOTIFICATION_REDELIVER_AFTER", default=600)
+# Webhooks (README, "Webhooks"): seconds between attempts after a failure (the defaults add up to about
+# 23.7 h); after the last one the delivery is failed (admin: Redeliver).
+WEBHOOK_RETRY_DELAYS = env.list(
+    "WEBHOOK_RETRY_DELAYS", cast=int, default=[30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
+)
+# An endpoint is disabled after this many failed attempts in a row (any success resets the count); 0: never.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# Seconds to connect, and to wait for each read of the answer; redirects are never followed.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)
+# SSRF guard: endpoints whose host resolves to a private, loopback, link-local, multicast or reserved
+# address are refused (when saved and at every send) unless this is true (development, tests).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Seconds the list of who subscribed to what is cached (cleared when an endpoint changes; a node without
+# the shared cache, CACHE_URL, sees a new endpoint within this time).
+WEBHOOK_SUBSCRIPTIONS_CACHE = env.int("WEBHOOK_SUBSCRIPTIONS_CACHE", default=300)
+# A delivery still pending this long after it was due (its task lost, or a retry longer than the
+# broker holds one) is queued again by webhooks_redeliver_task.
+WEBHOOK_REDELIVER_AFTER = env.int("WEBHOOK_REDELIVER_AFTER", default=600)
 # Beat's schedule (a static one: see README, "Background work"). Seconds, and the digest's time of day.
 # A periodic run still queued when the next is due is dropped (expires), so a stopped worker does not come
 # back to a backlog of identical sweeps.
@@ -476,6 +495,7 @@ _every = {
         "families.tasks.notifications_redeliver_task",
         env.int("SCHEDULE_REDELIVER_SECONDS", default=60),
     ),
+    "webhooks-redeliver": ("webhooks.tasks.webhooks_redeliver_task", env.int("SCHEDULE_REDELIVER_SECONDS", default=60)),
 }
 CELERY_BEAT_SCHEDULE = {
     **{name: {"task": task, "schedule": s, "options": {"expires": s}} for name, (task, s) in _every.items()},

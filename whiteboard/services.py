@@ -34,7 +34,7 @@ from whiteboard import fastpath
 from whiteboard.models import PRESENCE_COLUMNS, Connection, PresenceColumns, Role, Visibility, WhiteboardSession
 from whiteboard.presence import PresenceSettings, extend_span, presence_window_check, span_totals, start_span
 from whiteboard.selectors import participant_role, presence_folded
-from whiteboard.signals import presence_announce
+from whiteboard.signals import presence_announce, presence_record
 
 
 @dataclass(frozen=True)
@@ -191,10 +191,17 @@ def _time_out(participant: _Participant, stale: list[Connection], now, *, write:
         )
 
 
-def _mark_gone_if_no_one_left(participant: _Participant, alive: list[Connection]) -> None:
+def _mark_gone_if_no_one_left(participant: _Participant, alive: list[Connection], *, reason: str) -> None:
     if not alive and participant.disconnected_at is None and participant.last_activity_at:
         # Presence ended with the last signal heard, whether by disconnect or by timeout.
         participant.disconnected_at = participant.last_activity_at
+        presence_record(
+            whiteboard_id=participant.whiteboard.pk,
+            role=participant.role,
+            event="left",
+            reason=reason,
+            at=participant.disconnected_at,
+        )
 
 
 def _continue_presence(participant: _Participant, alive: list[Connection], now) -> None:
@@ -249,6 +256,8 @@ def presence_connect(
         if alive:
             _continue_presence(participant, alive, now)
         else:
+            _mark_gone_if_no_one_left(participant, alive, reason="timeout")  # timed out, not swept yet
+            presence_record(whiteboard_id=whiteboard.pk, role=role, event="joined", reason="connect", at=now)
             participant.set_spans(start_span(participant.presence_spans, at=now))
             participant.last_activity_at = now
             participant.disconnected_at = None
@@ -334,7 +343,7 @@ def presence_heartbeat(
             touched = connection
         _time_out(participant, stale, now, write=False)
         if closed_message:
-            _mark_gone_if_no_one_left(participant, alive)
+            _mark_gone_if_no_one_left(participant, alive, reason="timeout")
         fastpath.store_heartbeat(whiteboard, changed=participant.changed, timed_out=stale, touched=touched, now=now)
         if stale or closed_message or was_visibility != visibility:
             presence_announce(whiteboard_id=whiteboard.pk)
@@ -370,7 +379,7 @@ def presence_disconnect(
                 closed_at=now, close_reason=Connection.CloseReason.DISCONNECT, last_signal_at=now
             )
             _log(participant, event="disconnect", role=role, user_id=user.pk, connection_id=connection_id, at=now)
-        _mark_gone_if_no_one_left(participant, [c for c in alive if c.pk != connection.pk])
+        _mark_gone_if_no_one_left(participant, [c for c in alive if c.pk != connection.pk], reason="disconnect")
         _save(participant)
         presence_announce(whiteboard_id=whiteboard.pk)
     return DisconnectResult(connection_id, role, already_closed=False)
@@ -396,7 +405,7 @@ def presence_sweep(*, now: datetime | None = None) -> int:
                 _catch_up(participant, connections)  # before closing: the stale ones' last beats count
                 stale = [c for c in connections if not c.is_alive(now)]
                 _time_out(participant, stale, now)
-                _mark_gone_if_no_one_left(participant, [c for c in connections if c.is_alive(now)])
+                _mark_gone_if_no_one_left(participant, [c for c in connections if c.is_alive(now)], reason="timeout")
                 _save(participant)
                 closed += len(stale)
                 if stale:

@@ -15,3 +15,20 @@ def presence_announce(*, whiteboard_id: int) -> None:
     from whiteboard.models import WhiteboardSession
 
     transaction.on_commit(lambda: presence_changed.send(sender=WhiteboardSession, whiteboard_id=whiteboard_id))
+
+
+# Sent inside the transaction that records a participant arriving on the whiteboard (`event` "joined":
+# none of their connections was alive) or leaving it ("left": their last connection closed or timed
+# out), under the whiteboard's row lock; with `whiteboard_id`, `role`, `event`, `reason` (connect,
+# disconnect, timeout) and `at` (the arrival, or the last signal heard). A receiver's writes commit or
+# roll back with the change; one that must not roll it back catches its own errors. Receivers: webhooks.
+presence_recorded = Signal()
+
+
+def presence_record(*, whiteboard_id: int, role: str, event: str, reason: str, at) -> None:
+    """Send `presence_recorded` now, inside the caller's transaction (the presence services call it)."""
+    from whiteboard.models import WhiteboardSession
+
+    presence_recorded.send(
+        sender=WhiteboardSession, whiteboard_id=whiteboard_id, role=role, event=event, reason=reason, at=at
+    )
