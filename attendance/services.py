@@ -92,6 +92,16 @@ def session_outages(session: TutoringSession, *, now: datetime, known: list[Outa
     return [gap for gap in known if gap.overlaps(session.scheduled_start, session.scheduled_end)]
 
 
+def outages_covering(sessions: list[TutoringSession], *, now: datetime) -> list[OutageGap]:
+    """The outage gaps overlapping any of `sessions` (a page of a list), in one query; none without whiteboards."""
+    timed = [s for s in sessions if s.whiteboard_id is not None]
+    if not timed:
+        return []
+    return outage_gaps(
+        start=min(s.scheduled_start for s in timed), end=max(s.scheduled_end for s in timed), now=now
+    )
+
+
 def _local_clock(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%H:%M")
 

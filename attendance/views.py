@@ -184,7 +184,8 @@ def session_detail(request, session_id: int):
 
 def session_page_context(session: TutoringSession, *, now) -> dict:
     """What the session page's live parts show (attendance/live.py renders the same for its pushes)."""
-    suggestion = services.attendance_suggest(session=session, now=now)
+    outages = services.session_outages(session, now=now)
+    suggestion = services.attendance_suggest(session=session, now=now, outages=outages)
     timeline = None
     snapshot = None
     if session.whiteboard is not None:
@@ -194,6 +195,7 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
             scheduled_end=session.scheduled_end,
             now=now,
             spans_by_label={"Tutor": snapshot[Role.TUTOR].spans, "Student": snapshot[Role.STUDENT].spans},
+            unknown=[(gap.start, gap.end) for gap in outages],
         )
     return {
         "session": session,
