@@ -79,7 +79,9 @@ def participant_evidence(
     return evidence
 
 
-def session_outages(session: TutoringSession, *, now: datetime, known: list[OutageGap] | None = None) -> list[OutageGap]:
+def session_outages(
+    session: TutoringSession, *, now: datetime, known: list[OutageGap] | None = None
+) -> list[OutageGap]:
     """The outage gaps (whiteboard/outages.py) overlapping the session's scheduled time: presence then is unknown.
 
     `known`: gaps already read for a stretch covering this session (a list, the finaliser): no query.
@@ -97,9 +99,7 @@ def outages_covering(sessions: list[TutoringSession], *, now: datetime) -> list[
     timed = [s for s in sessions if s.whiteboard_id is not None]
     if not timed:
         return []
-    return outage_gaps(
-        start=min(s.scheduled_start for s in timed), end=max(s.scheduled_end for s in timed), now=now
-    )
+    return outage_gaps(start=min(s.scheduled_start for s in timed), end=max(s.scheduled_end for s in timed), now=now)
 
 
 def _local_clock(moment: datetime) -> str:

@@ -220,7 +220,14 @@ def suggest_participant(
     confidence = _confidence(reading, margins, policy)
     if unknown:
         confidence, doubt = _outage_confidence(
-            confidence, status, unknown, start=scheduled_start, end=scheduled_end, evidence=evidence, now=now, policy=policy
+            confidence,
+            status,
+            unknown,
+            start=scheduled_start,
+            end=scheduled_end,
+            evidence=evidence,
+            now=now,
+            policy=policy,
         )
         reasons += doubt
     return ParticipantSuggestion(status, confidence, reasons, reading.metrics)

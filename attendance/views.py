@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from attendance import services
+from attendance import checks, services
 from attendance.billing import session_billing
 from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.disputes import dispute_raise
@@ -203,6 +203,7 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
         "applicable": services.suggestion_is_applicable(suggestion),
         "snapshot": snapshot,
         "timeline": timeline,
+        "outages": outages,
         "view": attendance_view(session, now=now, snapshot=snapshot),
         "started": now >= session.scheduled_start,
         "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
@@ -230,8 +231,13 @@ def _render_session(
             "student_status": session.student_attendance_status,
         }
     )
+    page = session_page_context(session, now=now)
     context = {
-        **session_page_context(session, now=now),
+        **page,
+        # Staff see where the decision disagrees with the evidence (attendance/reconciliation.py).
+        "flags": checks.session_flags(session, now=now, suggestion=page["suggestion"], outages=page["outages"])
+        if request.user.is_staff
+        else (),
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
         # Why this user may not mark now (None: the forms are offered); the service applies the same rule.
