@@ -4,7 +4,7 @@ Pure functions over frozen dataclasses: no database and no Django at import time
 so the API, the web pages and the finalising batch job all share one judgement.
 
 Long because: measurement, judgement, confidence and the reasons that explain
-them are one rule read top to bottom (about 470 lines), sharing one private `_Reading`; split,
+them are one rule read top to bottom, with what outage gaps do to it (about 540 lines), sharing one private `_Reading`; split,
 each part would import the others' internals.
 """
 
