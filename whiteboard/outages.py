@@ -25,23 +25,27 @@ server heard nothing from anyone, as in an outage. That is accepted on purpose: 
 a lowered confidence and a person's decision, while a missed outage lets the finaliser mark an
 absence the server simply did not hear.
 
-Read-only: `outage_gaps` is one query on the connections (index `wb_conn_closed_at`), computed for
-the stretch asked about, so a gap found late (the server's first signals after a long outage) is
-seen by every page and job from then on.
+Read-only, computed for the stretch asked about, so a gap found late (the server's first signals
+after a long outage) is seen by every page and job from then on: `outage_gaps` is one query
+(indexes `wb_conn_closed_at`, `wb_conn_opened_at`) that finds the silences in the database and
+returns only those, plus one small query per silence found (outages: rare).
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Max, Q, Subquery, Value, When, Window
+from django.db.models.expressions import RowRange
 from django.utils import timezone
 
 from whiteboard.models import Connection
 
 # How far before the stretch asked about to read connections: a gap starting earlier still overlaps
-# it, and lasts at most until the presence window of a session running at its start closes.
-LOOKBACK = timedelta(hours=12)
+# it, and lasts at most until the presence window of a session running at its start closes, so this
+# is the longest session plus its join window that a gap is traced across (longer ones: gaps
+# starting more than this before the stretch are not seen).
+LOOKBACK = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -108,38 +112,93 @@ def _gap(recent: list[Heard], *, start, next_heard, now, min_seconds) -> OutageG
     return OutageGap(start, end, ongoing)
 
 
+def _heard_until(now: datetime):
+    """When the server last heard a connection: now while it is open and alive (a hidden tab may beat only
+    once a minute, and the server is still listening), else its last signal."""
+    return Case(
+        When(closed_at__isnull=True, expires_at__gte=now, then=Value(now)),
+        default=F("last_signal_at"),
+        output_field=DateTimeField(),
+    )
+
+
+def _heard_since(since: datetime):
+    """Connections heard at or after `since`: open, or closed since then (closed_at >= last signal, indexed)."""
+    return Connection.objects.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=since))
+
+
 def outage_gaps(*, start: datetime, end: datetime, now: datetime | None = None) -> list[OutageGap]:
-    """The outage gaps overlapping [start, end], as known at `now`. One query."""
+    """The outage gaps overlapping [start, end], as known at `now`.
+
+    One query finds the silences long enough to matter, in the database (the union's holes: each
+    connection against the latest last signal of those opened before it, a window function), so
+    no row per connection reaches Python; then one small query per silence found (rare: outages)
+    reads who was heard just before it, and `find_outage_gaps` decides on those rows alone.
+    """
     now = now or timezone.now()
+    conf = settings.PRESENCE
+    min_seconds = conf["OUTAGE_MIN_SECONDS"]
+    just_before = timedelta(seconds=conf["TIMEOUT_VISIBLE"])
+    silences = (
+        _heard_since(start - LOOKBACK)
+        .filter(opened_at__lt=max(end, start))
+        .annotate(heard_until=_heard_until(now))
+        .annotate(
+            covered_before=Window(
+                Max("heard_until"), order_by=[F("opened_at").asc(), F("pk").asc()], frame=RowRange(start=None, end=-1)
+            ),
+            heard_last=Window(Max("heard_until")),
+            # The first connection opened at or after `end` (index `wb_conn_opened_at`; evaluated once).
+            next_after=Subquery(
+                Connection.objects.filter(opened_at__gte=max(end, start)).order_by("opened_at").values("opened_at")[:1]
+            ),
+        )
+        # The first row always (it carries `heard_last`), then every connection opened after a long silence.
+        .filter(
+            Q(covered_before__isnull=True)
+            | Q(
+                opened_at__gte=ExpressionWrapper(
+                    F("covered_before") + Value(timedelta(seconds=min_seconds)), output_field=DateTimeField()
+                )
+            )
+        )
+        .values_list("covered_before", "opened_at", "heard_last", "next_after")
+    )
+    rows = list(silences)
+    candidates = [(silent_from, next_heard) for silent_from, next_heard, _, _ in rows if silent_from is not None]
+    if rows:
+        _, _, heard_last, next_after = rows[0]
+        # Nobody opened before `end` was heard after `heard_last`: silent from then until the first
+        # connection opened at or after `end` (none yet: silent still).
+        if ((next_after or now) - heard_last).total_seconds() >= min_seconds:
+            candidates.append((heard_last, next_after))
+    found = []
+    for silent_from, next_heard in candidates:
+        if (next_heard is not None and next_heard <= start) or silent_from >= end:
+            continue  # over before the stretch asked about, or begun after it
+        heard = _heard_just_before(silent_from, now=now, just_before=just_before)
+        if next_heard is not None:  # the first signal after the silence: nobody expected from it on
+            heard.append(Heard(next_heard, next_heard, left=True, expected_until=next_heard))
+        found += find_outage_gaps(heard, now=now, min_seconds=min_seconds, just_before=just_before)
+    return [gap for gap in found if gap.overlaps(start, end)]
+
+
+def _heard_just_before(moment: datetime, *, now: datetime, just_before: timedelta) -> list[Heard]:
+    """The connections last heard within `just_before` of `moment` (when a silence began), as `Heard`."""
     join_window = timedelta(minutes=settings.PRESENCE["JOIN_WINDOW_MINUTES"])
     rows = (
-        Connection.objects.filter(opened_at__lt=max(end, start))
-        .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=start - LOOKBACK))
-        .values_list(
-            "opened_at",
-            "last_signal_at",
-            "expires_at",
-            "closed_at",
-            "close_reason",
-            "whiteboard__tutoring_session__scheduled_end",
-        )
+        _heard_since(moment - just_before)
+        .annotate(heard_until=_heard_until(now))
+        .filter(opened_at__lte=moment, heard_until__gte=moment - just_before, heard_until__lte=moment)
+        .values_list("opened_at", "heard_until", "close_reason", "whiteboard__tutoring_session__scheduled_end")
     )
-    heard = [
+    return [
         Heard(
             start=opened_at,
-            # Still alive: the server is listening to it now (a hidden tab may beat only once a minute).
-            end=now if closed_at is None and expires_at >= now else last_signal_at,
+            end=heard_until,
             left=reason == Connection.CloseReason.DISCONNECT,
             # A whiteboard without a session (none in practice) is expected for no longer than it was heard.
-            expected_until=(scheduled_end + join_window) if scheduled_end else last_signal_at,
+            expected_until=(scheduled_end + join_window) if scheduled_end else heard_until,
         )
-        for opened_at, last_signal_at, expires_at, closed_at, reason, scheduled_end in rows
+        for opened_at, heard_until, reason, scheduled_end in rows
     ]
-    conf = settings.PRESENCE
-    found = find_outage_gaps(
-        heard,
-        now=now,
-        min_seconds=conf["OUTAGE_MIN_SECONDS"],
-        just_before=timedelta(seconds=conf["TIMEOUT_VISIBLE"]),
-    )
-    return [gap for gap in found if gap.overlaps(start, end)]

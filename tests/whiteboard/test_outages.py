@@ -90,6 +90,22 @@ def test_the_gap_is_read_from_the_servers_own_record_of_signals(outage):
     assert outage_gaps(start=T0, end=END, now=END + minutes(20)) == [OutageGap(T0 + minutes(5), T0 + minutes(12))]
 
 
+def test_a_gap_reaching_past_the_stretch_asked_about_ends_at_the_next_signal(outage):
+    assert outage_gaps(start=T0, end=T0 + minutes(10), now=END) == [OutageGap(T0 + minutes(5), T0 + minutes(12))]
+
+
+def test_a_silence_still_going_on_is_read_as_ongoing(session, tutor, student):
+    presence_trace(session.whiteboard, tutor, T0, T0 + minutes(5), disconnect=False)
+    presence_trace(session.whiteboard, student, T0, T0 + minutes(5), disconnect=False)
+    now = T0 + minutes(9)
+    assert outage_gaps(start=T0, end=END, now=now) == [OutageGap(T0 + minutes(5), now, ongoing=True)]
+
+
+def test_finding_no_gap_costs_one_query(outage, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert outage_gaps(start=T0 + minutes(20), end=END, now=END + minutes(20)) == []
+
+
 def test_only_gaps_overlapping_the_stretch_asked_about(outage):
     assert outage_gaps(start=T0 + minutes(20), end=END, now=END + minutes(20)) == []
     assert outage_gaps(start=T0 + minutes(11), end=END, now=END + minutes(20)) != []
