@@ -28,7 +28,7 @@ absence the server simply did not hear.
 Read-only, computed for the stretch asked about, so a gap found late (the server's first signals
 after a long outage) is seen by every page and job from then on: `outage_gaps` is one query
 (indexes `wb_conn_closed_at`, `wb_conn_opened_at`) that finds the silences in the database and
-returns only those, plus one small query per silence found (outages: rare).
+returns only those, plus, when there are silences, one query for who was heard just before them.
 """
 
 from dataclasses import dataclass
@@ -132,8 +132,8 @@ def outage_gaps(*, start: datetime, end: datetime, now: datetime | None = None) 
 
     One query finds the silences long enough to matter, in the database (the union's holes: each
     connection against the latest last signal of those opened before it, a window function), so
-    no row per connection reaches Python; then one small query per silence found (rare: outages)
-    reads who was heard just before it, and `find_outage_gaps` decides on those rows alone.
+    no row per connection reaches Python; then, if there are any, one query (per 100 silences) reads
+    who was heard just before each, and `find_outage_gaps` decides on those rows alone.
     """
     now = now or timezone.now()
     conf = settings.PRESENCE
@@ -172,33 +172,51 @@ def outage_gaps(*, start: datetime, end: datetime, now: datetime | None = None) 
         # connection opened at or after `end` (none yet: silent still).
         if ((next_after or now) - heard_last).total_seconds() >= min_seconds:
             candidates.append((heard_last, next_after))
+    # Over before the stretch asked about, or begun after it: nothing to decide.
+    candidates = [(a, b) for a, b in candidates if not ((b is not None and b <= start) or a >= end)]
+    before = _heard_just_before([a for a, _ in candidates], now=now, just_before=just_before)
     found = []
     for silent_from, next_heard in candidates:
-        if (next_heard is not None and next_heard <= start) or silent_from >= end:
-            continue  # over before the stretch asked about, or begun after it
-        heard = _heard_just_before(silent_from, now=now, just_before=just_before)
+        heard = list(before[silent_from])
         if next_heard is not None:  # the first signal after the silence: nobody expected from it on
             heard.append(Heard(next_heard, next_heard, left=True, expected_until=next_heard))
         found += find_outage_gaps(heard, now=now, min_seconds=min_seconds, just_before=just_before)
     return [gap for gap in found if gap.overlaps(start, end)]
 
 
-def _heard_just_before(moment: datetime, *, now: datetime, just_before: timedelta) -> list[Heard]:
-    """The connections last heard within `just_before` of `moment` (when a silence began), as `Heard`."""
+CHUNK = 100  # silences per query of `_heard_just_before`
+
+
+def _heard_just_before(
+    moments: list[datetime], *, now: datetime, just_before: timedelta
+) -> dict[datetime, list[Heard]]:
+    """For each moment a silence began, the connections last heard within `just_before` of it, as `Heard`.
+
+    One query per CHUNK silences (none without silences), so a list's queries do not grow with its rows.
+    """
     join_window = timedelta(minutes=settings.PRESENCE["JOIN_WINDOW_MINUTES"])
-    rows = (
-        _heard_since(moment - just_before)
-        .annotate(heard_until=_heard_until(now))
-        .filter(opened_at__lte=moment, heard_until__gte=moment - just_before, heard_until__lte=moment)
-        .values_list("opened_at", "heard_until", "close_reason", "whiteboard__tutoring_session__scheduled_end")
-    )
-    return [
-        Heard(
-            start=opened_at,
-            end=heard_until,
-            left=reason == Connection.CloseReason.DISCONNECT,
-            # A whiteboard without a session (none in practice) is expected for no longer than it was heard.
-            expected_until=(scheduled_end + join_window) if scheduled_end else heard_until,
+    found: dict[datetime, list[Heard]] = {moment: [] for moment in moments}
+    ordered = sorted(found)
+    for first in range(0, len(ordered), CHUNK):
+        chunk = ordered[first : first + CHUNK]
+        near = Q()
+        for moment in chunk:
+            near |= Q(opened_at__lte=moment, heard_until__gte=moment - just_before, heard_until__lte=moment)
+        rows = (
+            _heard_since(chunk[0] - just_before)
+            .annotate(heard_until=_heard_until(now))
+            .filter(near)
+            .values_list("opened_at", "heard_until", "close_reason", "whiteboard__tutoring_session__scheduled_end")
         )
-        for opened_at, heard_until, reason, scheduled_end in rows
-    ]
+        for opened_at, heard_until, reason, scheduled_end in rows:
+            heard = Heard(
+                start=opened_at,
+                end=heard_until,
+                left=reason == Connection.CloseReason.DISCONNECT,
+                # A whiteboard without a session (none in practice) is expected for no longer than it was heard.
+                expected_until=(scheduled_end + join_window) if scheduled_end else heard_until,
+            )
+            for moment in chunk:
+                if opened_at <= moment and moment - just_before <= heard_until <= moment:
+                    found[moment].append(heard)
+    return found
