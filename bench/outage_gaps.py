@@ -69,6 +69,8 @@ def fill(*, tutor, student, days: int, per_hour: int, end: datetime) -> int:
 
 
 def figures(*, tutor, student, days_list: list[int], per_hour: int) -> list[dict]:
+    from django.db import connection
+
     from attendance.models import TutoringSession
     from attendance.services import attendance_suggest, session_outages
     from whiteboard.outages import outage_gaps
@@ -82,6 +84,8 @@ def figures(*, tutor, student, days_list: list[int], per_hour: int) -> list[dict
             tutor=tutor, student=student, days=days - already, per_hour=per_hour, end=end - timedelta(days=already)
         )
         already = days
+        with connection.cursor() as cursor:  # as autovacuum would after so many inserts: the planner's figures
+            cursor.execute("ANALYZE whiteboard_connections")
         session = (
             TutoringSession.objects.select_related("whiteboard")
             .filter(scheduled_end__lte=end)
