@@ -156,3 +156,12 @@ def test_a_session_without_a_gap_draws_no_band(clear_session, clock):
     client.force_login(clear_session.tutor)
     html = client.get(f"/sessions/{clear_session.pk}/").content.decode()
     assert "timeline-unknown" not in html
+
+
+def test_admin_sees_the_gap_beside_the_override_form(outage_session, staff, clock):
+    clock.at(AFTER)
+    client = Client()
+    client.force_login(staff)
+    html = client.get(f"/admin/attendance/tutoringsession/{outage_session.pk}/change/").content.decode()
+    assert html.count('data-testid="timeline-unknown"') == 2
+    assert "the server heard nothing from anyone between 14:05 and 14:12; presence then is unknown" in html
