@@ -130,47 +130,57 @@ def _heard_since(since: datetime):
 def outage_gaps(*, start: datetime, end: datetime, now: datetime | None = None) -> list[OutageGap]:
     """The outage gaps overlapping [start, end], as known at `now`.
 
-    One query finds the silences long enough to matter, in the database (the union's holes: each
-    connection against the latest last signal of those opened before it, a window function), so
-    no row per connection reaches Python; then, if there are any, one query (per 100 silences) reads
-    who was heard just before each, and `find_outage_gaps` decides on those rows alone.
+    One query finds the silences that may be gaps, in the database (the union's holes: each
+    connection against the latest last signal of those opened before it, a window function; kept
+    when long enough and someone who did not leave was heard just before), so no row per connection
+    reaches Python; then, if there are any, one query (per 100 silences) reads who was heard just
+    before each, and `find_outage_gaps` decides on those rows alone.
     """
     now = now or timezone.now()
     conf = settings.PRESENCE
     min_seconds = conf["OUTAGE_MIN_SECONDS"]
     just_before = timedelta(seconds=conf["TIMEOUT_VISIBLE"])
+    order = [F("opened_at").asc(), F("pk").asc()]
+    before = RowRange(start=None, end=-1)  # every connection opened before this one
+    # When a connection that did not leave (lapsed, or open) was last heard: the only ones that make a silence a gap.
+    lapsed_until = Case(When(~Q(close_reason=Connection.CloseReason.DISCONNECT), then=F("heard_until")))
     silences = (
         _heard_since(start - LOOKBACK)
         .filter(opened_at__lt=max(end, start))
         .annotate(heard_until=_heard_until(now))
         .annotate(
-            covered_before=Window(
-                Max("heard_until"), order_by=[F("opened_at").asc(), F("pk").asc()], frame=RowRange(start=None, end=-1)
-            ),
+            covered_before=Window(Max("heard_until"), order_by=order, frame=before),
+            lapsed_before=Window(Max(lapsed_until), order_by=order, frame=before),
             heard_last=Window(Max("heard_until")),
+            lapsed_last=Window(Max(lapsed_until)),
             # The first connection opened at or after `end` (index `wb_conn_opened_at`; evaluated once).
             next_after=Subquery(
                 Connection.objects.filter(opened_at__gte=max(end, start)).order_by("opened_at").values("opened_at")[:1]
             ),
         )
-        # The first row always (it carries `heard_last`), then every connection opened after a long silence.
+        # The first row always (it carries `heard_last`), then every connection opened after a long silence
+        # that someone who did not leave was heard just before.
         .filter(
             Q(covered_before__isnull=True)
             | Q(
                 opened_at__gte=ExpressionWrapper(
                     F("covered_before") + Value(timedelta(seconds=min_seconds)), output_field=DateTimeField()
-                )
+                ),
+                lapsed_before__gte=ExpressionWrapper(
+                    F("covered_before") - Value(just_before), output_field=DateTimeField()
+                ),
             )
         )
-        .values_list("covered_before", "opened_at", "heard_last", "next_after")
+        .values_list("covered_before", "opened_at", "heard_last", "lapsed_last", "next_after")
     )
     rows = list(silences)
-    candidates = [(silent_from, next_heard) for silent_from, next_heard, _, _ in rows if silent_from is not None]
+    candidates = [(silent_from, next_heard) for silent_from, next_heard, *_ in rows if silent_from is not None]
     if rows:
-        _, _, heard_last, next_after = rows[0]
+        _, _, heard_last, lapsed_last, next_after = rows[0]
         # Nobody opened before `end` was heard after `heard_last`: silent from then until the first
         # connection opened at or after `end` (none yet: silent still).
-        if ((next_after or now) - heard_last).total_seconds() >= min_seconds:
+        silent = ((next_after or now) - heard_last).total_seconds() >= min_seconds
+        if silent and lapsed_last is not None and lapsed_last >= heard_last - just_before:
             candidates.append((heard_last, next_after))
     # Over before the stretch asked about, or begun after it: nothing to decide.
     candidates = [(a, b) for a, b in candidates if not ((b is not None and b <= start) or a >= end)]

@@ -106,6 +106,15 @@ def test_finding_no_gap_costs_one_query(outage, django_assert_num_queries):
         assert outage_gaps(start=T0 + minutes(20), end=END, now=END + minutes(20)) == []
 
 
+def test_silences_after_people_left_are_passed_over_in_the_one_query(
+    session, tutor, student, django_assert_num_queries
+):
+    presence_trace(session.whiteboard, tutor, T0, T0 + minutes(20))
+    presence_trace(session.whiteboard, student, T0 + minutes(40), END)
+    with django_assert_num_queries(1):
+        assert outage_gaps(start=T0, end=END, now=END + minutes(20)) == []
+
+
 def test_only_gaps_overlapping_the_stretch_asked_about(outage):
     assert outage_gaps(start=T0 + minutes(20), end=END, now=END + minutes(20)) == []
     assert outage_gaps(start=T0 + minutes(11), end=END, now=END + minutes(20)) != []
