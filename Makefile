@@ -53,6 +53,7 @@ bench-smoke:       ## every bench script with --quick (~2 min): proves each stil
 	$(PY) bench/schemathesis_run.py --quick
 	$(PY) bench/mail_bench.py --quick
 	$(PY) bench/webhook_cost.py --quick
+	$(PY) bench/outage_gaps.py --quick
 
 bench-mail:        ## PUT attendance latency with a 2 s mail server: sending in the request against queued
 	$(PY) bench/mail_bench.py

@@ -30,7 +30,13 @@ from attendance.models import (
 )
 from attendance.retention import presence_removals, spans_still_held
 from attendance.selectors import sessions_closed_without_decision, sessions_waiting_for_decision
-from attendance.services import attendance_apply_suggestion, attendance_mark_by_hand, attendance_suggest, session_save
+from attendance.services import (
+    attendance_apply_suggestion,
+    attendance_mark_by_hand,
+    attendance_suggest,
+    session_outages,
+    session_save,
+)
 from attendance.timeline import build_timeline
 from core.errors import DomainError
 from core.forms import CountedTextarea
@@ -99,7 +105,8 @@ def evidence_context(session: TutoringSession, *, now=None) -> dict:
     """What an admin overrides against: presence (times in the admin's zone), timeline and suggestion."""
     now = now or timezone.now()
     context = {"session": session, "now": now, "started": now >= session.scheduled_start, "presence": [], "log": []}
-    context["suggestion"] = attendance_suggest(session=session, now=now)
+    outages = session_outages(session, now=now)
+    context["suggestion"] = attendance_suggest(session=session, now=now, outages=outages)
     if session.whiteboard is not None:
         snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
         for role, status in snapshot.items():
@@ -112,6 +119,7 @@ def evidence_context(session: TutoringSession, *, now=None) -> dict:
                 scheduled_end=session.scheduled_end,
                 now=now,
                 spans_by_label=lanes,
+                unknown=[(gap.start, gap.end) for gap in outages],
             )
         context["log"] = [
             {

@@ -8,10 +8,13 @@ attendance fields itself. Precedence, in one place (the pure checks are in `atte
 - the finalising job only touches sessions still at `system_default`;
 - a parent reports their child's absence (`parent_reported`) only over the assumed default, and
   withdraws it (back to `system_default`), only before the session starts.
+
+Long because: suggestion, marking and the finaliser share the one write and its precedence (about
+450 lines); the finaliser is the next piece to move out, to a module of its own.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -40,6 +43,7 @@ from attendance.streaks import streaks_after_change
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from core.errors import DomainError
 from whiteboard.models import Role
+from whiteboard.outages import OutageGap, outage_gaps
 from whiteboard.presence import parse_time
 from whiteboard.selectors import presence_snapshot
 
@@ -75,14 +79,50 @@ def participant_evidence(
     return evidence
 
 
+def session_outages(
+    session: TutoringSession, *, now: datetime, known: list[OutageGap] | None = None
+) -> list[OutageGap]:
+    """The outage gaps (whiteboard/outages.py) overlapping the session's scheduled time: presence then is unknown.
+
+    `known`: gaps already read for a stretch covering this session (a list, the finaliser): no query.
+    Presence outside the scheduled time decides nothing, so gaps only there do not count.
+    """
+    if session.whiteboard_id is None:
+        return []
+    if known is None:
+        known = outage_gaps(start=session.scheduled_start, end=session.scheduled_end, now=now)
+    return [gap for gap in known if gap.overlaps(session.scheduled_start, session.scheduled_end)]
+
+
+def outages_covering(sessions: list[TutoringSession], *, now: datetime) -> list[OutageGap]:
+    """The outage gaps overlapping any of `sessions` (a page of a list), in one query; none without whiteboards."""
+    timed = [s for s in sessions if s.whiteboard_id is not None]
+    if not timed:
+        return []
+    return outage_gaps(start=min(s.scheduled_start for s in timed), end=max(s.scheduled_end for s in timed), now=now)
+
+
+def _local_clock(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M")
+
+
 def attendance_suggest(
-    *, session: TutoringSession, now: datetime | None = None, open_connections: list | None = None
+    *,
+    session: TutoringSession,
+    now: datetime | None = None,
+    open_connections: list | None = None,
+    outages: list[OutageGap] | None = None,
 ) -> SessionSuggestion:
-    """Both participants' suggested attendance at `now`; once raw detail is removed, the one kept then (retention)."""
+    """What the evidence says about both participants' attendance, as of `now`.
+
+    Once raw detail is removed (retention), the suggestion kept then. `outages`: the session's outage
+    gaps when the caller already has them (`session_outages`); else one query.
+    """
     if kept := session.whiteboard and session.whiteboard.presence_kept.get("suggestion"):
         return SessionSuggestion.from_dict(kept)
     now = now or timezone.now()
     evidence = participant_evidence(session, now=now, open_connections=open_connections)
+    gaps = session_outages(session, now=now, known=outages)
     return suggest_session(
         scheduled_start=session.scheduled_start,
         scheduled_end=session.scheduled_end,
@@ -90,6 +130,8 @@ def attendance_suggest(
         student=evidence[Role.STUDENT],
         now=now,
         policy=Policy.from_settings(),
+        outages=tuple((gap.start, gap.end) for gap in gaps),
+        clock=_local_clock,
     )
 
 
@@ -335,6 +377,9 @@ class FinalizeReport:
     applied: int = 0
     left_for_tutor: int = 0
     skipped: int = 0  # taken by a concurrent run, or marked meanwhile
+    # Left for the tutor because the server heard nothing from anyone during the session (outage gaps):
+    # session id -> why, in words. Counted in `left_for_tutor` too.
+    presence_unknown: dict[int, str] = field(default_factory=dict)
 
 
 def attendance_finalize(
@@ -345,6 +390,9 @@ def attendance_finalize(
     "Sure" is the calibrated confidence (attendance.calibration: the fitted probability that a
     person keeps the status; the rule confidence while too few decisions were fitted), the
     lower of tutor's and student's, at least `auto_apply_confidence`.
+
+    Never a session whose scheduled time overlaps an outage gap (whiteboard/outages.py): presence the
+    server could not hear is unknown, so a person decides; the report says which and why.
 
     Safe to run concurrently, on several machines: each session is decided under its row
     lock (others skip it) and re-checked there, so it is finalised exactly once.
@@ -360,8 +408,15 @@ def attendance_finalize(
             scheduled_end__lte=cutoff,
         )
         .order_by("scheduled_end")
-        .values_list("pk", flat=True)
+        .values_list("pk", "scheduled_start", "scheduled_end")
     )
+    # The gaps of every candidate's time, read once (one query), not per session.
+    gaps = (
+        outage_gaps(start=min(c[1] for c in candidates), end=max(c[2] for c in candidates), now=now)
+        if candidates
+        else []
+    )
+    candidates = [pk for pk, _, _ in candidates]
     report = FinalizeReport()
     for done, pk in enumerate(candidates, start=1):
         with transaction.atomic():
@@ -374,9 +429,18 @@ def attendance_finalize(
             if session is None:
                 report.skipped += 1
             else:
-                suggestion = attendance_suggest(session=session, now=now)
-                if (
-                    suggestion_is_applicable(suggestion)
+                unknown = session_outages(session, now=now, known=gaps)
+                suggestion = None if unknown else attendance_suggest(session=session, now=now, outages=unknown)
+                if unknown:
+                    TutoringSession.objects.filter(pk=pk).update(finalize_checked_at=now)
+                    report.left_for_tutor += 1
+                    report.presence_unknown[pk] = "; ".join(
+                        f"the server heard nothing from anyone from {gap.start:%Y-%m-%d %H:%M} to {gap.end:%H:%M} UTC"
+                        for gap in unknown
+                    )
+                elif (
+                    suggestion is not None
+                    and suggestion_is_applicable(suggestion)
                     and calibrator.session_confidence(suggestion) >= policy.auto_apply_confidence
                 ):
                     attendance_mark(

@@ -178,7 +178,10 @@ class SessionSerializer(serializers.ModelSerializer):
             return None
         open_connections = getattr(session.whiteboard, "open_connections", None) if session.whiteboard_id else None
         suggestion = services.attendance_suggest(
-            session=session, now=self.context["now"], open_connections=open_connections
+            session=session,
+            now=self.context["now"],
+            open_connections=open_connections,
+            outages=self.context["outages"],
         )
         return {"session_id": session.pk, **suggestion.to_dict()}
 
@@ -270,18 +273,21 @@ class SessionViewSet(viewsets.ViewSet):
         include_suggestion = data.get("include") == INCLUDE_SUGGESTION
         size = data["page_size"]
         page = list(sessions_for_listing(sessions, with_evidence=include_suggestion).order_by(key, "pk")[: size + 1])
-        context = {
-            "user": request.user,
-            "now": timezone.now(),
-            "notice": billing_notice(),
-            "include_suggestion": include_suggestion,
-        }
+        now = timezone.now()
         next_url = None
         if len(page) > size:
             page = page[:size]
             query = request.query_params.copy()
             query["cursor"] = _cursor_encode(page[-1], key)
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        context = {
+            "user": request.user,
+            "now": now,
+            "notice": billing_notice(),
+            "include_suggestion": include_suggestion,
+            # The page's outage gaps in one query, not one per session.
+            "outages": services.outages_covering(page, now=now) if include_suggestion else [],
+        }
         return Response({"results": SessionSerializer(page, many=True, context=context).data, "next": next_url})
 
 

@@ -4,14 +4,15 @@ Pure functions over frozen dataclasses: no database and no Django at import time
 so the API, the web pages and the finalising batch job all share one judgement.
 
 Long because: measurement, judgement, confidence and the reasons that explain
-them are one rule read top to bottom (about 500 lines, with the outputs' `from_dict` for a suggestion
-kept after its evidence is removed), sharing one private `_Reading`; split, each part would import the
-others' internals.
+them are one rule read top to bottom, with what outage gaps do to it and the outputs' `from_dict` for a
+suggestion kept after its evidence is removed (about 560 lines), sharing one private `_Reading`; split,
+each part would import the others' internals.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,6 +32,7 @@ _RECONNECT_FACTOR = 0.95  # per reconnect beyond the first, which is harmless
 _RECONNECT_FLOOR = 0.7
 _FLOOR = 0.3  # a judged (non-unknown) status is never reported as less sure than this
 _PROVISIONAL_CAP = 0.6  # a running session can still change
+_OUTAGE_FACTOR = 0.75  # the server heard nothing from anyone for a while: times (1 - the unknown share)
 
 
 # --- inputs -----------------------------------------------------------------
@@ -189,9 +191,22 @@ def suggest_session(
     student: Evidence | None,
     now: datetime,
     policy: Policy,
+    outages: tuple[Interval, ...] = (),
+    clock: Callable[[datetime], str] | None = None,
 ) -> SessionSuggestion:
-    """Suggest attendance for the tutor and the student of one session."""
-    window = {"scheduled_start": scheduled_start, "scheduled_end": scheduled_end, "now": now, "policy": policy}
+    """Suggest attendance for the tutor and the student of one session.
+
+    `outages`: stretches in which the server heard nothing from anyone (whiteboard/outages.py):
+    presence in them is unknown, never absent. `clock` writes a moment in the reasons (default: UTC, HH:MM).
+    """
+    window = {
+        "scheduled_start": scheduled_start,
+        "scheduled_end": scheduled_end,
+        "now": now,
+        "policy": policy,
+        "outages": outages,
+        "clock": clock,
+    }
     together = 0
     if tutor is not None and student is not None:
         together = together_seconds(
@@ -216,6 +231,8 @@ def suggest_participant(
     evidence: Evidence | None,
     now: datetime,
     policy: Policy,
+    outages: tuple[Interval, ...] = (),
+    clock: Callable[[datetime], str] | None = None,
 ) -> ParticipantSuggestion:
     """Suggest attendance for one participant from their presence evidence."""
     if evidence is None:
@@ -225,9 +242,23 @@ def suggest_participant(
         return ParticipantSuggestion(UNKNOWN, 0.0, ("session has not started",), reading.metrics)
     status, margins = _judge(reading, policy)
     reasons = _reasons(reading, status, policy)
+    unknown = _clip(_union(list(outages)), scheduled_start, _judged_end(scheduled_start, scheduled_end, now))
+    reasons += _outage_reasons(unknown, clock or _utc_clock)
     if status == UNKNOWN:
         return ParticipantSuggestion(UNKNOWN, 0.0, reasons, reading.metrics)
     confidence = _confidence(reading, margins, policy)
+    if unknown:
+        confidence, doubt = _outage_confidence(
+            confidence,
+            status,
+            unknown,
+            start=scheduled_start,
+            end=scheduled_end,
+            evidence=evidence,
+            now=now,
+            policy=policy,
+        )
+        reasons += doubt
     return ParticipantSuggestion(status, confidence, reasons, reading.metrics)
 
 
@@ -445,6 +476,48 @@ def _quality_reasons(r: _Reading) -> list[str]:
     if r.metrics.hidden_seconds:
         reasons.append(f"tab hidden for {_fmt(r.metrics.hidden_seconds / 60)} min")
     return reasons
+
+
+# --- outages -----------------------------------------------------------------
+
+
+def _outage_reasons(unknown: list[Interval], clock: Callable[[datetime], str]) -> tuple[str, ...]:
+    """Say when the server heard nothing from anyone, in the reader's clock."""
+    return tuple(
+        f"the server heard nothing from anyone between {clock(a)} and {clock(b)}; presence then is unknown"
+        for a, b in unknown
+    )
+
+
+def _outage_confidence(
+    confidence: float,
+    status: str,
+    unknown: list[Interval],
+    *,
+    start: datetime,
+    end: datetime,
+    evidence: Evidence,
+    now: datetime,
+    policy: Policy,
+) -> tuple[float, tuple[str, ...]]:
+    """Lower the confidence for presence the server could not hear, and say so when it could change the status.
+
+    The status stays the one judged from what was heard. Judged again as if the participant had
+    been there through every gap, a different status means the gaps decide it: the confidence
+    drops to the floor. Otherwise it is scaled by 0.75 * (1 - the unknown share of the window).
+    """
+    as_if_there = dataclasses.replace(evidence, spans=(*evidence.spans, *(Span(a, b) for a, b in unknown)))
+    other, _ = _judge(_read(start, end, as_if_there, now), policy)
+    if other != status:
+        words = other.replace("_", " ")
+        return _FLOOR, (f"had they been there while the server heard nothing, this would be {words}",)
+    window_seconds = max(1.0, (_judged_end(start, end, now) - start).total_seconds())
+    share = min(1.0, _total_seconds(unknown) / window_seconds)
+    return round(max(_FLOOR, confidence * _OUTAGE_FACTOR * (1 - share)), 2), ()
+
+
+def _utc_clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M UTC")
 
 
 # --- interval helpers -------------------------------------------------------

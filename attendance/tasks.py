@@ -23,7 +23,15 @@ def attendance_finalize_task() -> dict:
             report.left_for_tutor,
             report.skipped,
         )
-    return {"applied": report.applied, "left_for_tutor": report.left_for_tutor, "skipped": report.skipped}
+    for session_id, why in report.presence_unknown.items():
+        logger.info("finaliser: left session %d for the tutor, presence unknown: %s", session_id, why)
+    return {
+        "applied": report.applied,
+        "left_for_tutor": report.left_for_tutor,
+        "skipped": report.skipped,
+        # Sessions not applied because the server heard nothing from anyone during them, and why.
+        "presence_unknown": [{"session": pk, "why": why} for pk, why in report.presence_unknown.items()],
+    }
 
 
 # A refit reads the decisions and stores one new row per role: running it twice stores two equal fits.

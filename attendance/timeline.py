@@ -4,7 +4,7 @@ Positions are percentages of the plot's width, so the picture stretches to any s
 its words (row names, tick labels) stay HTML text at a readable size, never scaled down.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from whiteboard.presence import parse_time
@@ -43,17 +43,29 @@ class Timeline:
     ticks: list[Tick]
     window: Bar  # the scheduled window
     now_x: float | None
+    # Outage gaps (whiteboard/outages.py): the server heard nothing from anyone; presence there is unknown.
+    unknown: list[Bar] = field(default_factory=list)
 
 
 def build_timeline(
-    *, scheduled_start: datetime, scheduled_end: datetime, spans_by_label: dict[str, list[dict]], now: datetime
+    *,
+    scheduled_start: datetime,
+    scheduled_end: datetime,
+    spans_by_label: dict[str, list[dict]],
+    now: datetime,
+    unknown: list[tuple[datetime, datetime]] = (),
 ) -> Timeline:
-    """Lay out each participant's presence spans (and hidden parts) against the scheduled window."""
+    """Lay out each participant's presence spans (and hidden parts) against the scheduled window.
+
+    `unknown`: stretches in which the server heard nothing from anyone, drawn across every row
+    (hatched) so a gap in a bar there reads as "unknown", not "not there".
+    """
     parsed = {
         label: [(parse_time(s["start"]), parse_time(s["end"]), s.get("hidden", [])) for s in spans]
         for label, spans in spans_by_label.items()
     }
     moments = [t for spans in parsed.values() for start, end, _ in spans for t in (start, end)]
+    moments += [t for pair in unknown for t in pair]
     # The picture shows the window with a margin, widened to include early joiners and late stayers.
     margin = max(timedelta(minutes=5), (scheduled_end - scheduled_start) / 12)
     left = min([scheduled_start - margin, *moments])
@@ -81,7 +93,7 @@ def build_timeline(
             ticks.append(Tick(position, moment, align, major=len(ticks) % 2 == 0))
         moment += step
     now_x = x(now) if left <= now <= right else None
-    return Timeline(rows, ticks, bar(scheduled_start, scheduled_end), now_x)
+    return Timeline(rows, ticks, bar(scheduled_start, scheduled_end), now_x, [bar(s, e) for s, e in unknown])
 
 
 def _tick_step(length: timedelta) -> timedelta:

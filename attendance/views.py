@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from attendance import services
+from attendance import checks, services
 from attendance.billing import session_billing
 from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.disputes import dispute_raise
@@ -185,7 +185,8 @@ def session_detail(request, session_id: int):
 
 def session_page_context(session: TutoringSession, *, now) -> dict:
     """What the session page's live parts show (attendance/live.py renders the same for its pushes)."""
-    suggestion = services.attendance_suggest(session=session, now=now)
+    outages = services.session_outages(session, now=now)
+    suggestion = services.attendance_suggest(session=session, now=now, outages=outages)
     timeline = None
     snapshot = None
     if session.whiteboard is not None:
@@ -196,6 +197,7 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
                 scheduled_end=session.scheduled_end,
                 now=now,
                 spans_by_label=lanes,
+                unknown=[(gap.start, gap.end) for gap in outages],
             )
     removals = presence_removals(whiteboard=session.whiteboard)
     history = history_entries(session.attendance_changes.select_related("actor").order_by("-id"))
@@ -205,6 +207,7 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
         "applicable": services.suggestion_is_applicable(suggestion),
         "snapshot": snapshot,
         "timeline": timeline,
+        "outages": outages,
         "view": attendance_view(session, now=now, snapshot=snapshot),
         "started": now >= session.scheduled_start,
         "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
@@ -233,8 +236,13 @@ def _render_session(
             "student_status": session.student_attendance_status,
         }
     )
+    page = session_page_context(session, now=now)
     context = {
-        **session_page_context(session, now=now),
+        **page,
+        # Staff see where the decision disagrees with the evidence (attendance/reconciliation.py).
+        "flags": checks.session_flags(session, now=now, suggestion=page["suggestion"], outages=page["outages"])
+        if request.user.is_staff
+        else (),
         "mark_form": mark_form,
         "accept_form": accept_form or AcceptForm(),
         # Why this user may not mark now (None: the forms are offered); the service applies the same rule.

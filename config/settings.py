@@ -225,6 +225,9 @@ PRESENCE = {
     # The presence window: the whiteboard opens this many minutes before a session's scheduled
     # start and closes this many minutes after its scheduled end (whiteboard.presence.presence_window).
     "JOIN_WINDOW_MINUTES": env.int("PRESENCE_JOIN_WINDOW_MINUTES", default=15),
+    # Issue 18. A stretch at least this long in which the server heard nothing from anyone while
+    # sessions ran is an outage gap: presence in it is unknown, never absent (whiteboard/outages.py).
+    "OUTAGE_MIN_SECONDS": env.int("PRESENCE_OUTAGE_MIN_SECONDS", default=90),
 }
 
 LOGGING = {
@@ -270,6 +273,11 @@ ATTENDANCE_DISPUTE_WINDOW_HOURS = env.int("ATTENDANCE_DISPUTE_WINDOW_HOURS", def
 # A cancellation less than this many hours before the start is late: chargeable when the family
 # cancels (`late_cancellation`), its own outcome when the tutor does (`tutor_late_cancellation`).
 BILLING_CANCELLATION_NOTICE_HOURS = env.int("BILLING_CANCELLATION_NOTICE_HOURS", default=24)
+# Issue 18, reconciliation flags (attendance/reconciliation.py): a mark disagrees with the evidence by
+# a wide margin when someone marked present/late/left early was there for less than this share of the
+# session, or someone marked absent for more than this share.
+ATTENDANCE_RECONCILE_PRESENT_UNDER = env.float("ATTENDANCE_RECONCILE_PRESENT_UNDER", default=0.25)
+ATTENDANCE_RECONCILE_ABSENT_OVER = env.float("ATTENDANCE_RECONCILE_ABSENT_OVER", default=0.5)
 
 # Suggestion calibration and alerts (issue #19). Below this many decisions per participant role
 # (statuses a person chose) the rule confidence stands; see attendance/calibration.py.

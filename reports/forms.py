@@ -6,6 +6,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from attendance.models import AttendanceSource, AttendanceStatus
+from attendance.reconciliation import FLAG_LABELS
 from reports.selectors import ReportFilters, report_people
 
 DEFAULT_WEEKS = 4
@@ -85,3 +86,13 @@ class ReportFilterForm(forms.Form):
             status=data.get("status") or "",
             source=data.get("source") or "",
         )
+
+
+class ChecksForm(forms.Form):
+    """The staff checks page's filters: how many days back, and one kind of flag (blank: all)."""
+
+    days = forms.IntegerField(min_value=1, max_value=90, required=False, initial=14, label="Last days")
+    flag = forms.ChoiceField(required=False, label="Flag", choices=[("", "All flags"), *FLAG_LABELS.items()])
+
+    def clean_days(self) -> int:
+        return self.cleaned_data["days"] or 14

@@ -10,4 +10,5 @@ urlpatterns = [
     path("agreement/", views.agreement_report, name="agreement"),
     path("agreement.csv", views.agreement_csv, name="agreement-csv"),
     path("streaks/", views.streaks, name="streaks"),
+    path("checks/", views.checks_report, name="checks"),
 ]

@@ -3,11 +3,13 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from attendance import checks
 from reports import charts, exports, selectors
 from reports.figures import STATUS_LABELS
-from reports.forms import ReportFilterForm
+from reports.forms import ChecksForm, ReportFilterForm
 
 TEMPLATE = "reports/report.html"
 AGREEMENT_TEMPLATE = "reports/agreement.html"
@@ -124,3 +126,27 @@ def streaks(request):
     if not request.user.is_staff:
         raise Http404("No such page.")
     return render(request, "reports/streaks.html", {"streaks": selectors.streaks_open()})
+
+
+# --- issue 18: what to check before decisions settle (staff only) ------------------------
+
+
+@require_GET
+@login_required
+def checks_report(request):
+    """Outage gaps and reconciliation flags of the last days: staff only, 404 for everyone else."""
+    if not request.user.is_staff:
+        raise Http404("No such page.")
+    form = ChecksForm(request.GET)
+    context = {"form": form, "gaps": None, "flagged": None, "zone_name": selectors.business_zone().key}
+    if not form.is_valid():
+        return render(request, "reports/checks.html", context, status=400)
+    now = timezone.now()
+    start, end = checks.default_range(now, days=form.cleaned_data["days"])
+    context.update(
+        days=form.cleaned_data["days"],
+        gaps=checks.gaps_between(start=start, end=end, now=now),
+        flagged=checks.flagged_sessions(start=start, end=end, now=now, code=form.cleaned_data["flag"] or None),
+        max_listed=checks.MAX_LISTED,
+    )
+    return render(request, "reports/checks.html", context)

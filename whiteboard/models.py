@@ -171,6 +171,11 @@ class Connection(models.Model):
                 condition=models.Q(closed_at__isnull=True),
                 name="wb_conn_open_by_participant",
             ),
+            # Outage gaps (whiteboard.outages.outage_gaps): the connections closed after a moment, plus the
+            # open ones (index above). A heartbeat never writes closed_at or opened_at: its updates stay HOT.
+            models.Index(fields=["closed_at"], name="wb_conn_closed_at"),
+            # ...and the first connection opened after a moment (written once, at connect).
+            models.Index(fields=["opened_at"], name="wb_conn_opened_at"),
             # No index may hold a column a heartbeat writes (last_signal_at, expires_at, visibility):
             # PostgreSQL then rewrites the row in place (a HOT update) and touches no index. The sweep
             # (open connections past expires_at) reads the partial index above: only open rows are in it.

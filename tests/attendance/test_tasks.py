@@ -24,8 +24,8 @@ def test_finalize_task_settles_each_session_once_and_reports_it(session, tutor, 
     first = attendance_finalize_task.apply().get()
     second = attendance_finalize_task.apply().get()
 
-    assert first == {"applied": 1, "left_for_tutor": 1, "skipped": 0}
-    assert second == {"applied": 0, "left_for_tutor": 0, "skipped": 0}
+    assert first == {"applied": 1, "left_for_tutor": 1, "skipped": 0, "presence_unknown": []}
+    assert second == {"applied": 0, "left_for_tutor": 0, "skipped": 0, "presence_unknown": []}
     assert AttendanceChange.objects.count() == 1
     session.refresh_from_db()
     assert (session.attendance_source, session.student_attendance_status) == ("whiteboard_auto", "late")

@@ -20,3 +20,5 @@ class Command(BaseCommand):
             f"left {report.left_for_tutor} for the tutor's decision; "
             f"{report.skipped} taken by another run."
         )
+        for session_id, why in report.presence_unknown.items():
+            self.stdout.write(f"  session {session_id} left for the tutor, presence unknown: {why}")
