@@ -476,7 +476,7 @@ WEBHOOK_RETRY_DELAYS = env.list(
 # and by then the outage's first deliveries have given up on their own (failed).
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
 WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
-if WEBHOOK_DISABLE_AFTER_SECONDS < sum(WEBHOOK_RETRY_DELAYS):
+if sum(WEBHOOK_RETRY_DELAYS) > WEBHOOK_DISABLE_AFTER_SECONDS:
     raise ImproperlyConfigured(
         f"WEBHOOK_DISABLE_AFTER_SECONDS ({WEBHOOK_DISABLE_AFTER_SECONDS}) is shorter than the retries "
         f"(WEBHOOK_RETRY_DELAYS add up to {sum(WEBHOOK_RETRY_DELAYS)} s): an endpoint would be disabled, and "
