@@ -477,8 +477,19 @@ NOTIFICATION_REDELIVER_AFTER = env.int("NOTIFICATION_REDELIVER_AFTER", default=6
 WEBHOOK_RETRY_DELAYS = env.list(
     "WEBHOOK_RETRY_DELAYS", cast=int, default=[30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
 )
-# An endpoint is disabled after this many failed attempts in a row (any success resets the count); 0: never.
+# An endpoint is disabled (its pending deliveries abandoned, admins e-mailed) when it has failed without a
+# single success for WEBHOOK_DISABLE_AFTER_SECONDS (default 5 days, as Svix) AND at least
+# WEBHOOK_DISABLE_AFTER_FAILURES attempts in that run; 0 failures: never. The time must be at least the
+# retry span: an outage the retries would ride out (receiver back within it) must never abandon a delivery,
+# and by then the outage's first deliveries have given up on their own (failed).
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
+if sum(WEBHOOK_RETRY_DELAYS) > WEBHOOK_DISABLE_AFTER_SECONDS:
+    raise ImproperlyConfigured(
+        f"WEBHOOK_DISABLE_AFTER_SECONDS ({WEBHOOK_DISABLE_AFTER_SECONDS}) is shorter than the retries "
+        f"(WEBHOOK_RETRY_DELAYS add up to {sum(WEBHOOK_RETRY_DELAYS)} s): an endpoint would be disabled, and "
+        "its deliveries abandoned, during an outage the retries would ride out. Set it to at least that."
+    )
 # Seconds to connect, and to wait for each read of the answer; redirects are never followed.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5)
 # SSRF guard: endpoints whose host resolves to a private, loopback, link-local, multicast or reserved

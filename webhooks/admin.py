@@ -35,10 +35,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     """An integrator's endpoint: where, which events, the secret they verify with, and whether it is on."""
 
     form = EndpointForm
-    list_display = ["__str__", "url", "events", "enabled", "consecutive_failures", "disabled_at"]
+    list_display = ["__str__", "url", "events", "enabled", "consecutive_failures", "failing_since", "disabled_at"]
     list_filter = ["enabled"]
     search_fields = ["url", "description"]
-    readonly_fields = ["secret", "enabled", "disabled_at", "disabled_reason", "consecutive_failures", "created_at"]
+    readonly_fields = [
+        "secret",
+        "enabled",
+        "disabled_at",
+        "disabled_reason",
+        "consecutive_failures",
+        "failing_since",
+        "created_at",
+    ]
     actions = ["disable", "enable", "new_secret"]
 
     def has_delete_permission(self, request, obj=None):
@@ -56,7 +64,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             endpoint_disable(endpoint=endpoint, reason=f"Disabled by {request.user.get_username()} in admin.")
         self.message_user(request, "Disabled.", messages.SUCCESS)
 
-    @admin.action(description="Enable again (failure count reset)", permissions=["change"])
+    @admin.action(description="Enable again (failure run reset)", permissions=["change"])
     def enable(self, request, queryset):
         for endpoint in queryset:
             endpoint_enable(endpoint=endpoint)

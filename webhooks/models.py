@@ -50,8 +50,15 @@ class WebhookEndpoint(models.Model):
     )
     consecutive_failures = models.PositiveIntegerField(
         default=0,
-        db_comment="Failed attempts in a row, across its deliveries; a success resets it. At "
-        "WEBHOOK_DISABLE_AFTER_FAILURES the endpoint is disabled",
+        db_comment="Failed attempts in a row, across its deliveries; a success (or enabling) resets it. The "
+        "endpoint is disabled when it reaches WEBHOOK_DISABLE_AFTER_FAILURES and failing_since is "
+        "WEBHOOK_DISABLE_AFTER_SECONDS old",
+    )
+    failing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_comment="Server time of the first failed attempt of the current run (no success since); null when "
+        "the last attempt succeeded, none was made, or it was enabled again",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -72,6 +79,12 @@ class WebhookEndpoint(models.Model):
             models.CheckConstraint(
                 condition=Q(enabled=True, disabled_at__isnull=True) | Q(enabled=False, disabled_at__isnull=False),
                 name="%(app_label)s_%(class)s_disabled_when",
+            ),
+            # Failing exactly when a time says since when.
+            models.CheckConstraint(
+                condition=Q(consecutive_failures=0, failing_since__isnull=True)
+                | Q(consecutive_failures__gt=0, failing_since__isnull=False),
+                name="%(app_label)s_%(class)s_failing_since_when",
             ),
         ]
 

@@ -5,9 +5,10 @@ The life of a delivery, like an e-mail's in families: `attendance_change_deliver
 `presence_recorded` signals, webhooks/receivers.py) and make one pending row per subscribed endpoint,
 each with its fixed webhook-id; after commit a Celery task per row (webhooks/tasks.py) calls
 `delivery_attempt`, which checks the address again (SSRF), signs, POSTs, records the outcome and
-says when to retry (WEBHOOK_RETRY_DELAYS, about 24 h in all). An endpoint failing
-WEBHOOK_DISABLE_AFTER_FAILURES attempts in a row is disabled, its pending deliveries abandoned,
-and admins are e-mailed. A row whose task was lost is found by `deliveries_overdue`.
+says when to retry (WEBHOOK_RETRY_DELAYS, about 24 h in all). An endpoint that has failed without a
+single success for WEBHOOK_DISABLE_AFTER_SECONDS (5 days), in at least WEBHOOK_DISABLE_AFTER_FAILURES
+attempts, is disabled (`endpoint_disable_due`), its pending deliveries abandoned, and admins are
+e-mailed. A row whose task was lost is found by `deliveries_overdue`.
 """
 
 import json
@@ -21,7 +22,6 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -77,9 +77,9 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, now: datetime | 
 
 
 def endpoint_enable(*, endpoint: WebhookEndpoint) -> None:
-    """Deliver to it again, with a clean failure count (abandoned deliveries can be redelivered from admin)."""
+    """Deliver to it again, with a clean failure run (abandoned deliveries can be redelivered from admin)."""
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        enabled=True, disabled_at=None, disabled_reason="", consecutive_failures=0
+        enabled=True, disabled_at=None, disabled_reason="", consecutive_failures=0, failing_since=None
     )
     subscriptions_changed()
 
@@ -304,7 +304,7 @@ def _record(delivery: WebhookDelivery, answer: Answer, *, now: datetime) -> Atte
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.DELIVERED, now, None
         delivery.save(update_fields=fields)
         WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, consecutive_failures__gt=0).update(
-            consecutive_failures=0
+            consecutive_failures=0, failing_since=None
         )
         return Attempt("delivered")
 
@@ -331,17 +331,44 @@ def _record(delivery: WebhookDelivery, answer: Answer, *, now: datetime) -> Atte
     return attempt
 
 
-def _count_failure(endpoint: WebhookEndpoint, *, error: str, now: datetime) -> bool:
-    """One more failed attempt in a row for the endpoint; True when that disabled it."""
-    # Locked: two deliveries failing at once must not both read the count below the limit.
-    locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    locked.consecutive_failures = F("consecutive_failures") + 1
-    locked.save(update_fields=["consecutive_failures"])
-    locked.refresh_from_db(fields=["consecutive_failures"])
+def endpoint_disable_due(*, failures: int, failing_since: datetime | None, now: datetime) -> bool:
+    """Whether an endpoint failing `failures` attempts in a row since `failing_since` is to be disabled.
+
+    Both: no success for WEBHOOK_DISABLE_AFTER_SECONDS (at least the retry span, config/settings.py says
+    why), so a busy endpoint down for ten minutes is not disabled for its many failures, every one of
+    which its retries would deliver; and WEBHOOK_DISABLE_AFTER_FAILURES attempts (0: never), so a quiet
+    one is not disabled on two failures a week apart.
+    """
     limit = settings.WEBHOOK_DISABLE_AFTER_FAILURES
-    if not locked.enabled or not limit or locked.consecutive_failures < limit:
+    if not limit or failures < limit or failing_since is None:
         return False
-    reason = f"Disabled after {locked.consecutive_failures} failed attempts in a row; the last: {error}"
+    return now - failing_since >= timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+
+
+def _span(duration: timedelta) -> str:
+    hours, minutes = divmod(int(duration.total_seconds()) // 60, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h {minutes} min" if days else f"{hours} h {minutes} min"
+
+
+def _count_failure(endpoint: WebhookEndpoint, *, error: str, now: datetime) -> bool:
+    """One more failed attempt in a row for the endpoint (the run starts now if it had none); True when
+    that disabled it."""
+    # Locked: two deliveries failing at once must not both read the run below the limit.
+    locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    locked.consecutive_failures += 1
+    if locked.failing_since is None or now < locked.failing_since:  # an attempt that started earlier
+        locked.failing_since = now
+    locked.save(update_fields=["consecutive_failures", "failing_since"])
+    if not locked.enabled or not endpoint_disable_due(
+        failures=locked.consecutive_failures, failing_since=locked.failing_since, now=now
+    ):
+        return False
+    reason = (
+        f"Disabled after {locked.consecutive_failures} failed attempts in a row over "
+        f"{_span(now - locked.failing_since)} without a success (failing since "
+        f"{events.utc_iso(locked.failing_since)}); the last: {error}"
+    )
     endpoint_disable(endpoint=locked, reason=reason, now=now)
     logger.error("webhook endpoint %s (%s) disabled: %s", locked.pk, locked.url, reason)
     return True

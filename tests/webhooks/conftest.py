@@ -15,6 +15,7 @@ def _webhook_settings(settings):
     # Short and small, so every branch is reached in a few attempts; the local receiver is on 127.0.0.1.
     settings.WEBHOOK_RETRY_DELAYS = [10, 20, 40]
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 6
+    settings.WEBHOOK_DISABLE_AFTER_SECONDS = 600  # at least the 70 s of retries, as config/settings.py requires
     settings.WEBHOOK_TIMEOUT = 2
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
     settings.WEBHOOK_REDELIVER_AFTER = 0

@@ -125,20 +125,22 @@ def test_redeliver_refuses_for_a_disabled_endpoint(admin_client, make_endpoint, 
     assert delivery.status == "failed"
 
 
-def test_enable_again_resets_the_failure_count(admin_client, make_endpoint):
+def test_enable_again_resets_the_failure_run(admin_client, make_endpoint):
     endpoint = make_endpoint(
-        enabled=False, disabled_at=T0, disabled_reason="Disabled after 20 …", consecutive_failures=20
+        enabled=False,
+        disabled_at=T0,
+        disabled_reason="Disabled after 20 …",
+        consecutive_failures=20,
+        failing_since=T0 - timedelta(days=5),
     )
-    admin_client.post(
-        reverse("admin:webhooks_webhookendpoint_changelist"), {"action": "enable", "_selected_action": [endpoint.pk]}
-    )
+    changelist = reverse("admin:webhooks_webhookendpoint_changelist")
+    assert "Failing since" in admin_client.get(changelist).content.decode()
+    change = admin_client.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])).content.decode()
+    assert "Failing since:" in change and "5 Mar 2026" in change
+    admin_client.post(changelist, {"action": "enable", "_selected_action": [endpoint.pk]})
     endpoint.refresh_from_db()
-    assert (endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason, endpoint.consecutive_failures) == (
-        True,
-        None,
-        "",
-        0,
-    )
+    assert (endpoint.enabled, endpoint.disabled_at, endpoint.disabled_reason) == (True, None, "")
+    assert (endpoint.consecutive_failures, endpoint.failing_since) == (0, None)
 
 
 def test_disable_abandons_pending_deliveries(admin_client, make_endpoint):

@@ -27,7 +27,9 @@ def pending(endpoint, n: int) -> WebhookDelivery:
 
 def test_disabling_does_not_wait_for_a_delivery_being_sent_and_it_is_abandoned_next_time(make_endpoint, settings):
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 1
-    endpoint = make_endpoint(url="http://127.0.0.1:9/nobody")
+    # Failing for as long as disables it: its next failure does.
+    failing_since = T0 - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
+    endpoint = make_endpoint(url="http://127.0.0.1:9/nobody", consecutive_failures=1, failing_since=failing_since)
     first, second = pending(endpoint, 1), pending(endpoint, 2)
     locked, release = threading.Event(), threading.Event()
 

@@ -98,7 +98,8 @@ def test_receiver_down_then_up_is_retried_and_delivered_exactly_once(receiver, e
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("delivered", 3)
     assert [r["headers"]["webhook-id"] for r in receiver.verified] == [delivery.webhook_id]  # once
-    assert WebhookEndpoint.objects.get().consecutive_failures == 0  # the success reset the run
+    endpoint.refresh_from_db()
+    assert (endpoint.consecutive_failures, endpoint.failing_since) == (0, None)  # the success ended the run
 
 
 def test_a_redirect_is_not_followed(receiver, endpoint, mark):
@@ -149,19 +150,25 @@ def test_the_default_schedule_retries_for_about_a_day():
 def test_an_endpoint_is_disabled_after_a_run_of_failures_and_admins_are_emailed(
     make_endpoint, mark, clock, staff, settings
 ):
-    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3
+    settings.WEBHOOK_DISABLE_AFTER_FAILURES = 3  # and WEBHOOK_DISABLE_AFTER_SECONDS = 600 (conftest)
     endpoint = make_endpoint(url=f"http://127.0.0.1:{free_port()}/hooks")  # nobody listens there
     first = mark("absent")
     second = mark("late")
-    assert WebhookEndpoint.objects.get().consecutive_failures == 2
+    clock.advance(10)
+    assert delivery_attempt(delivery_id=first.pk).outcome == "retry"  # three failures, but for 10 s only
+    endpoint.refresh_from_db()
+    assert (endpoint.enabled, endpoint.consecutive_failures, endpoint.failing_since) == (True, 3, END)
     assert mail.outbox == []
 
-    clock.advance(10)
-    assert webhook_deliver_task(first.pk) == "abandoned"  # the third failure in a row
+    clock.at(END + timedelta(seconds=600))
+    assert webhook_deliver_task(second.pk) == "abandoned"  # the fourth, failing since 600 s
 
     endpoint.refresh_from_db()
-    assert (endpoint.enabled, endpoint.disabled_at, endpoint.consecutive_failures) == (False, clock.now, 3)
-    assert endpoint.disabled_reason.startswith("Disabled after 3 failed attempts in a row; the last: ")
+    assert (endpoint.enabled, endpoint.disabled_at, endpoint.consecutive_failures) == (False, clock.now, 4)
+    assert endpoint.disabled_reason.startswith(
+        "Disabled after 4 failed attempts in a row over 0 h 10 min without a success "
+        "(failing since 2026-03-10T15:00:00Z); the last: "
+    )
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"abandoned"}
     [message] = mail.outbox
     assert message.to == [staff.email]
@@ -169,7 +176,7 @@ def test_an_endpoint_is_disabled_after_a_run_of_failures_and_admins_are_emailed(
     assert f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/" in message.body
 
     clock.advance(20)
-    assert webhook_deliver_task(second.pk) == "skipped"  # abandoned: nothing is sent
+    assert webhook_deliver_task(first.pk) == "skipped"  # abandoned: nothing is sent
     assert webhooks_redeliver_task() == {"queued": 0}
     assert len(mail.outbox) == 1
 

@@ -31,6 +31,8 @@ def test_secrets_are_standard_webhooks_secrets_and_differ():
         {"secret": "plain-secret"},
         {"enabled": False},  # disabled, but since when?
         {"disabled_at": T0},  # enabled and disabled
+        {"consecutive_failures": 3},  # failing, but since when?
+        {"failing_since": T0},  # failing since, but no failure
     ],
 )
 def test_the_database_refuses_a_bad_endpoint(fields):

@@ -25,7 +25,8 @@ class Migration(migrations.Migration):
                 ('enabled', models.BooleanField(db_comment='False: nothing is delivered to it (see disabled_reason)', default=True)),
                 ('disabled_at', models.DateTimeField(blank=True, db_comment='When it was disabled; null while enabled', null=True)),
                 ('disabled_reason', models.TextField(blank=True, db_comment='Why it was disabled: by an admin, or after a run of failed attempts', default='')),
-                ('consecutive_failures', models.PositiveIntegerField(db_comment='Failed attempts in a row, across its deliveries; a success resets it. At WEBHOOK_DISABLE_AFTER_FAILURES the endpoint is disabled', default=0)),
+                ('consecutive_failures', models.PositiveIntegerField(db_comment='Failed attempts in a row, across its deliveries; a success (or enabling) resets it. The endpoint is disabled when it reaches WEBHOOK_DISABLE_AFTER_FAILURES and failing_since is WEBHOOK_DISABLE_AFTER_SECONDS old', default=0)),
+                ('failing_since', models.DateTimeField(blank=True, db_comment='Server time of the first failed attempt of the current run (no success since); null when the last attempt succeeded, none was made, or it was enabled again', null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
@@ -33,7 +34,7 @@ class Migration(migrations.Migration):
                 'db_table': 'webhook_endpoints',
                 'db_table_comment': "Integrators' webhook endpoints: URL, signing secret, subscribed events, enabled or not",
                 'ordering': ['id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('url__startswith', 'https://'), ('url__startswith', 'http://'), _connector='OR'), name='webhooks_webhookendpoint_url_http'), models.CheckConstraint(condition=models.Q(('secret__startswith', 'whsec_')), name='webhooks_webhookendpoint_secret_whsec'), models.CheckConstraint(condition=models.Q(models.Q(('disabled_at__isnull', True), ('enabled', True)), models.Q(('disabled_at__isnull', False), ('enabled', False)), _connector='OR'), name='webhooks_webhookendpoint_disabled_when')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('url__startswith', 'https://'), ('url__startswith', 'http://'), _connector='OR'), name='webhooks_webhookendpoint_url_http'), models.CheckConstraint(condition=models.Q(('secret__startswith', 'whsec_')), name='webhooks_webhookendpoint_secret_whsec'), models.CheckConstraint(condition=models.Q(models.Q(('disabled_at__isnull', True), ('enabled', True)), models.Q(('disabled_at__isnull', False), ('enabled', False)), _connector='OR'), name='webhooks_webhookendpoint_disabled_when'), models.CheckConstraint(condition=models.Q(models.Q(('consecutive_failures', 0), ('failing_since__isnull', True)), models.Q(('consecutive_failures__gt', 0), ('failing_since__isnull', False)), _connector='OR'), name='webhooks_webhookendpoint_failing_since_when')],
             },
         ),
         migrations.CreateModel(
