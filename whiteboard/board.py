@@ -43,6 +43,7 @@ class StrokeEvent:
     sequence: int
     role: str
     points: list[float]
+    offset: int = 0  # where `points` start in the stroke's flat list: a client that already has them skips them
     ended: bool = False
 
 
@@ -185,6 +186,7 @@ def board_stroke_append(
         if stroke.ended_at is not None or stroke.undone_at is not None:
             raise DomainError("That stroke has ended; begin another.", "stroke_ended")
         _check_length(len(stroke.points) + len(points))
+        offset = len(stroke.points)
         fields = ["recorded_at"]
         stroke.recorded_at = now
         if points:
@@ -196,7 +198,7 @@ def board_stroke_append(
         stroke.save(update_fields=fields)
         if points:
             _count_drawing(whiteboard_id, stroke.role, now)
-    return StrokeEvent(sequence=sequence, role=stroke.role, points=points, ended=end)
+    return StrokeEvent(sequence=sequence, role=stroke.role, points=points, offset=offset, ended=end)
 
 
 def board_stroke_end(*, whiteboard_id: int, user, sequence: int, now: datetime | None = None) -> StrokeEvent:
