@@ -11,7 +11,7 @@ attendance fields itself. Precedence, in one place (the pure checks are in `atte
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -39,6 +39,7 @@ from attendance.signals import attendance_changed, attendance_recorded
 from attendance.streaks import streaks_after_change
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from core.errors import DomainError
+from whiteboard.board import board_engagement
 from whiteboard.models import Role
 from whiteboard.presence import parse_time
 from whiteboard.selectors import presence_snapshot
@@ -60,6 +61,7 @@ def participant_evidence(
     if whiteboard is None:
         return {Role.TUTOR: None, Role.STUDENT: None}
     snapshot = presence_snapshot(whiteboard=whiteboard, now=now, open_connections=open_connections)
+    drew = {role: asdict(e) for role, e in board_engagement(whiteboard=whiteboard).items()}  # seconds, strokes
     evidence = {}
     for role in Role.values:
         spans = tuple(
@@ -71,7 +73,7 @@ def participant_evidence(
             for span in snapshot[role].spans
         )
         timeouts = sum(1 for e in whiteboard.connection_logs if e["event"] == "timeout" and e["role"] == role)
-        evidence[role] = Evidence(spans=spans, timeouts=timeouts, connected_now=snapshot[role].connected)
+        evidence[role] = Evidence(spans=spans, timeouts=timeouts, connected_now=snapshot[role].connected, **drew[role])
     return evidence
 
 
@@ -365,7 +367,7 @@ def attendance_finalize(
         with transaction.atomic():
             session = (
                 TutoringSession.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("whiteboard")
+                .select_related("whiteboard", "whiteboard__board")
                 .filter(pk=pk, attendance_source=AttendanceSource.SYSTEM_DEFAULT, finalize_checked_at__isnull=True)
                 .first()
             )

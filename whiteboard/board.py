@@ -284,7 +284,7 @@ def board_replay(*, whiteboard_id: int, after: int = 0, limit: int | None = None
 class Engagement:
     """How much one participant drew: distinct server-time seconds in which their points arrived, strokes begun."""
 
-    drawing_seconds: int = 0
+    drawing_seconds: int | None = None  # None: nobody has drawn on this board (no evidence either way)
     strokes: int = 0
 
 
@@ -298,7 +298,8 @@ def board_engagement(*, whiteboard: WhiteboardSession) -> dict[str, Engagement]:
         return {role: Engagement() for role in Role.values}
     return {
         role: Engagement(
-            drawing_seconds=getattr(board, f"{role}_drawing_seconds"), strokes=getattr(board, f"{role}_strokes")
+            drawing_seconds=getattr(board, f"{role}_drawing_seconds"),
+            strokes=getattr(board, f"{role}_strokes"),
         )
         for role in Role.values
     }

@@ -169,7 +169,7 @@ def test_engagement_counts_distinct_server_seconds_with_points_and_strokes(sessi
     session.whiteboard.refresh_from_db()
     engagement = board.board_engagement(whiteboard=session.whiteboard)
     assert engagement["student"] == board.Engagement(drawing_seconds=3, strokes=2)
-    assert engagement["tutor"] == board.Engagement()
+    assert engagement["tutor"] == board.Engagement(drawing_seconds=0)
 
 
 def test_the_database_refuses_a_bad_stroke(session, tutor):
