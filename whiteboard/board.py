@@ -74,7 +74,8 @@ def board_style(*, tool, colour, width) -> tuple[str, str, int]:
     return tool, colour, width
 
 
-def _check_length(count: int) -> None:
+def check_length(count: int) -> None:
+    """DomainError("stroke_too_long") when a stroke would have more than BOARD["MAX_POINTS"] points (`count` numbers)."""
     limit = settings.BOARD["MAX_POINTS"]
     if count > 2 * limit:
         raise DomainError(f"A stroke has at most {limit} points; end it and begin another.", "stroke_too_long")
@@ -108,13 +109,12 @@ def _locked_board(whiteboard_id: int) -> Board:
     return board
 
 
-def _count_drawing(whiteboard_id: int, role: str, now: datetime) -> None:
-    """Count `now`'s server second as one in which `role` drew, unless it is already counted.
+def _count_drawing(whiteboard_id: int, role: str, second: int) -> None:
+    """Count a server second (Unix time) as one in which `role` drew, unless it is already counted.
 
     One conditional UPDATE, no lock: batches arrive in server-time order, so a second is counted
     when it is later than the last counted one (two tabs drawing in the same second count once).
     """
-    second = int(now.timestamp())
     last = f"{role}_last_drawing_second"
     Board.objects.filter(Q(**{f"{last}__lt": second}) | Q(**{f"{last}__isnull": True}), pk=whiteboard_id).update(
         **{f"{role}_drawing_seconds": F(f"{role}_drawing_seconds") + 1, last: second}
@@ -138,7 +138,7 @@ def board_stroke_begin(
     now = now or timezone.now()
     tool, colour, width = board_style(tool=tool, colour=colour, width=width)
     points = board_points(points if points is not None else [])
-    _check_length(len(points))
+    check_length(len(points))
     role = board_role(whiteboard_id=whiteboard_id, user=user)
     with transaction.atomic():
         board = _locked_board(whiteboard_id)
@@ -161,14 +161,24 @@ def board_stroke_begin(
             last_sequence=sequence, stroke_count=F("stroke_count") + 1, **{f"{role}_strokes": F(f"{role}_strokes") + 1}
         )
         if points:
-            _count_drawing(whiteboard_id, role, now)
+            _count_drawing(whiteboard_id, role, int(now.timestamp()))
     return StrokeEvent(sequence=sequence, role=role, points=points)
 
 
 def board_stroke_append(
-    *, whiteboard_id: int, user, sequence: int, points: list, end: bool = False, now: datetime | None = None
+    *,
+    whiteboard_id: int,
+    user,
+    sequence: int,
+    points: list,
+    end: bool = False,
+    now: datetime | None = None,
+    seconds: list[int] | None = None,
 ) -> StrokeEvent:
-    """Add a batch of points to the user's own stroke that is still being drawn; `end` ends it after them."""
+    """Add points to the user's own stroke that is still being drawn; `end` ends it after them.
+
+    `seconds`: the server seconds (Unix time) in which these points arrived, when they were gathered
+    over a while (the socket writes about once a second); default `now`'s. Counted as drawing time."""
     now = now or timezone.now()
     points = board_points(points)
     if type(sequence) is not int:
@@ -185,7 +195,7 @@ def board_stroke_append(
             raise DomainError("No such stroke of yours on this board.", "no_stroke")
         if stroke.ended_at is not None or stroke.undone_at is not None:
             raise DomainError("That stroke has ended; begin another.", "stroke_ended")
-        _check_length(len(stroke.points) + len(points))
+        check_length(len(stroke.points) + len(points))
         offset = len(stroke.points)
         fields = ["recorded_at"]
         stroke.recorded_at = now
@@ -197,7 +207,8 @@ def board_stroke_append(
             fields.append("ended_at")
         stroke.save(update_fields=fields)
         if points:
-            _count_drawing(whiteboard_id, stroke.role, now)
+            for second in sorted(set(seconds or [int(now.timestamp())])):
+                _count_drawing(whiteboard_id, stroke.role, second)
     return StrokeEvent(sequence=sequence, role=stroke.role, points=points, offset=offset, ended=end)
 
 

@@ -8,12 +8,11 @@ does, so a reconnect within the timeout (to any node) continues the same stretch
 The same socket carries the shared board (issue 16): board messages go to whiteboard/board.py, and
 what they changed is sent to the whiteboard's group (the other participant's sockets, the author's
 other tabs) as soon as the service returns, i.e. after its commit; the drawing socket itself gets only
-the sequence number of its stroke. Board messages have their own rate limit (BOARD
+the sequence number of its stroke (whiteboard/board_socket.py). Board messages have their own rate limit (BOARD
 ["MAX_MESSAGES_PER_SECOND"]): a drawing tab sends a batch of points every 50 ms.
 Messages and close codes: whiteboard/live.py.
 """
 
-import contextlib
 import json
 import time
 import uuid
@@ -28,26 +27,9 @@ from django.utils import timezone
 from accounts.services import token_user
 from core.errors import DomainError
 from core.live import in_db_thread
-from whiteboard import board, liveness, services, sockets
-from whiteboard.live import (
-    BOARD_CLEARED,
-    BOARD_CLOSE_CODES,
-    BOARD_ERROR,
-    BOARD_EVENT,
-    BOARD_MESSAGES,
-    BOARD_REPLAY,
-    CLEAR,
-    DOMAIN_CLOSE_CODES,
-    PRESENCE_CHANGED,
-    REPLAY,
-    STROKE_BEGIN,
-    STROKE_BEGUN,
-    STROKE_END,
-    STROKE_POINTS,
-    STROKE_UNDONE,
-    UNDO,
-    whiteboard_group,
-)
+from whiteboard import liveness, services, sockets
+from whiteboard.board_socket import BoardMessages
+from whiteboard.live import BOARD_EVENT, BOARD_MESSAGES, DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
 from whiteboard.selectors import presence_summary
 
@@ -55,7 +37,7 @@ from whiteboard.selectors import presence_summary
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
 
 
-class PresenceConsumer(AsyncWebsocketConsumer):
+class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
     async def connect(self):
         self.whiteboard_id = int(self.scope["url_route"]["kwargs"]["whiteboard_id"])
         self.user = None
@@ -67,7 +49,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         self.last_signal_at = None
         self.recent = deque()  # monotonic times of recent messages, for the rate limit
         self.board_recent = deque()  # the same for board messages, which have a limit of their own
-        self.stroke: int | None = None  # sequence number of the stroke this socket is drawing
+        self.board_setup()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         asked = (query.get("visibility") or [Visibility.VISIBLE])[0]
         self.visibility = asked if asked in VISIBILITIES else Visibility.VISIBLE
@@ -105,7 +87,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             return
         if kind in BOARD_MESSAGES:
             self._signal()  # drawing is a sign of life too
-            await self._board(kind, message)
+            await self.board_message(kind, message)
         elif kind == "ping":
             self._signal()
             await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
@@ -159,88 +141,6 @@ class PresenceConsumer(AsyncWebsocketConsumer):
                 return await self.refuse(DOMAIN_CLOSE_CODES[error.code], error.code, error.message)
             return await self.connection_lost()  # closed by the server meanwhile: a fresh connection
         self.visibility, self.last_signal_at = visibility, now
-
-    # --- the board -----------------------------------------------------------------------------------
-    async def _board(self, kind: str, message: dict) -> None:
-        if kind == REPLAY:
-            return await self._send_replay()
-        try:
-            reply, event, to_self = await in_db_thread(self._board_in_thread)(kind, message)
-        except DomainError as error:
-            if error.code in BOARD_CLOSE_CODES:
-                return await self.refuse(BOARD_CLOSE_CODES[error.code], error.code, error.message)
-            if error.code in ("no_stroke", "stroke_ended"):
-                self.stroke = None
-            await self.send(
-                text_data=json.dumps(
-                    {"type": BOARD_ERROR, "code": error.code, "detail": error.message, "request": kind}
-                )
-            )
-            return
-        if reply is not None:
-            await self.send(text_data=json.dumps(reply))
-        if event is not None:
-            # Serialised once here, not once per receiving socket.
-            await self.channel_layer.group_send(
-                whiteboard_group(self.whiteboard_id),
-                {"type": BOARD_EVENT, "text": json.dumps(event), "origin": self.channel_name, "to_origin": to_self},
-            )
-
-    def _board_in_thread(self, kind: str, message: dict) -> tuple[dict | None, dict | None, bool]:
-        """Run one board message through whiteboard/board.py: (answer to this socket, event for the group,
-        whether this socket hears the event too)."""
-        where = {"whiteboard_id": self.whiteboard_id, "user": self.user}
-        if kind == STROKE_BEGIN:
-            tag = message.get("id")
-            if tag is not None and (type(tag) is not str or len(tag) > 64):
-                raise DomainError("id must be a string of at most 64 characters.", "malformed")
-            style = {"tool": message.get("tool", "pen"), "colour": message.get("colour"), "width": message.get("width")}
-            board.board_style(**style)  # malformed input changes nothing, not even the stroke left open
-            board.board_points(message.get("points", []))
-            if self.stroke is not None:  # a begin without an end: the earlier stroke ends here
-                with contextlib.suppress(DomainError):
-                    board.board_stroke_end(**where, sequence=self.stroke)
-                self.stroke = None
-            stroke = board.board_stroke_begin(**where, **style, points=message.get("points", []))
-            self.stroke = stroke.sequence
-            reply = {"type": STROKE_BEGUN, "sequence": stroke.sequence, "id": tag}
-            event = {
-                "type": STROKE_BEGIN,
-                "sequence": stroke.sequence,
-                "role": stroke.role,
-                **style,
-                "points": stroke.points,
-            }
-            return reply, event, False
-        if kind in (STROKE_POINTS, STROKE_END):
-            if self.stroke is None:
-                raise DomainError("This socket is not drawing a stroke; send stroke.begin first.", "no_stroke")
-            points = message.get("points", [] if kind == STROKE_END else None)
-            stroke = board.board_stroke_append(**where, sequence=self.stroke, points=points, end=kind == STROKE_END)
-            if kind == STROKE_END:
-                self.stroke = None
-            event = {"type": kind, "sequence": stroke.sequence, "offset": stroke.offset, "points": stroke.points}
-            return None, event, False
-        if kind == UNDO:
-            sequence = board.board_undo(**where)
-            if sequence == self.stroke:
-                self.stroke = None
-            return None, {"type": STROKE_UNDONE, "sequence": sequence}, True
-        assert kind == CLEAR
-        sequence = board.board_clear(**where)
-        self.stroke = None
-        return None, {"type": BOARD_CLEARED, "sequence": sequence}, True
-
-    async def _send_replay(self) -> None:
-        """The whole board, a page (BOARD["REPLAY_PAGE"] strokes) per message, in sequence order."""
-        after = 0
-        while True:
-            page = await in_db_thread(board.board_replay)(whiteboard_id=self.whiteboard_id, after=after)
-            done = page["next_after"] is None
-            await self.send(text_data=json.dumps({"type": BOARD_REPLAY, "after": after, "done": done, **page}))
-            if done:
-                return
-            after = page["next_after"]
 
     # --- presence open / close ----------------------------------------------------------------------
     async def _open_presence(self, user, *, token: str | None = None) -> None:
@@ -303,6 +203,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self.node.unregister(self)
+        await self.board_closed()
         if self.in_group:
             await self.channel_layer.group_discard(whiteboard_group(self.whiteboard_id), self.channel_name)
             self.in_group = False
@@ -324,14 +225,6 @@ class PresenceConsumer(AsyncWebsocketConsumer):
     async def presence_changed(self, event):
         if not self.closing:
             await self.send(text_data=json.dumps({"type": "presence", "presence": event["presence"]}))
-
-    async def board_event(self, event):
-        if (
-            not self.closing
-            and self.connection_id is not None
-            and (event["to_origin"] or event["origin"] != self.channel_name)
-        ):
-            await self.send(text_data=event["text"])
 
 
 assert PRESENCE_CHANGED.replace(".", "_") == PresenceConsumer.presence_changed.__name__

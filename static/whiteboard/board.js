@@ -126,9 +126,14 @@
           else if (added) draw(stroke, 0);
         } else if (message.type === "stroke.points" || message.type === "stroke.end") {
           const stroke = strokes.get(message.sequence);
-          if (!stroke || message.offset !== stroke.points.length) return; // unknown, or already had them
+          if (!stroke) return;
+          // `offset` is where these points start in the stroke. Already had them (from a replay): skip
+          // them. A replay can also lag up to a second behind a stroke being drawn (the server writes
+          // its points about once a second): then the line bridges the gap.
+          const skip = Math.max(0, stroke.points.length - message.offset);
+          if (skip >= message.points.length) return;
           const from = stroke.points.length;
-          for (const v of message.points) stroke.points.push(v);
+          for (let i = skip; i < message.points.length; i += 1) stroke.points.push(message.points[i]);
           if (from === 0) draw(stroke, 0); else draw(stroke, from);
         } else if (message.type === "stroke.undone") {
           remove(message.sequence);

@@ -3,10 +3,11 @@
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 
 from tests.conftest import T0
 from tests.ws import closed_with, receive, run, send, socket
-from whiteboard.models import BoardStroke, Connection
+from whiteboard.models import Board, BoardStroke, Connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -352,3 +353,81 @@ def test_the_read_only_view_gives_staff_the_strokes_and_records_no_presence(star
     assert Connection.objects.count() == before
     assert api(other_tutor).get(url).status_code == 404
     assert api(staff).get(url, {"after": "x"}).status_code == 400
+
+
+# --- points are sent at once and written about once a second ----------------------------------------------
+
+
+def test_points_reach_the_other_side_before_they_are_written_and_are_written_at_the_end(
+    started, tutor, student, settings
+):
+    settings.BOARD = {**settings.BOARD, "SAVE_INTERVAL": 3600}
+
+    async def scenario():
+        tutor_ws, student_ws = await pair(started, tutor, student)
+        await draw(tutor_ws, [[1, 1], [2, 2], [3, 3]], end=False)
+        await receive_type(student_ws, "stroke.points")
+        heard = await receive_type(student_ws, "stroke.points")
+        stored_while_drawing = await database_sync_to_async(lambda: BoardStroke.objects.get().points)()
+        await send(tutor_ws, {"type": "stroke.end", "points": [4, 4]})
+        end = await receive_type(student_ws, "stroke.end")
+        await tutor_ws.disconnect(code=1000)
+        await student_ws.disconnect(code=1000)
+        return heard, stored_while_drawing, end
+
+    heard, stored_while_drawing, end = run(scenario)
+    assert heard["offset"] == 4 and stored_while_drawing == [1, 1]  # sent on, not written yet
+    assert end["offset"] == 6
+    stroke = BoardStroke.objects.get()
+    assert stroke.points == [1, 1, 2, 2, 3, 3, 4, 4] and stroke.ended_at is not None
+
+
+def test_a_long_stroke_is_written_every_save_interval(started, student, settings):
+    settings.BOARD = {**settings.BOARD, "SAVE_INTERVAL": 0}
+
+    async def scenario():
+        ws = await opened(started, student)
+        await draw(ws, [[1, 1], [2, 2]], end=False)
+        await send(ws, {"type": "replay"})  # after the batch: the socket handles messages in order
+        page = await receive_type(ws, "board.replay")
+        await ws.disconnect(code=1000)
+        return page
+
+    assert run(scenario)["strokes"][0]["points"] == [1, 1, 2, 2]
+
+
+def test_a_socket_that_goes_mid_stroke_writes_what_it_drew(started, student, settings):
+    settings.BOARD = {**settings.BOARD, "SAVE_INTERVAL": 3600}
+
+    async def scenario():
+        ws = await opened(started, student)
+        await draw(ws, [[1, 1], [2, 2]], end=False)
+        await send(ws, {"type": "ping"})
+        await receive_type(ws, "pong")
+        await ws.disconnect(code=1006)
+
+    run(scenario)
+    stroke = BoardStroke.objects.get()
+    assert stroke.points == [1, 1, 2, 2] and stroke.ended_at is None
+
+
+def test_drawing_seconds_are_the_servers_seconds_in_which_points_arrived(started, student, clock, settings):
+    settings.BOARD = {**settings.BOARD, "SAVE_INTERVAL": 3600}
+
+    async def scenario():
+        ws = await opened(started, student)
+        await send(ws, {**PEN, "points": [1, 1]})  # second 0
+        await receive_type(ws, "stroke.begun")
+        for advance in (0.3, 0.3, 0.6, 5):  # seconds 0, 0, 1, 6
+            clock.advance(advance)
+            await send(ws, {"type": "stroke.points", "points": [2, 2]})
+            await send(ws, {"type": "ping"})  # handled after the batch: the clock moves on only then
+            await receive_type(ws, "pong")
+        await send(ws, {"type": "stroke.end"})
+        await send(ws, {"type": "ping"})
+        await receive_type(ws, "pong")
+        await ws.disconnect(code=1000)
+
+    run(scenario)
+    board_row = Board.objects.get()
+    assert board_row.student_drawing_seconds == 3 and board_row.student_strokes == 1
