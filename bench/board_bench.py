@@ -205,6 +205,7 @@ async def rooms_phase(
     until = time.monotonic() + seconds
     stats["measuring"] = True
     meter.start()
+    load_cpu = time.process_time()
     tasks = [asyncio.create_task(pinger(s, until)) for room in rooms for s in room.sockets]
 
     async def human(room: Room) -> None:
@@ -218,6 +219,7 @@ async def rooms_phase(
         tasks += [asyncio.create_task(human(room)) for room in rooms]
     await asyncio.sleep(seconds)
     cpu = meter.stop()
+    load_cores = (time.process_time() - load_cpu) / seconds  # this process: if near 1, the load is the limit
     await asyncio.sleep(1.0)
     for task in tasks:
         task.cancel()
@@ -226,6 +228,7 @@ async def rooms_phase(
         "postgres_cores": cpu["postgres"],
         "redis_cores": cpu["redis"],
         "others_cores": cpu["other"],
+        "load_cores": load_cores,
     }
 
 
@@ -296,12 +299,12 @@ def main(argv=None) -> int:
             rooms = asyncio.run(many_rooms(server.ws_url, boards[1:], args, server.process.pid))
         results["rooms"] = rooms
     print(
-        f"\n{'':<9} {'msgs/s':>7} {'server cores':>12} {'postgres':>9} {'others':>7} {'ping p99':>9} {'fan-out p50':>12} {'p99':>8} {'lost':>6} {'refused':>8} {'closed':>7}"
+        f"\n{'':<9} {'msgs/s':>7} {'server cores':>12} {'postgres':>9} {'others':>7} {'load':>5} {'ping p99':>9} {'fan-out p50':>12} {'p99':>8} {'lost':>6} {'refused':>8} {'closed':>7}"
     )
     for label in ("idle", "drawing"):
         r = rooms[label]
         print(
-            f"{label:<9} {r['messages_per_s']:>7.0f} {r['server_cores']:>12.2f} {r['postgres_cores']:>9.2f} {r['others_cores']:>7.2f}"
+            f"{label:<9} {r['messages_per_s']:>7.0f} {r['server_cores']:>12.2f} {r['postgres_cores']:>9.2f} {r['others_cores']:>7.2f} {r['load_cores']:>5.2f}"
             f" {r['ping_p99_ms']:>7.1f}ms {r['fanout_p50_ms']:>10.1f}ms {r['fanout_p99_ms']:>6.1f}ms {r['lost']:>6} {r['refused']:>8} {r['closed']:>7}"
         )
     drawing = rooms["drawing"]

@@ -187,3 +187,21 @@ def test_the_database_refuses_a_bad_stroke(session, tutor):
     BoardStroke.objects.create(**good)
     with pytest.raises(IntegrityError), transaction.atomic():
         BoardStroke.objects.create(**good)  # one sequence number per board
+
+
+def test_a_board_write_commits_without_waiting_for_the_flush_only_itself(session, tutor, on_postgres):
+    if not on_postgres:
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...); running on SQLite")
+    from django.db import connection
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        stroke = begin(session, tutor)
+        assert synchronous_commit() == "off"  # inside the board's own (nested) transaction's scope
+    assert synchronous_commit() == "on"
+    board.board_stroke_end(whiteboard_id=session.whiteboard_id, user=tutor, sequence=stroke.sequence)
+    assert synchronous_commit() == "on"
