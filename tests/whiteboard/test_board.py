@@ -189,6 +189,7 @@ def test_the_database_refuses_a_bad_stroke(session, tutor):
         BoardStroke.objects.create(**good)  # one sequence number per board
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_board_write_commits_without_waiting_for_the_flush_only_itself(session, tutor, on_postgres):
     if not on_postgres:
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...); running on SQLite")
@@ -201,7 +202,7 @@ def test_a_board_write_commits_without_waiting_for_the_flush_only_itself(session
 
     with transaction.atomic():
         stroke = begin(session, tutor)
-        assert synchronous_commit() == "off"  # inside the board's own (nested) transaction's scope
-    assert synchronous_commit() == "on"
+        assert synchronous_commit() == "off"  # for the rest of the transaction the write is part of
+    assert synchronous_commit() == "on"  # and no longer
     board.board_stroke_end(whiteboard_id=session.whiteboard_id, user=tutor, sequence=stroke.sequence)
     assert synchronous_commit() == "on"
