@@ -172,11 +172,15 @@ def board_stroke_begin(
             started_at=now,
             recorded_at=now,
         )
-        Board.objects.filter(pk=whiteboard_id).update(
-            last_sequence=sequence, stroke_count=F("stroke_count") + 1, **{f"{role}_strokes": F(f"{role}_strokes") + 1}
-        )
-        if points:
-            _count_drawing(whiteboard_id, role, int(now.timestamp()))
+        changes = {"last_sequence": sequence, "stroke_count": F("stroke_count") + 1}
+        changes[f"{role}_strokes"] = F(f"{role}_strokes") + 1
+        second, last = int(now.timestamp()), getattr(board, f"{role}_last_drawing_second")
+        if points and (last is None or second > last):  # as `_count_drawing`, in the same UPDATE (the row is locked)
+            changes |= {
+                f"{role}_drawing_seconds": F(f"{role}_drawing_seconds") + 1,
+                f"{role}_last_drawing_second": second,
+            }
+        Board.objects.filter(pk=whiteboard_id).update(**changes)
     return StrokeEvent(sequence=sequence, role=role, points=points)
 
 
