@@ -195,6 +195,9 @@
       }
       if (note) note.textContent = message.detail;
     } else {
+      // This tab's stroke undone or cleared while being drawn: stop sending it (the server forgot it).
+      const gone = message.type === "board.cleared" || (message.type === "stroke.undone" && drawing && drawing.sequence === message.sequence);
+      if (drawing && gone) { clearInterval(flushing); drawing = null; unsent = []; }
       shared.apply(message);
       drawn();
     }
