@@ -12,19 +12,24 @@ from attendance.models import AttendanceSource, TutoringSession
 from attendance.reconciliation import Flag, Observed, Thresholds, reconciliation_flags
 from attendance.selectors import sessions_for_listing
 from attendance.suggestions import SessionSuggestion
+from whiteboard.board import board_engagement
 from whiteboard.outages import OutageGap, outage_gaps
 
 MAX_LISTED = 500  # sessions checked per page view: the newest first
 
 
 def board_interactions(session: TutoringSession) -> dict[str, int] | None:
-    """Board interactions (strokes) per role ("tutor", "student"), or None while the board does not count them.
+    """Strokes each role ("tutor", "student") drew on the session's board; None when nobody drew on it.
 
-    The hook for board engagement: once whiteboard strokes are recorded, return their counts here
-    (read with the session's other evidence, one query per list) and `no_interaction` also flags
-    someone marked there who was on the board but drew nothing. Until then, flags rest on time alone.
+    A board nobody drew on says nothing about either participant (the lesson did not use it), so
+    `no_interaction` flags someone who drew nothing only when the other one did. Reads
+    `whiteboard.board` (listings fetch it with the whiteboard: no query per session).
     """
-    return None
+    if session.whiteboard is None:
+        return None
+    engagement = board_engagement(whiteboard=session.whiteboard)
+    strokes = {role: e.strokes for role, e in engagement.items()}
+    return strokes if any(strokes.values()) else None
 
 
 def _overlap_seconds(gaps: list[OutageGap], start: datetime, end: datetime) -> float:

@@ -15,7 +15,9 @@ def session_for_tutor_or_staff(user, session_id: int) -> TutoringSession:
 
     The one access rule for the attendance API and the tutor's pages.
     """
-    queryset = TutoringSession.objects.select_related("tutor", "student", "whiteboard", "attendance_marked_by")
+    queryset = TutoringSession.objects.select_related(
+        "tutor", "student", "whiteboard", "whiteboard__board", "attendance_marked_by"
+    )
     if not user.is_staff:
         queryset = queryset.filter(tutor_id=user.pk)
     session = queryset.filter(pk=session_id).first()
@@ -78,7 +80,7 @@ def sessions_for_listing(sessions: QuerySet[TutoringSession], *, with_evidence: 
     )
     if with_evidence:
         open_connections = Connection.objects.filter(closed_at__isnull=True)
-        sessions = sessions.select_related("whiteboard").prefetch_related(
+        sessions = sessions.select_related("whiteboard", "whiteboard__board").prefetch_related(
             Prefetch("whiteboard__connections", queryset=open_connections, to_attr="open_connections")
         )
     return sessions

@@ -14,7 +14,7 @@ Long because: suggestion, marking and the finaliser share the one write and its 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -42,6 +42,7 @@ from attendance.signals import attendance_changed, attendance_recorded
 from attendance.streaks import streaks_after_change
 from attendance.suggestions import Evidence, Policy, SessionSuggestion, Span, suggest_session
 from core.errors import DomainError
+from whiteboard.board import board_engagement
 from whiteboard.models import Role
 from whiteboard.outages import OutageGap, outage_gaps
 from whiteboard.presence import parse_time
@@ -64,6 +65,7 @@ def participant_evidence(
     if whiteboard is None:
         return {Role.TUTOR: None, Role.STUDENT: None}
     snapshot = presence_snapshot(whiteboard=whiteboard, now=now, open_connections=open_connections)
+    drew = {role: asdict(e) for role, e in board_engagement(whiteboard=whiteboard).items()}  # seconds, strokes
     evidence = {}
     for role in Role.values:
         spans = tuple(
@@ -75,7 +77,7 @@ def participant_evidence(
             for span in snapshot[role].spans
         )
         timeouts = sum(1 for e in whiteboard.connection_logs if e["event"] == "timeout" and e["role"] == role)
-        evidence[role] = Evidence(spans=spans, timeouts=timeouts, connected_now=snapshot[role].connected)
+        evidence[role] = Evidence(spans=spans, timeouts=timeouts, connected_now=snapshot[role].connected, **drew[role])
     return evidence
 
 
@@ -422,7 +424,7 @@ def attendance_finalize(
         with transaction.atomic():
             session = (
                 TutoringSession.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("whiteboard")
+                .select_related("whiteboard", "whiteboard__board")
                 .filter(pk=pk, attendance_source=AttendanceSource.SYSTEM_DEFAULT, finalize_checked_at__isnull=True)
                 .first()
             )

@@ -4,9 +4,10 @@ Pure functions over frozen dataclasses: no database and no Django at import time
 so the API, the web pages and the finalising batch job all share one judgement.
 
 Long because: measurement, judgement, confidence and the reasons that explain
-them are one rule read top to bottom, with what outage gaps do to it and the outputs' `from_dict` for a
-suggestion kept after its evidence is removed (about 560 lines), sharing one private `_Reading`; split,
-each part would import the others' internals.
+them are one rule read top to bottom, with what outage gaps do to it, the board's
+engagement as reasons and the outputs' `from_dict` for a suggestion kept after its
+evidence is removed (about 600 lines), sharing one private `_Reading`; split, each
+part would import the others' internals.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class Evidence:
     spans: tuple[Span, ...] = ()
     timeouts: int = 0  # connections that ended without a disconnect: gaps in evidence
     connected_now: bool = False
+    # Engagement on the shared board: distinct server seconds in which their strokes' points arrived, and
+    # strokes begun. None: the board was never used. Explained in the reasons, never judged: see README.
+    drawing_seconds: int | None = None
+    strokes: int = 0
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,8 @@ class _Reading:
     late_by: float  # signed: negative when they joined before the start
     left_before_end_by: float  # signed: negative when last seen after the end
     minutes_since_seen: float
+    drawing_seconds: int | None = None
+    strokes: int = 0
 
 
 def _read(start: datetime, end: datetime, evidence: Evidence, now: datetime) -> _Reading:
@@ -343,6 +350,8 @@ def _read(start: datetime, end: datetime, evidence: Evidence, now: datetime) -> 
         late_by=late_by,
         left_before_end_by=left_by,
         minutes_since_seen=_minutes(now - last_seen) if last_seen else 0.0,
+        drawing_seconds=evidence.drawing_seconds,
+        strokes=evidence.strokes,
     )
 
 
@@ -421,7 +430,7 @@ def _interpolate(margin: float) -> float:
 
 def _reasons(r: _Reading, status: str, policy: Policy) -> tuple[str, ...]:
     """Explain every finding in plain words, status findings first."""
-    reasons = _presence_reasons(r, policy) + _quality_reasons(r)
+    reasons = _presence_reasons(r, policy) + _engagement_reasons(r) + _quality_reasons(r)
     if not r.final:
         reasons.append(f"provisional: session still running ({_fmt(r.window_minutes)} min elapsed so far)")
     return tuple(reasons)
@@ -441,6 +450,17 @@ def _presence_reasons(r: _Reading, policy: Policy) -> list[str]:
     scope = "scheduled" if r.final else "elapsed"
     reasons.append(f"present for {_fmt(r.presence_minutes)} of {_fmt(r.window_minutes)} {scope} minutes")
     return reasons
+
+
+def _engagement_reasons(r: _Reading) -> list[str]:
+    """Say how much they drew on the shared board: evidence of taking part, never part of the status."""
+    if r.drawing_seconds is None or not r.ever_joined:
+        return []
+    if not r.strokes:
+        return ["did not draw on the board"]
+    scope = "scheduled" if r.final else "elapsed"
+    minutes = min(r.drawing_seconds / 60, r.window_minutes)
+    return [f"drew for {_fmt(minutes)} of {_fmt(r.window_minutes)} {scope} minutes ({r.strokes} stroke{_s(r.strokes)})"]
 
 
 def _join_reason(r: _Reading, policy: Policy) -> str:

@@ -37,6 +37,7 @@ from attendance.timeline import build_timeline
 from core.api import error_body
 from core.errors import DomainError
 from core.forms import CountedTextarea
+from whiteboard.board import board_engagement
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
 from whiteboard.selectors import presence_snapshot
@@ -48,7 +49,7 @@ def _sessions_with_live_presence():
     """Sessions with everything a card shows, in a constant number of queries however many there are."""
     open_connections = Connection.objects.filter(closed_at__isnull=True)
     return TutoringSession.objects.select_related(
-        "tutor", "student", "whiteboard", "attendance_marked_by"
+        "tutor", "student", "whiteboard", "whiteboard__board", "attendance_marked_by"
     ).prefetch_related(Prefetch("whiteboard__connections", queryset=open_connections, to_attr="open_connections"))
 
 
@@ -189,8 +190,12 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
     suggestion = services.attendance_suggest(session=session, now=now, outages=outages)
     timeline = None
     snapshot = None
+    presence_rows = []
     if session.whiteboard is not None:
         snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
+        # Each participant's presence beside their engagement on the board (seconds drawn, strokes).
+        engagement = board_engagement(whiteboard=session.whiteboard)
+        presence_rows = [(role, snapshot[role], engagement[role]) for role in snapshot]
         if lanes := spans_still_held(snapshot):  # a participant whose detail was removed has no lane
             timeline = build_timeline(
                 scheduled_start=session.scheduled_start,
@@ -206,6 +211,7 @@ def session_page_context(session: TutoringSession, *, now) -> dict:
         "suggestion": suggestion,
         "applicable": services.suggestion_is_applicable(suggestion),
         "snapshot": snapshot,
+        "presence_rows": presence_rows,
         "timeline": timeline,
         "outages": outages,
         "view": attendance_view(session, now=now, snapshot=snapshot),

@@ -443,6 +443,21 @@ WEBSOCKET = {
     "DB_THREAD_POOL": env.bool("WEBSOCKET_DB_THREAD_POOL", default=True),
 }
 
+# The shared drawing board (issue #16), carried by the presence socket. Limits answer clearly:
+# a stroke or board over its limit gets a `board.error` (the socket stays), a bigger message is
+# malformed (4400), a faster socket is throttled (4429). The browser splits long strokes itself.
+BOARD = {
+    "MAX_POINTS": env.int("BOARD_MAX_POINTS", default=2000),  # points per stroke
+    "MAX_STROKES": env.int("BOARD_MAX_STROKES", default=20000),  # strokes per board
+    "MAX_MESSAGE_BYTES": env.int("BOARD_MAX_MESSAGE_BYTES", default=64 * 1024),  # one board message
+    # Board messages per socket per second (the client sends a batch every 50 ms: 20 a second).
+    "MAX_MESSAGES_PER_SECOND": env.int("BOARD_MAX_MESSAGES_PER_SECOND", default=30),
+    "REPLAY_PAGE": env.int("BOARD_REPLAY_PAGE", default=1000),  # strokes per replay message or HTTP page
+    # A socket writes the points of the stroke being drawn this often (seconds) and at its end; they are
+    # fanned out at once (whiteboard/board_socket.py says why and what it costs).
+    "SAVE_INTERVAL": env.float("BOARD_SAVE_INTERVAL", default=1.0),
+}
+
 # Background work (issue #17): Celery, with Redis as the broker in production
 # (CELERY_BROKER_URL=redis://127.0.0.1:6379/2). Without a broker (dev.py run, tests) every task
 # runs eagerly, in-process, at the moment it is enqueued (after commit), so nothing needs a server.

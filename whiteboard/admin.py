@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.db.models import Prefetch
 from django.template.defaultfilters import date as format_date
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
+from whiteboard.board import board_engagement
 from whiteboard.models import PRESENCE_COLUMNS, Connection, WhiteboardSession
 from whiteboard.presence import parse_time
 from whiteboard.selectors import presence_snapshot
@@ -38,6 +40,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
     exclude = ["connection_logs", "tutor_presence_spans", "student_presence_spans", "presence_kept"]
     readonly_fields = [
         "live_presence",
+        "board",
         "tutor_connected_at",
         "tutor_disconnected_at",
         "tutor_last_activity_at",
@@ -59,7 +62,7 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .select_related("tutoring_session")
+            .select_related("tutoring_session", "board")
             .prefetch_related(Prefetch("connections", queryset=open_connections, to_attr="open_connection_list"))
         )
 
@@ -93,6 +96,18 @@ class WhiteboardSessionAdmin(admin.ModelAdmin):
             for role, status in self._live(obj).items()
         ]
         return format_html_join("\n", "<div>{}: {}, last activity {}, {} s active ({} s hidden)</div>", rows)
+
+    @admin.display(description="Board")
+    def board(self, obj):
+        """Engagement per participant, and the board itself, read-only (watching is not presence)."""
+        engagement = board_engagement(whiteboard=obj)
+        rows = format_html_join(
+            "\n",
+            "<div>{}: drew {} s in {} stroke(s)</div>",
+            ((r, e.drawing_seconds, e.strokes) for r, e in engagement.items()),
+        )
+        link = format_html('<a href="{}">View the board (read-only)</a>', reverse("whiteboard:board", args=[obj.pk]))
+        return format_html("{}<div>{}</div>", rows, link)
 
     def has_change_permission(self, request, obj=None):
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.ratelimit import Rate
 from core.api import ERRORS, RETRY_AFTER, THROTTLED, ErrorSerializer, validated
-from whiteboard import services
+from whiteboard import board, services
 from whiteboard.models import VISIBILITIES, Visibility
 from whiteboard.selectors import presence_snapshot, whiteboard_for_user
 
@@ -256,3 +256,49 @@ def _plain_heartbeat(request) -> dict | None:
 
 def _refuse(constant: str):
     raise ValueError(f"{constant} is not JSON")  # NaN and Infinity: DRF's parser refuses them too
+
+
+# --- the board, read-only (issue 16) ---------------------------------------------------------------------
+
+
+class BoardStrokeSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=["tutor", "student"])
+    tool = serializers.ChoiceField(choices=["pen", "eraser"])
+    colour = serializers.CharField()
+    width = serializers.IntegerField()
+    points = serializers.ListField(
+        child=serializers.FloatField(), help_text="Flat list x0, y0, x1, y1, ... in board units (1000 across)."
+    )
+    ended = serializers.BooleanField(help_text="False while the stroke is still being drawn.")
+
+
+@extend_schema_serializer(component_name="BoardPage")
+class BoardPageSerializer(serializers.Serializer):
+    strokes = BoardStrokeSerializer(many=True)
+    cleared_through = serializers.IntegerField(help_text="Sequence number of the last clear (0: never cleared).")
+    last_sequence = serializers.IntegerField()
+    next_after = serializers.IntegerField(allow_null=True, help_text="Pass as `after` for the next page; null: done.")
+
+
+class BoardPageQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, default=0, help_text="The last sequence number already read.")
+
+
+# The board of one whiteboard session, read-only: its tutor and student, and staff (who may watch, never
+# draw: opening the board never records presence). The participants' own board comes over the presence socket.
+class BoardViewSet(viewsets.ViewSet):
+    throttle_scope = "api"
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="whiteboard_strokes",
+        parameters=[BoardPageQuerySerializer],
+        responses={200: BoardPageSerializer, 400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]},
+        summary="The board as it stands, in sequence order, a page of strokes at a time.",
+    )
+    def strokes(self, request, session_id: int):
+        whiteboard = whiteboard_for_user(user=request.user, whiteboard_id=session_id, staff_may_read=True)
+        query = BoardPageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(board.board_replay(whiteboard_id=whiteboard.pk, after=query.validated_data["after"]))

@@ -5,6 +5,11 @@ with the new visibility (the locked path, at once), pings = liveness kept in mem
 batches by the node (whiteboard/liveness.py). A socket that drops without a clean close (network
 gone, node restarting) is not disconnected: its connection lapses at its last signal, as an HTTP tab's
 does, so a reconnect within the timeout (to any node) continues the same stretch of presence.
+The same socket carries the shared board (issue 16): board messages go to whiteboard/board.py, and
+what they changed is sent to the whiteboard's group (the other participant's sockets, the author's
+other tabs) as soon as the service returns, i.e. after its commit; the drawing socket itself gets only
+the sequence number of its stroke (whiteboard/board_socket.py). Board messages have their own rate limit (BOARD
+["MAX_MESSAGES_PER_SECOND"]): a drawing tab sends a batch of points every 50 ms.
 Messages and close codes: whiteboard/live.py.
 """
 
@@ -23,7 +28,8 @@ from accounts.services import token_user
 from core.errors import DomainError
 from core.live import in_db_thread
 from whiteboard import liveness, services, sockets
-from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
+from whiteboard.board_socket import BoardMessages
+from whiteboard.live import BOARD_EVENT, BOARD_MESSAGES, DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
 from whiteboard.selectors import presence_summary
 
@@ -31,7 +37,7 @@ from whiteboard.selectors import presence_summary
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
 
 
-class PresenceConsumer(AsyncWebsocketConsumer):
+class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
     async def connect(self):
         self.whiteboard_id = int(self.scope["url_route"]["kwargs"]["whiteboard_id"])
         self.user = None
@@ -42,6 +48,8 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         self.in_group = False
         self.last_signal_at = None
         self.recent = deque()  # monotonic times of recent messages, for the rate limit
+        self.board_recent = deque()  # the same for board messages, which have a limit of their own
+        self.board_setup()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         asked = (query.get("visibility") or [Visibility.VISIBLE])[0]
         self.visibility = asked if asked in VISIBILITIES else Visibility.VISIBLE
@@ -58,12 +66,14 @@ class PresenceConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if self.closing:
             return
-        if not self._within_rate():
-            return await self.refuse(4429, "throttled", "Too many messages.")
         message = _parse(text_data)
+        kind = message["type"] if message is not None else None
+        if not (self._board_within_rate() if kind in BOARD_MESSAGES else self._within_rate()):
+            return await self.refuse(4429, "throttled", "Too many messages.")
         if message is None:
-            return await self.refuse(4400, "malformed", 'Send JSON objects with a known "type".')
-        kind = message["type"]
+            return await self.refuse(
+                4400, "malformed", 'Send JSON objects with a known "type", at most 4 KB (64 KB for board messages).'
+            )
         if self.user is None:
             if kind != "auth":
                 return await self.refuse(4401, "not_authenticated", 'The first message must be {"type": "auth", ...}.')
@@ -75,7 +85,10 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             return await self._open_presence(None, token=message.get("token"))
         if self.connection_id is None:
             return
-        if kind == "ping":
+        if kind in BOARD_MESSAGES:
+            self._signal()  # drawing is a sign of life too
+            await self.board_message(kind, message)
+        elif kind == "ping":
             self._signal()
             await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
         elif kind == "visibility":
@@ -96,6 +109,13 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             self.recent.popleft()
         self.recent.append(now)
         return len(self.recent) <= settings.WEBSOCKET["MAX_MESSAGES"]
+
+    def _board_within_rate(self) -> bool:
+        now = time.monotonic()
+        while self.board_recent and now - self.board_recent[0] > 1.0:
+            self.board_recent.popleft()
+        self.board_recent.append(now)
+        return len(self.board_recent) <= settings.BOARD["MAX_MESSAGES_PER_SECOND"]
 
     def _signal(self) -> None:
         self.last_signal_at = timezone.now()
@@ -183,6 +203,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self.node.unregister(self)
+        await self.board_closed()
         if self.in_group:
             await self.channel_layer.group_discard(whiteboard_group(self.whiteboard_id), self.channel_name)
             self.in_group = False
@@ -207,16 +228,23 @@ class PresenceConsumer(AsyncWebsocketConsumer):
 
 
 assert PRESENCE_CHANGED.replace(".", "_") == PresenceConsumer.presence_changed.__name__
+assert BOARD_EVENT.replace(".", "_") == PresenceConsumer.board_event.__name__
 
 
 def _parse(text: str | None) -> dict | None:
-    """A JSON object with a string "type", or None (malformed: 4400)."""
-    if text is None or len(text) > 4096:
+    """A JSON object with a string "type", or None (malformed: 4400). Board messages may be up to
+    BOARD["MAX_MESSAGE_BYTES"] (64 KB), the others 4 KB."""
+    if text is None:
+        return None
+    size = len(text) if text.isascii() else len(text.encode())
+    if size > settings.BOARD["MAX_MESSAGE_BYTES"]:
         return None
     try:
         message = json.loads(text)
     except ValueError:
         return None
     if type(message) is not dict or type(message.get("type")) is not str:
+        return None
+    if size > 4096 and message["type"] not in BOARD_MESSAGES:
         return None
     return message

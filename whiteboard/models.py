@@ -190,3 +190,117 @@ class Connection(models.Model):
 
     def is_alive(self, now) -> bool:
         return self.closed_at is None and self.expires_at >= now
+
+
+class BoardTool(models.TextChoices):
+    PEN = "pen"
+    ERASER = "eraser"
+
+
+class Board(models.Model):
+    """The drawing of one whiteboard: its stroke counter, its last clear, and how much each participant drew.
+
+    One row per whiteboard, created with its first stroke. Board writes lock this row, not the
+    whiteboard's (presence keeps its own lock): the sequence number and the stroke limit are decided
+    here. The engagement counters are kept as the strokes arrive, so the suggestion reads two numbers
+    per participant instead of every stroke.
+    """
+
+    whiteboard = models.OneToOneField(
+        WhiteboardSession, on_delete=models.CASCADE, primary_key=True, related_name="board"
+    )
+    last_sequence = models.PositiveIntegerField(default=0, db_comment="Sequence number of the last stroke or clear")
+    stroke_count = models.PositiveIntegerField(
+        default=0,
+        db_comment="Strokes stored for this board (undone and cleared ones included); at most BOARD_MAX_STROKES",
+    )
+    cleared_through = models.PositiveIntegerField(
+        default=0, db_comment="Sequence number of the last clear: replay shows only strokes after it"
+    )
+    tutor_strokes = models.PositiveIntegerField(default=0, db_comment="Strokes the tutor began")
+    student_strokes = models.PositiveIntegerField(default=0, db_comment="Strokes the student began")
+    tutor_drawing_seconds = models.PositiveIntegerField(
+        default=0, db_comment="Distinct server-time seconds in which the tutor's stroke points arrived"
+    )
+    student_drawing_seconds = models.PositiveIntegerField(
+        default=0, db_comment="Distinct server-time seconds in which the student's stroke points arrived"
+    )
+    tutor_last_drawing_second = models.BigIntegerField(
+        null=True, blank=True, db_comment="Unix second of the tutor's last counted drawing second"
+    )
+    student_last_drawing_second = models.BigIntegerField(
+        null=True, blank=True, db_comment="Unix second of the student's last counted drawing second"
+    )
+
+    class Meta:
+        db_table = "whiteboard_boards"
+        db_table_comment = "The drawing of one whiteboard: counters, last clear and engagement per participant"
+
+    def __str__(self):
+        return f"Board of whiteboard #{self.pk}"
+
+
+class BoardStroke(models.Model):
+    """One stroke (pen or eraser) on a board: started, streamed in batches of points, ended; replayed by sequence."""
+
+    whiteboard = models.ForeignKey(WhiteboardSession, on_delete=models.CASCADE, related_name="strokes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=10, choices=Role.choices, db_comment="The author's role in the session")
+    sequence = models.PositiveIntegerField(db_comment="Server-assigned order on this board, from 1; replay order")
+    tool = models.CharField(max_length=10, choices=BoardTool.choices, default=BoardTool.PEN)
+    colour = models.CharField(max_length=7, default="#1f2937", db_comment="#rrggbb (ignored by the eraser)")
+    width = models.PositiveSmallIntegerField(default=3, db_comment="Line width in board units (the board is 1000 wide)")
+    points = models.JSONField(
+        default=list, db_comment="Flat list x0, y0, x1, y1, ... in board units; at most BOARD_MAX_POINTS points"
+    )
+    started_at = models.DateTimeField(db_comment="Server time the stroke began")
+    recorded_at = models.DateTimeField(db_comment="Server time its last batch of points arrived")
+    ended_at = models.DateTimeField(null=True, blank=True, db_comment="Server time it ended; null while being drawn")
+    undone_at = models.DateTimeField(
+        null=True, blank=True, db_comment="Server time its author undid it; kept for the record, never replayed"
+    )
+
+    class Meta:
+        db_table = "whiteboard_strokes"
+        db_table_comment = "Strokes drawn on whiteboards, one row per stroke, points as JSON"
+        constraints = [
+            # Replay order, and the sequence the service hands out under the board lock.
+            models.UniqueConstraint(fields=["whiteboard", "sequence"], name="%(app_label)s_%(class)s_unique_sequence"),
+            models.CheckConstraint(
+                condition=models.Q(tool__in=BoardTool.values), name="%(app_label)s_%(class)s_tool_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="%(app_label)s_%(class)s_role_valid"),
+            models.CheckConstraint(
+                condition=models.Q(sequence__gte=1), name="%(app_label)s_%(class)s_sequence_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(width__gte=1, width__lte=50), name="%(app_label)s_%(class)s_width_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(colour__regex=r"^#[0-9a-f]{6}$"), name="%(app_label)s_%(class)s_colour_hex"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Stroke {self.sequence} on whiteboard #{self.whiteboard_id}"
+
+
+class BoardClear(models.Model):
+    """A clear of a board by its tutor: strokes up to `sequence` are no longer replayed (they stay stored)."""
+
+    whiteboard = models.ForeignKey(WhiteboardSession, on_delete=models.CASCADE, related_name="board_clears")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sequence = models.PositiveIntegerField(
+        db_comment="Takes a place in the board's sequence; strokes before it are cleared"
+    )
+    cleared_at = models.DateTimeField(db_comment="Server time of the clear")
+
+    class Meta:
+        db_table = "whiteboard_board_clears"
+        db_table_comment = "Clears of whiteboards: what replay no longer shows, and who cleared it when"
+        constraints = [
+            models.UniqueConstraint(fields=["whiteboard", "sequence"], name="%(app_label)s_%(class)s_unique_sequence"),
+        ]
+
+    def __str__(self):
+        return f"Clear {self.sequence} on whiteboard #{self.whiteboard_id}"

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.db import models
 
-from whiteboard.models import PRESENCE_COLUMNS, Connection, Role, WhiteboardSession
+from whiteboard.models import PRESENCE_COLUMNS, BoardClear, BoardStroke, Connection, Role, WhiteboardSession
 from whiteboard.selectors import presence_snapshot
 
 RETENTION = "retention"
@@ -59,7 +59,10 @@ class RawDetailKind:
 
 RAW_DETAIL_KINDS: tuple[RawDetailKind, ...] = (
     RawDetailKind("connections", Connection),
-    # Stored drawings join here at their merge: RawDetailKind("strokes", Stroke, person_field="author"),
+    # The shared board's drawings (whiteboard/board.py): each stroke's points, and who cleared when. The
+    # board's counters (strokes and seconds drawn per participant) stay, as presence totals do.
+    RawDetailKind("strokes", BoardStroke, person_field="author"),
+    RawDetailKind("board_clears", BoardClear, person_field="by"),
 )
 
 

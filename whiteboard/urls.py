@@ -1,6 +1,6 @@
 from django.urls import path
 
-from whiteboard.api import WhiteboardTrackingViewSet
+from whiteboard.api import BoardViewSet, WhiteboardTrackingViewSet
 
 app_name = "whiteboard-api"
 
@@ -22,4 +22,5 @@ urlpatterns = [
         WhiteboardTrackingViewSet.as_view({"get": "connection_status"}),
         name="connection-status",
     ),
+    path("sessions/<int:session_id>/strokes", BoardViewSet.as_view({"get": "strokes"}), name="strokes"),
 ]

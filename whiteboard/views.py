@@ -40,3 +40,13 @@ def whiteboard_page(request, whiteboard_id: int):
             else None,
         },
     )
+
+
+@login_required
+def board_view(request, whiteboard_id: int):
+    """The board, read-only: for staff (from the session page and admin) and the participants. It reads the
+    strokes over HTTP and opens no presence socket, so watching never counts as presence."""
+    whiteboard = whiteboard_for_user(user=request.user, whiteboard_id=whiteboard_id, staff_may_read=True)
+    return render(
+        request, "whiteboard/board_view.html", {"whiteboard": whiteboard, "session": whiteboard.tutoring_session}
+    )

@@ -195,3 +195,43 @@ def prepare_heartbeat_bench(args) -> tuple[dict, str, list]:
         f"({len(made) // 2:,} sessions with whiteboards and tokens) in {time.perf_counter() - t0:.1f} s"
     )
     return facts, db_url, made
+
+
+def board_strokes(
+    *, whiteboard_id: int, author_ids: tuple[int, int], count: int, points_avg: int, seed: int = 16
+) -> int:
+    """`count` finished strokes on one board (pen, some eraser), `points_avg` points each on average (random
+    walks in board units), written in bulk as the board's services would have left them. Returns the points."""
+    from django.utils import timezone
+
+    from whiteboard.models import Board, BoardStroke
+
+    rng = random.Random(seed)
+    now = timezone.now()
+    rows, total = [], 0
+    for sequence in range(1, count + 1):
+        n = rng.randint(max(2, points_avg // 2), points_avg + points_avg // 2)
+        x, y, points = rng.uniform(50, 950), rng.uniform(50, 550), []
+        for _ in range(n):
+            x, y = min(999.0, max(0.0, x + rng.uniform(-8, 8))), min(999.0, max(0.0, y + rng.uniform(-8, 8)))
+            points += [round(x, 1), round(y, 1)]
+        total += n
+        eraser = sequence % 25 == 0
+        rows.append(
+            BoardStroke(
+                whiteboard_id=whiteboard_id,
+                author_id=author_ids[sequence % 2],
+                role="tutor" if sequence % 2 == 0 else "student",
+                sequence=sequence,
+                tool="eraser" if eraser else "pen",
+                colour="#ffffff" if eraser else rng.choice(["#1f2937", "#3a47c5", "#d93a30", "#1f9d4c"]),
+                width=20 if eraser else rng.choice([2, 4, 10]),
+                points=points,
+                started_at=now,
+                recorded_at=now,
+                ended_at=now,
+            )
+        )
+    BoardStroke.objects.bulk_create(rows, batch_size=500)
+    Board.objects.create(whiteboard_id=whiteboard_id, last_sequence=count, stroke_count=count)
+    return total

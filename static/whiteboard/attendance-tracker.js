@@ -19,6 +19,9 @@
  *   csrfToken: "..." overrides the cookie; `token` is sent as the socket's first message (never in a URL).
  * transport: "websocket" (default where the browser has WebSocket) or "http" (heartbeats only).
  * onPresence(presence): who is on the whiteboard, pushed over the socket ({ tutor: { connected, hidden }, student }).
+ * onWelcome(): the socket was welcomed (each time, reconnects too); onMessage(message): any other message the
+ * server sends on the socket (the shared board's, docs/websockets.md); tracker.send(message): send one on the
+ * socket, false when it is not open and welcomed (over HTTP, for instance).
  * With your own WebSocket, presence can follow it instead: AttendanceTracker.attach(socket, { whiteboardId }),
  * or call tracker.socketOpened() / tracker.socketClosed() from your own onopen / onclose.
  *
@@ -173,8 +176,11 @@
           timer.every(interval * 1000);
           reportConnected();
           if (opts.onPresence) opts.onPresence(message.presence);
-        } else if (message.type === "presence" && opts.onPresence) {
-          opts.onPresence(message.presence);
+          if (opts.onWelcome) opts.onWelcome();
+        } else if (message.type === "presence") {
+          if (opts.onPresence) opts.onPresence(message.presence);
+        } else if (opts.onMessage) {
+          try { opts.onMessage(message); } catch (e) { console.error(e); }
         }
       };
       sock.onclose = (event) => {
@@ -333,6 +339,12 @@
       get connectionId() { return connectionId; },
       get state() { return state; },
       get transport() { return transport; },
+      /** Send a message on the welcomed socket; false when there is none. */
+      send(message) {
+        if (!socket || socket.readyState !== 1 || !connectionId) return false;
+        socket.send(JSON.stringify(message));
+        return true;
+      },
       /** Start (or resume) tracking: call from a WebSocket's onopen. Harmless when already connected. */
       socketOpened() {
         if (stopped || active) return;

@@ -1,4 +1,4 @@
-// The whiteboard page: runs the attendance tracker, shows who is here, and a local drawing canvas.
+// The whiteboard page: runs the attendance tracker, shows who is here, and the shared drawing board.
 (function () {
   "use strict";
   const board = document.getElementById("board");
@@ -34,6 +34,7 @@
   };
   const otherBadge = document.getElementById("other-badge");
   let polling = null;
+  let boardHooks = null; // the board's side of the socket (set up below, before any message can arrive)
 
   function showOther(presence) {
     const other = presence && presence[board.dataset.otherRole];
@@ -70,7 +71,10 @@
     whiteboardId: board.dataset.whiteboardId,
     csrfToken: board.dataset.csrfToken,
     onPresence: showOther,
+    onWelcome: () => boardHooks.welcome(),
+    onMessage: (message) => boardHooks.message(message),
     onStatus(state, detail) {
+      if (boardHooks) boardHooks.status(state, detail);
       setBadge(selfBadge, state, state === "offline" ? OFFLINE_TEXT[detail.reason] : undefined);
       selfBadge.dataset.transport = detail.transport;
       const live = (state === "connected" || state === "hidden") && detail.transport === "websocket";
@@ -86,63 +90,151 @@
   window.whiteboardTracker = tracker; // for the console and for tests
   document.addEventListener("visibilitychange", () => { if (polling) refreshOther(); });
 
-  // ---- Drawing (local only) ----
+  // ---- The shared board ----
+  // Live over the presence socket: this tab's strokes go out in batches every 50 ms, the other
+  // participant's come in as they are drawn, and each (re)opened socket replays the whole board.
+  // Without a live socket (HTTP fallback, outside the presence window) the board is read over HTTP
+  // and cannot be drawn on. Limits (docs/websockets.md): long strokes are split before 2,000 points.
   const canvas = document.getElementById("board-canvas");
-  const ctx = canvas.getContext("2d");
+  const shared = window.WhiteboardBoard.create(canvas);
+  window.whiteboardBoard = shared; // for the console and for tests
+  const MAX_NUMBERS = 2 * 2000;
+  const BATCH_MS = 50;
+  const note = document.getElementById("board-note");
+  let live = false;
+  let tool = "pen";
   let colour = board.querySelector("input[name=pen]:checked").value;
-  let last = null;
+  let width = Number(board.querySelector("[name=width]").value);
+  let drawing = null;                 // this tab's stroke under the pointer
+  let unsent = [];                    // its points not yet sent
+  let flushing = null;
+  const waiting = new Map();          // id -> stroke waiting for its sequence number
+  let nextId = 1;
 
-  function fit() {
-    // Keep the drawing when the canvas is resized; draw at device pixels for crisp lines.
-    const ratio = window.devicePixelRatio || 1;
-    const { width, height } = canvas.getBoundingClientRect();
-    if (!width || !height) return;
-    const copy = document.createElement("canvas");
-    copy.width = canvas.width;
-    copy.height = canvas.height;
-    copy.getContext("2d").drawImage(canvas, 0, 0);
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    ctx.drawImage(copy, 0, 0);
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    ctx.lineWidth = 3;
+  function drawn() { board.classList.toggle("board--drawn", shared.size > 0); }
+
+  function setLive(on) {
+    live = on;
+    board.dataset.live = on ? "true" : "false";
+    canvas.classList.toggle("board__canvas--readonly", !on);
+    if (note) note.textContent = on ? "" : "Drawing needs a live connection; showing the board as saved.";
+  }
+
+  function send(message) { return tracker ? tracker.send(message) : false; }
+
+  function beginStroke(points) {
+    const id = `s${nextId++}`;
+    const stroke = { tool, colour, width, points: points.slice(), id };
+    waiting.set(id, stroke);
+    shared.begin(stroke);
+    send({ type: "stroke.begin", id, tool, colour, width, points });
+    return stroke;
+  }
+
+  function flush(end) {
+    if (!drawing) return;
+    if (unsent.length || end) send({ type: end ? "stroke.end" : "stroke.points", points: unsent });
+    unsent = [];
   }
 
   function point(event) {
     const rect = canvas.getBoundingClientRect();
-    return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+    return shared.toBoard(event.clientX - rect.left, event.clientY - rect.top);
   }
 
   canvas.addEventListener("pointerdown", (event) => {
+    if (!live || event.button > 0) return;
     canvas.setPointerCapture(event.pointerId);
-    last = point(event);
-    board.classList.add("board--drawn");
+    drawing = beginStroke(point(event));
+    unsent = [];
+    flushing = setInterval(() => flush(false), BATCH_MS);
+    drawn();
   });
   canvas.addEventListener("pointermove", (event) => {
-    if (!last) return;
-    const next = point(event);
-    ctx.strokeStyle = colour;
-    ctx.beginPath();
-    ctx.moveTo(last.x, last.y);
-    ctx.lineTo(next.x, next.y);
-    ctx.stroke();
-    last = next;
+    if (!drawing) return;
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+    for (const e of events.length ? events : [event]) {
+      const [x, y] = point(e);
+      const p = drawing.points;
+      if (p[p.length - 2] === x && p[p.length - 1] === y) continue;
+      if (p.length + 2 > MAX_NUMBERS) {    // the server's limit: end here and go on in a new stroke
+        flush(true);
+        drawing = beginStroke([p[p.length - 2], p[p.length - 1]]);
+      }
+      drawing.points.push(x, y);
+      unsent.push(x, y);
+      shared.extend(drawing, drawing.points.length - 2);
+    }
   });
-  for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => { last = null; });
+  function endStroke() {
+    if (!drawing) return;
+    clearInterval(flushing);
+    flush(true);
+    drawing = null;
+  }
+  for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) canvas.addEventListener(type, endStroke);
+
+  function onBoardMessage(message) {
+    if (message.type === "board.replay") {
+      if (!message.after) for (const stroke of waiting.values()) shared.drop(stroke);
+      if (!message.after) waiting.clear();
+      shared.replay(message);
+      // Timings for bench/board_replay.py (performance marks cost nothing); a frame later it is on screen.
+      const mark = (name) => { performance.mark(name); requestAnimationFrame(() => performance.mark(`${name}:painted`)); };
+      if (!message.after) mark("board:first-page");
+      if (message.done) { board.dataset.replayed = String(shared.size); drawn(); mark("board:replayed"); }
+    } else if (message.type === "stroke.begun") {
+      const stroke = waiting.get(message.id);
+      if (stroke) { waiting.delete(message.id); shared.numbered(stroke, message.sequence); }
+    } else if (message.type === "board.error") {
+      if (message.request === "stroke.begin" || message.request === "stroke.points") {
+        // Refused (board full, stroke too long): what this tab drew of it was not kept; take it off.
+        for (const stroke of waiting.values()) shared.drop(stroke);
+        waiting.clear();
+        if (drawing && message.request === "stroke.begin") { clearInterval(flushing); drawing = null; }
+      }
+      if (note) note.textContent = message.detail;
+    } else {
+      // This tab's stroke undone or cleared while being drawn: stop sending it (the server forgot it).
+      const gone = message.type === "board.cleared" || (message.type === "stroke.undone" && drawing && drawing.sequence === message.sequence);
+      if (drawing && gone) { clearInterval(flushing); drawing = null; unsent = []; }
+      shared.apply(message);
+      drawn();
+    }
+  }
+
+  // Outside the window or over HTTP: the board as saved, read over HTTP.
+  let loading = null;
+  function loadSaved() {
+    if (loading) return loading;
+    loading = window.WhiteboardBoard.load(shared, board.dataset.strokesUrl)
+      .then(() => { board.dataset.replayed = String(shared.size); drawn(); })
+      .catch(() => {})
+      .finally(() => { loading = null; });
+    return loading;
+  }
 
   board.addEventListener("change", (event) => {
     if (event.target.name === "pen") colour = event.target.value;
+    if (event.target.name === "tool") tool = event.target.value;
+    if (event.target.name === "width") width = Number(event.target.value);
   });
-  document.getElementById("board-clear").addEventListener("click", () => {
-    ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.restore();
-    board.classList.remove("board--drawn");
+  document.getElementById("board-undo").addEventListener("click", () => send({ type: "undo" }));
+  const clearButton = document.getElementById("board-clear"); // only on the tutor's page
+  if (clearButton) clearButton.addEventListener("click", () => send({ type: "clear" }));
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "z" && live) { event.preventDefault(); send({ type: "undo" }); }
   });
 
-  fit();
-  new ResizeObserver(fit).observe(canvas);
+  setLive(false);
+  if (!tracker) loadSaved();
+  boardHooks = {
+    welcome() { setLive(true); send({ type: "replay" }); },
+    message: onBoardMessage,
+    status(state, detail) {
+      const on = detail.transport === "websocket" && (state === "connected" || state === "hidden");
+      if (!on) { endStroke(); setLive(false); }
+      if (!on && detail.transport === "http" && (state === "connected" || state === "hidden")) loadSaved();
+    },
+  };
 })();

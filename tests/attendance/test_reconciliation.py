@@ -197,3 +197,22 @@ def test_staff_see_the_flags_on_the_session_page_and_the_tutor_does_not(marked_p
     assert 'data-testid="reconciliation-flags"' in staff_html
     assert 'data-code="mark_disagrees"' in staff_html
     assert 'data-testid="reconciliation-flags"' not in browser(tutor).get(url).content.decode()
+
+
+def test_marked_there_but_drew_nothing_while_the_other_drew_is_no_interaction(fine_session):
+    from whiteboard.board import board_stroke_begin
+
+    now = fine_session.scheduled_end + timedelta(hours=1)
+    # A board nobody drew on says nothing: not flagged.
+    assert flagged_sessions(start=T0 - timedelta(days=1), end=now, now=now, code=NO_INTERACTION) == []
+    board_stroke_begin(
+        whiteboard_id=fine_session.whiteboard_id,
+        user=fine_session.tutor,
+        tool="pen",
+        colour="#1f2937",
+        width=3,
+        points=[10, 10, 20, 20],
+        now=fine_session.scheduled_start + timedelta(minutes=5),
+    )
+    found = flagged_sessions(start=T0 - timedelta(days=1), end=now, now=now, code=NO_INTERACTION)
+    assert [(row.session.pk, codes(row.flags)) for row in found] == [(fine_session.pk, [(NO_INTERACTION, "student")])]

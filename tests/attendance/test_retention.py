@@ -18,7 +18,8 @@ from core.errors import DomainError
 from tests.conftest import T0
 from tests.factories import TutoringSessionFactory, UserFactory
 from tests.whiteboard.helpers import presence_trace
-from whiteboard.models import Connection, WhiteboardSession
+from whiteboard.board import board_clear, board_engagement, board_stroke_begin
+from whiteboard.models import BoardStroke, Connection, WhiteboardSession
 from whiteboard.selectors import presence_snapshot
 from whiteboard.services import presence_sweep
 
@@ -38,6 +39,18 @@ def lived(session, *, tutor, student, offset=timedelta(0)):
         session.whiteboard, student, start + timedelta(minutes=25), start + timedelta(minutes=40), disconnect=False
     )
     presence_sweep(now=start + timedelta(minutes=45))
+    # On the board: a stroke each, then the tutor clears it (drawings are raw detail too).
+    for who, minute in ((tutor, 10), (student, 12)):
+        board_stroke_begin(
+            whiteboard_id=session.whiteboard_id,
+            user=who,
+            tool="pen",
+            colour="#1f2937",
+            width=3,
+            points=[1, 1, 2, 2],
+            now=start + timedelta(minutes=minute),
+        )
+    board_clear(whiteboard_id=session.whiteboard_id, user=tutor, now=start + timedelta(minutes=15))
     session.whiteboard.refresh_from_db()
     return session
 
@@ -73,6 +86,7 @@ def test_purge_removes_raw_detail_and_keeps_totals_suggestion_and_history(past):
     before_totals = totals(past, now=LATER)
     before_suggestion = attendance_suggest(session=past, now=LATER).to_dict()
     before_history = history(past)
+    before_engagement = board_engagement(whiteboard=WhiteboardSession.objects.get(pk=past.whiteboard_id))
     assert before_totals["student"]["reconnects"] == 1
     log_entries = len(past.whiteboard.connection_logs)
 
@@ -86,12 +100,17 @@ def test_purge_removes_raw_detail_and_keeps_totals_suggestion_and_history(past):
         "connections": 3,
         "log_entries": log_entries,
         "spans": 3,
+        "strokes": 2,
+        "board_clears": 1,
         "more": False,
     }
     board = WhiteboardSession.objects.get(pk=past.whiteboard_id)
     assert not Connection.objects.filter(whiteboard=board).exists()
     assert board.connection_logs == [] and board.tutor_presence_spans == [] and board.student_presence_spans == []
     assert board.detail_removed_at == LATER
+    assert not BoardStroke.objects.filter(whiteboard=board).exists()
+    assert board_engagement(whiteboard=board) == before_engagement  # the board's counters are totals: kept
+    assert before_engagement["student"].strokes == 1
     assert totals(past, now=LATER) == before_totals
     past.refresh_from_db()
     assert attendance_suggest(session=past, now=LATER + timedelta(days=30)).to_dict() == before_suggestion
