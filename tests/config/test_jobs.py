@@ -21,10 +21,19 @@ def test_each_task_runs_when_its_schedule_says_and_reports_what_it_did(clock, se
     assert beat.tick()[0] == {}
     clock.advance(61)
     ran, wait = beat.tick()
-    assert ran == {"presence-sweep": {"closed": 0}, "notifications-redeliver": {"queued": 0}}
+    assert ran == {
+        "presence-sweep": {"closed": 0},
+        "notifications-redeliver": {"queued": 0},
+        "webhooks-redeliver": {"queued": 0},
+    }
     assert 0 < wait <= 60
     clock.advance(240)
-    assert set(beat.tick()[0]) == {"presence-sweep", "notifications-redeliver", "attendance-finalize"}
+    assert set(beat.tick()[0]) == {
+        "presence-sweep",
+        "notifications-redeliver",
+        "webhooks-redeliver",
+        "attendance-finalize",
+    }
 
 
 def test_the_digest_runs_once_a_day_at_its_time(clock):
