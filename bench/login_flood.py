@@ -3,10 +3,11 @@
 
 Self-contained (standard library, psycopg and redis; Django only in the subprocesses it starts):
 
-1. Makes a scratch PostgreSQL database (default `att_h14_bench`), migrates it and fills it with
+1. Makes a scratch PostgreSQL database (default `bench_h14`), migrates it and fills it with
    `--participants` students, each in a session running now, with a token; flushes its Redis database.
-2. Starts the production server (gunicorn config.wsgi, `--workers` sync workers, DEBUG off, Redis for the
-   shared counters, real PBKDF2 password hashing).
+2. Starts the production server (`--server uvicorn`, the default: README's uvicorn config.asgi command with
+   `--workers`; or `--server gunicorn`: config.wsgi on sync workers), DEBUG off, Redis for the shared
+   counters, real PBKDF2 password hashing.
 3. Each participant connects and then heartbeats every 15 s, as the tracker does, from a process of its
    own (so the flood's client work cannot delay the heartbeats' clock); latency of every heartbeat kept.
 4. Phase "quiet": `--seconds` of heartbeats alone. Phase "flood": the same, while `--clients` concurrent
@@ -46,7 +47,7 @@ FLOOD_ADDRESSES = [f"127.0.0.{i}" for i in range(101, 105)]  # the attacker's 4 
 BEAT_SECONDS = 15.0
 
 
-# --- a minimal HTTP/1.1 client (gunicorn's sync workers close every connection) -------------------
+# --- a minimal HTTP/1.1 client: a new connection for every request, as gunicorn's sync workers force ---
 
 
 async def http(port: int, method: str, path: str, *, headers: dict, body: bytes = b"", local: str | None = None):
@@ -230,14 +231,20 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--participants", type=int, default=120)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--database", default="att_h14_bench")
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "gunicorn"],
+        default="uvicorn",
+        help="uvicorn config.asgi (production, README) or gunicorn config.wsgi sync workers (HTTP-only deployments)",
+    )
+    parser.add_argument("--database", default="bench_h14")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/8")
     parser.add_argument(
         "--login-pool",
         type=int,
         default=0,
-        help="also start a separate gunicorn with this many workers for the sign-in paths and flood it instead, "
+        help="also start a separate server with this many workers for the sign-in paths and flood it instead, "
         "as a proxy routing /accounts/ and /admin/login/ to their own pool would (0: one pool for everything)",
     )
     parser.add_argument("--make-data", type=int, help=argparse.SUPPRESS)
@@ -278,12 +285,17 @@ def main() -> int:
             text=True,
         ).stdout
     )
-    log = open(ROOT / "bench" / "login_flood.gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    log = open(ROOT / "bench" / "login_flood.server.log", "wb")  # noqa: SIM115 - closed below
 
     def start(workers: int) -> tuple[int, subprocess.Popen]:
         port = free_port()
-        command = [str(Path(python).with_name("gunicorn")), "config.wsgi", "--bind", f"{HOST}:{port}"]
-        command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]
+        if args.server == "uvicorn":
+            # README, Production: the same command, on this port, without the proxy's headers.
+            command = [python, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", str(port)]
+            command += ["--workers", str(workers), "--ws", "websockets", "--timeout-graceful-shutdown", "10"]
+        else:
+            command = [python, "-m", "gunicorn", "config.wsgi", "--bind", f"{HOST}:{port}"]
+            command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -313,8 +325,23 @@ def main() -> int:
         ]
         beats = context.Process(target=participants_main, args=(port, participants, phases, beats_in))
         beats.start()
-        while beats_out.recv() != ("phase", "flood"):
-            pass
+        # CPU per phase (in cores): the server's processes, and everything else on this shared machine.
+        sys.path.insert(0, str(ROOT))
+        from bench.lib.machine import CpuMeter
+
+        meter, current = CpuMeter(server_pid=server.pid, db_name=args.database), None
+        cpu: dict[str, dict] = {}
+
+        def phase_started(name):
+            nonlocal current
+            if current is not None:
+                cpu[current] = {**meter.stop(), "load": os.getloadavg()[0]}
+            meter.start()
+            current = name
+
+        while (message := beats_out.recv()) != ("phase", "flood"):
+            phase_started(message[1])
+        phase_started("flood")
         print(f"flooding /accounts/login/ with {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
         flood_out, flood_in = context.Pipe()
         usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
@@ -322,7 +349,8 @@ def main() -> int:
         flood.start()
         flood_result = flood_out.recv()
         while (message := beats_out.recv())[0] != "done":
-            pass
+            phase_started(message[1])
+        phase_started(None)
         beat_results = message[1]
         beat_results.pop("warmup")
         flood.join(10)
@@ -348,20 +376,26 @@ def main() -> int:
             process.wait(20)
         log.close()
 
+    label = "uvicorn (config.asgi) x" if args.server == "uvicorn" else "gunicorn sync x"
     print(
-        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; gunicorn sync x {args.workers}"
-        + (f" (sign-in paths flooded on their own gunicorn sync x {args.login_pool})" if args.login_pool else "")
+        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; {label} {args.workers}"
+        + (f" (sign-in paths flooded on their own {label} {args.login_pool})" if args.login_pool else "")
         + "; "
         f"PostgreSQL; Redis; {args.seconds:.0f} s per phase"
     )
-    print(f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses")
+    print(
+        f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'server':>7} {'others':>7} {'machine':>7} {'load':>5}  statuses   (CPU in cores; load: 1-min average)"
+    )
     p99 = {}
     for name, result in beat_results.items():
         lat = result["latencies"]
         p99[name] = percentile(lat, 0.99)
+        used = cpu.get(name, {})
         print(
             f"{name:<6} {len(lat):>6} {percentile(lat, 0.5) * 1000:>8.1f} {percentile(lat, 0.95) * 1000:>8.1f} "
-            f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f}  {result['statuses']}"
+            f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f} {used.get('gunicorn', 0):>7.2f} "
+            f"{used.get('other', 0):>7.2f} {used.get('machine', 0):>7.2f} {used.get('load', 0):>5.1f}  {result['statuses']}"
         )
     total = sum(flood_result["statuses"].values())
     print(

@@ -17,6 +17,7 @@ django_application = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from accounts.signin_gate import AsgiSignInGate  # noqa: E402
 from config.websockets import OriginCheck, websocket_urlpatterns  # noqa: E402
 
 # The garbage collector, tuned for a process holding thousands of long-lived sockets. With CPython's
@@ -30,7 +31,8 @@ gc.set_threshold(*(int(part) for part in os.environ.get("GC_THRESHOLD", "50000,2
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        # Throttled sign-in attempts are refused before Django handles them (accounts/signin_gate.py).
+        "http": AsgiSignInGate(django_application),
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
