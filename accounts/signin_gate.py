@@ -9,9 +9,11 @@ points (tests, runserver). `signin_gate` below is that one decision; `SignInGate
 `AsgiSignInGate` (ASGI) only read the request and write the answer in their server's terms.
 """
 
+import asyncio
 import functools
 import urllib.parse
 
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from accounts.signin import signin_attempt
@@ -108,8 +110,14 @@ class _Replay:
 class AsgiSignInGate:
     """ASGI (uvicorn config.asgi): wraps the HTTP application, on the event loop itself.
 
-    The check runs inline, not in a thread: it is one round trip to the cache (Redis on 127.0.0.1, well
+    The check runs inline, not in a thread: it is two round trips to the cache (Redis on 127.0.0.1, well
     under a millisecond), and a thread per refused request would cost the flood's victims more than that.
+
+    A refusal is sent after SIGNIN_REFUSAL_DELAY seconds (at most its Retry-After). Answered at once, a
+    client refused goes straight on to its next attempt, so a flood runs as fast as the CPU allows and the
+    refusals take it all from everyone else (heartbeats waited 18x longer: bench/login_flood.py, README);
+    a waiting refusal costs no CPU here (a sleeping coroutine and its open socket), and a flooding client
+    gets one answer a second. (The WSGI gate cannot do this: a waiting refusal would hold a worker.)
     """
 
     def __init__(self, application):
@@ -143,6 +151,7 @@ class AsgiSignInGate:
         if refusal is None:
             return await self.application({**scope, COUNTED: True}, _replay(received, receive), send)
         status, headers, page = refusal
+        await _pause(min(settings.SIGNIN_REFUSAL_DELAY, int(dict(headers)["Retry-After"])))
         await send(
             {
                 "type": "http.response.start",
@@ -161,3 +170,9 @@ def _replay(received: list[dict], receive):
         return pending.pop(0) if pending else await receive()
 
     return replayed
+
+
+async def _pause(seconds: float) -> None:
+    """The refusal's wait (replaced in tests)."""
+    if seconds > 0:
+        await asyncio.sleep(seconds)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Login flood vs presence (issue 14): is whiteboard presence disturbed while the sign-in form is flooded?
 
-Self-contained (standard library, psycopg and redis; Django only in the subprocesses it starts):
+Self-contained (standard library, psycopg, redis, bench.lib.machine; Django only in the subprocesses it starts):
 
 1. Makes a scratch PostgreSQL database (default `bench_h14`), migrates it and fills it with
    `--participants` students, each in a session running now, with a token; flushes its Redis database.
@@ -10,16 +10,19 @@ Self-contained (standard library, psycopg and redis; Django only in the subproce
    counters, real PBKDF2 password hashing.
 3. Each participant connects and then heartbeats every 15 s, as the tracker does, from a process of its
    own (so the flood's client work cannot delay the heartbeats' clock); latency of every heartbeat kept.
-4. Phase "quiet": `--seconds` of heartbeats alone. Phase "flood": the same, while `--clients` concurrent
-   clients (another process) post wrong passwords to /accounts/login/ as fast as they can, each with a
-   CSRF token, from 4 source addresses, to a mix of real and made-up usernames.
-5. Prints heartbeat p50/p95/p99/max per phase and the flood's answers, and checks that nobody was
-   falsely disconnected: no heartbeat answered 409 `connection_closed`, every student connected at the end.
+4. Phases "quiet" (`--seconds` of heartbeats alone) and "flood" (the same, while `--clients` concurrent
+   clients, another process, post wrong passwords to /accounts/login/ as fast as they are answered, each
+   with a CSRF token, from 4 source addresses, to a mix of real and made-up usernames) alternate for
+   `--rounds`, so that other work on a shared machine weighs on both alike.
+5. Prints heartbeat p50/p95/p99/max per phase and for all quiet and all flood phases together, the CPU
+   the server and everything else used, the load average, the flood's answers, and checks that nobody
+   was falsely disconnected: no heartbeat answered 409 `connection_closed`, every student connected at
+   the end.
 
 Target: heartbeat p99 during the flood within 2x of the quiet phase, zero false disconnects.
 Bounded: every phase by time, every request by a timeout; traffic only to 127.0.0.1.
 
-    .venv/bin/python bench/login_flood.py [--seconds 60] [--clients 200] [--participants 120]
+    .venv/bin/python bench/login_flood.py [--server uvicorn|gunicorn] [--seconds 30] [--rounds 2] [--clients 200]
 """
 
 from __future__ import annotations
@@ -227,7 +230,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=30, help="length of each quiet and each flood phase")
+    parser.add_argument("--rounds", type=int, default=2, help="quiet-then-flood rounds, alternating")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--participants", type=int, default=120)
     parser.add_argument("--workers", type=int, default=2)
@@ -317,12 +321,12 @@ def main() -> int:
         context = multiprocessing.get_context("spawn")
         beats_out, beats_in = context.Pipe()
         # Warm-up (unmeasured: workers' first requests, database connections), quiet, flood, and after.
-        phases = [
-            ("warmup", BEAT_SECONDS),
-            ("quiet", args.seconds),
-            ("flood", args.seconds),
-            ("after", BEAT_SECONDS * 2),
-        ]
+        # Quiet and flood alternate (--rounds), so that other work on a shared machine, which comes and
+        # goes, weighs on both alike; a few unmeasured seconds after each flood let its last answers out.
+        phases = [("warmup", BEAT_SECONDS)]
+        for round_ in range(1, args.rounds + 1):
+            phases += [(f"quiet{round_}", args.seconds), (f"flood{round_}", args.seconds), ("settle", 5.0)]
+        phases.append(("after", BEAT_SECONDS * 2))
         beats = context.Process(target=participants_main, args=(port, participants, phases, beats_in))
         beats.start()
         # CPU per phase (in cores): the server's processes, and everything else on this shared machine.
@@ -331,42 +335,72 @@ def main() -> int:
 
         meter, current = CpuMeter(server_pid=server.pid, db_name=args.database), None
         cpu: dict[str, dict] = {}
+        redis_server = redis.Redis.from_url(args.redis)
+
+        def redis_connections() -> int:
+            return redis_server.info("stats")["total_connections_received"]
 
         def phase_started(name):
-            nonlocal current
+            nonlocal current, connections_before
             if current is not None:
-                cpu[current] = {**meter.stop(), "load": os.getloadavg()[0]}
+                cpu[current] = {
+                    **meter.stop(),
+                    "load": os.getloadavg()[0],
+                    "redis_connections": redis_connections() - connections_before,
+                }
             meter.start()
+            connections_before = redis_connections()
             current = name
 
-        while (message := beats_out.recv()) != ("phase", "flood"):
-            phase_started(message[1])
-        phase_started("flood")
-        print(f"flooding /accounts/login/ with {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
-        flood_out, flood_in = context.Pipe()
+        connections_before = 0
+
         usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
-        flood = context.Process(target=flood_main, args=(flood_port, args.clients, args.seconds, usernames, flood_in))
-        flood.start()
-        flood_result = flood_out.recv()
+        floods, flood_results = [], []
         while (message := beats_out.recv())[0] != "done":
             phase_started(message[1])
+            if message[1].startswith("flood"):
+                print(f"{message[1]}: {args.clients} clients posting to /accounts/login/ for {args.seconds:.0f} s")
+                flood_out, flood_in = context.Pipe()
+                flood = context.Process(
+                    target=flood_main, args=(flood_port, args.clients, args.seconds, usernames, flood_in)
+                )
+                flood.start()
+                floods.append((flood, flood_out))
+            else:
+                print(f"{message[1]} ...", flush=True)
         phase_started(None)
         beat_results = message[1]
-        beat_results.pop("warmup")
-        flood.join(10)
+        for name in ("warmup", "settle"):
+            beat_results.pop(name, None)
+        for flood, flood_out in floods:
+            flood_results.append(flood_out.recv())
+            flood.join(10)
         beats.join(10)
+        flood_result = {
+            "statuses": {
+                status: sum(r["statuses"].get(status, 0) for r in flood_results)
+                for status in {s for r in flood_results for s in r["statuses"]}
+            },
+            "wall": sum(r["wall"] for r in flood_results),
+            "retry_after": sorted({v for r in flood_results for v in r["retry_after"]})[:5],
+        }
 
         # Nobody falsely disconnected: every student still connected, as the server reads it.
         async def still_connected():
-            connected = 0
+            connected, refused = 0, {}
             for p in participants:
-                _, _, body = await http(
+                status, _, body = await http(
                     port,
                     "GET",
                     f"/api/whiteboard/sessions/{p['whiteboard_id']}/connection-status",
                     headers={"Authorization": f"Bearer {p['token']}"},
                 )
-                connected += bool(json.loads(body)["student"]["connected"])
+                if status == 200:
+                    connected += bool(json.loads(body)["student"]["connected"])
+                else:
+                    refused[status] = body[:200]
+            if refused:
+                print(f"connection-status not answered 200: {refused}")
             return connected
 
         connected = asyncio.run(still_connected())
@@ -381,12 +415,27 @@ def main() -> int:
         f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; {label} {args.workers}"
         + (f" (sign-in paths flooded on their own {label} {args.login_pool})" if args.login_pool else "")
         + "; "
-        f"PostgreSQL; Redis; {args.seconds:.0f} s per phase"
+        f"PostgreSQL; Redis; {args.rounds} rounds of {args.seconds:.0f} s quiet then {args.seconds:.0f} s flood"
     )
     print(
         f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'server':>7} {'others':>7} {'machine':>7} {'load':>5}  statuses   (CPU in cores; load: 1-min average)"
+        f"{'server':>7} {'others':>7} {'machine':>7} {'load':>5} {'redis+':>6}  statuses   "
+        "(CPU in cores; load: 1-min average; redis+: connections opened to Redis)"
     )
+    # Each kind's rounds together (the ratio's figures), after the rounds one by one.
+    for kind in ("quiet", "flood"):
+        rounds = [r for name, r in beat_results.items() if name.startswith(kind)]
+        beat_results[kind] = {
+            "latencies": [v for r in rounds for v in r["latencies"]],
+            "statuses": {
+                s: sum(r["statuses"].get(s, 0) for r in rounds) for s in {s for r in rounds for s in r["statuses"]}
+            },
+        }
+        cpu[kind] = {
+            key: sum(cpu[name][key] for name in beat_results if name.startswith(kind) and name != kind) / args.rounds
+            for key in ("gunicorn", "other", "machine", "load", "redis_connections")
+        }
+    beat_results["after"] = beat_results.pop("after")
     p99 = {}
     for name, result in beat_results.items():
         lat = result["latencies"]
@@ -395,15 +444,17 @@ def main() -> int:
         print(
             f"{name:<6} {len(lat):>6} {percentile(lat, 0.5) * 1000:>8.1f} {percentile(lat, 0.95) * 1000:>8.1f} "
             f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f} {used.get('gunicorn', 0):>7.2f} "
-            f"{used.get('other', 0):>7.2f} {used.get('machine', 0):>7.2f} {used.get('load', 0):>5.1f}  {result['statuses']}"
+            f"{used.get('other', 0):>7.2f} {used.get('machine', 0):>7.2f} {used.get('load', 0):>5.1f} "
+            f"{used.get('redis_connections', 0):>6}  {result['statuses']}"
         )
     total = sum(flood_result["statuses"].values())
     print(
         f"flood: {total} sign-in posts in {flood_result['wall']:.1f} s ({total / flood_result['wall']:.0f}/s), "
         f"answers {flood_result['statuses']}, Retry-After seen {flood_result['retry_after']}"
     )
-    false_disconnects = sum(r["statuses"].get("409", 0) for r in beat_results.values())
-    failed = sum(n for r in beat_results.values() for s, n in r["statuses"].items() if s != "200")
+    measured = [r for name, r in beat_results.items() if name[-1].isdigit() or name == "after"]
+    false_disconnects = sum(r["statuses"].get("409", 0) for r in measured)
+    failed = sum(n for r in measured for s, n in r["statuses"].items() if s != "200")
     ratio = p99["flood"] / p99["quiet"]
     print(f"heartbeat p99 flood/quiet: {ratio:.2f}x (target <= 2x)")
     print(

@@ -10,9 +10,18 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# PostgreSQL connections from a pool (config/settings.py, DB_POOL_SIZE): here every request's synchronous
+# code runs in a new thread, so connections kept per thread would pile up, one per request.
+os.environ.setdefault("DB_POOL_SIZE", "10")
 
 # Django first: the consumers below import models, which need the app registry ready.
 django_application = get_asgi_application()
+
+from django.core.cache import caches  # noqa: E402
+
+# One cache object per process, made here in the context every request's is copied from: otherwise each
+# request makes its own, with its own Redis connection pool (a new connection per sign-in attempt refused).
+caches["default"]
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

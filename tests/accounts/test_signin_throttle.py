@@ -246,6 +246,18 @@ def test_the_entry_point_hands_the_form_on_to_django_intact(limits, tutor, setti
     assert "CSRF" in answer["body"].decode()
 
 
+@pytest.fixture(autouse=True)
+def refusal_pauses(monkeypatch):
+    """The ASGI gate's waits before a refusal, recorded instead of slept."""
+    waited = []
+
+    async def pause(seconds):
+        waited.append(seconds)
+
+    monkeypatch.setattr("accounts.signin_gate._pause", pause)
+    return waited
+
+
 def _asgi_post(path, form: dict, ip="10.0.0.7", *, chunks=1):
     """POST through the production ASGI entry point (config.asgi.application), as uvicorn calls it:
     the body in `chunks` messages. (status, headers, body, Django requests started on the way)."""
@@ -307,12 +319,16 @@ def _asgi_post(path, form: dict, ip="10.0.0.7", *, chunks=1):
     }
 
 
-def test_the_asgi_entry_point_refuses_a_flood_before_django_and_before_hashing(limits, settings, counting_hasher):
+def test_the_asgi_entry_point_refuses_a_flood_before_django_and_before_hashing(
+    limits, settings, counting_hasher, refusal_pauses
+):
     settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "4/min"
+    settings.SIGNIN_REFUSAL_DELAY = 1.5
     answers = [_asgi_post("/accounts/login/", {"username": f"guess{i}", "password": "x"}) for i in range(6)]
     # The first four reach Django (403: this raw POST carries no CSRF token); then the address is refused
-    # by the gate, without Django starting a request at all.
+    # by the gate, without Django starting a request at all, each refusal sent after its pause.
     assert [(a["status"], a["django"]) for a in answers] == [(403, 1)] * 4 + [(429, 0)] * 2
+    assert refusal_pauses == [1.5, 1.5]
     assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
     assert "Too many attempts" in answers[-1]["body"].decode()
     assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
@@ -333,6 +349,15 @@ def test_the_asgi_gate_refuses_a_throttled_username_read_from_a_form_sent_in_pie
     assert answer["headers"]["Retry-After"] == "900"
 
 
+def test_a_refusal_waits_no_longer_than_its_retry_after(limits, settings, refusal_pauses):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    settings.SIGNIN_REFUSAL_DELAY = 5
+    limits.advance(58)  # 2 s before the minute's window ends
+    _asgi_post("/accounts/login/", {"username": "a", "password": "x"})
+    assert _asgi_post("/accounts/login/", {"username": "a", "password": "x"})["headers"]["Retry-After"] == "2"
+    assert refusal_pauses == [2]
+
+
 def test_the_asgi_gate_hands_the_form_on_to_django_intact_and_counts_it_once(limits, tutor, settings):
     settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "2/min"
     # The raw POST carries no CSRF token: Django's own CSRF answer proves the request got there whole.
@@ -341,3 +366,19 @@ def test_the_asgi_gate_hands_the_form_on_to_django_intact_and_counts_it_once(lim
         assert (answer["status"], answer["django"]) == (403, 1)
         assert "CSRF" in answer["body"].decode()
     assert _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})["status"] == 429
+
+
+def test_the_hashing_cap_holds_under_asgi_where_sync_views_run_in_threads(limits, settings, tutor, counting_hasher):
+    from accounts.signin import signin_slot
+
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "100/min"
+    settings.SIGNIN_CONCURRENT_HASHES = 1
+    hashed = counting_hasher.calls  # the tutor's own password, when made
+    with signin_slot() as held:  # another request is hashing
+        assert held
+        answer = _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})
+    # Past the gate into Django, whose middleware (in a worker thread) found no free place: nothing hashed.
+    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 1, "1")
+    assert "try again in a moment" in answer["body"].decode()
+    assert counting_hasher.calls == hashed
+    assert _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})["status"] == 403  # CSRF
