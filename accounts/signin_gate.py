@@ -12,6 +12,7 @@ points (tests, runserver). `signin_gate` below is that one decision; `SignInGate
 import asyncio
 import functools
 import urllib.parse
+import weakref
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -122,10 +123,13 @@ class AsgiSignInGate:
 
     def __init__(self, application):
         self.application = application
+        self._places = weakref.WeakKeyDictionary()  # event loop -> its semaphore (tests run several loops)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not gated(scope.get("method", ""), scope.get("path", "")):
+        if scope["type"] != "http" or scope.get("path", "") not in SIGNIN_PATHS:
             return await self.application(scope, receive, send)
+        if not gated(scope.get("method", ""), scope["path"]):
+            return await self._to_django(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         try:
             length = int(headers[b"content-length"]) if b"content-length" in headers else None
@@ -149,7 +153,7 @@ class AsgiSignInGate:
         client = scope.get("client") or ("", 0)
         refusal = signin_gate(body=body, ip=client[0])
         if refusal is None:
-            return await self.application({**scope, COUNTED: True}, _replay(received, receive), send)
+            return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send)
         status, headers, page = refusal
         await _pause(min(settings.SIGNIN_REFUSAL_DELAY, int(dict(headers)["Retry-After"])))
         await send(
@@ -160,6 +164,19 @@ class AsgiSignInGate:
             }
         )
         await send({"type": "http.response.body", "body": page})
+
+    async def _to_django(self, scope, receive, send):
+        """A sign-in page or attempt for Django, SIGNIN_CONCURRENT_REQUESTS at a time per process, the rest
+        waiting their turn here: under ASGI each runs in a thread of its own, and 200 at once (a flood's
+        first requests for the form) share the process's interpreter lock 200 ways with the heartbeats'
+        threads. Bounded, the sign-in pages are one small pool of each process, as a proxy routing them to
+        workers of their own would make them, and everything else goes straight on."""
+        loop = asyncio.get_running_loop()
+        places = self._places.get(loop)
+        if places is None:
+            places = self._places[loop] = asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS)
+        async with places:
+            return await self.application(scope, receive, send)
 
 
 def _replay(received: list[dict], receive):

@@ -93,45 +93,61 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
         assert status == 200, (status, body[:200])
         p["connection_id"] = json.loads(body)["connection_id"]
 
-    results = {}
+    # One steady beat every 15 s per participant from start to end, as a tab keeps; each beat counts for
+    # the phase it started in. (Restarting the beats at each phase would leave gaps over the timeout.)
+    schedule, start = [], time.monotonic()
     for name, seconds in phases:
-        out.send(("phase", name))
-        latencies, statuses = [], {}
-        deadline = time.monotonic() + seconds
+        schedule.append((name, start, start + seconds))
+        start += seconds
+    end = start
+    out.send(("schedule", schedule))  # CLOCK_MONOTONIC: the same clock in every process here
+    results = {name: {"latencies": [], "statuses": {}} for name, _ in phases}
 
-        async def beat_loop(p, offset, deadline=deadline, latencies=latencies, statuses=statuses):
-            await asyncio.sleep(offset)
-            while time.monotonic() < deadline:
-                started = time.monotonic()
-                body = json.dumps({"connection_id": p["connection_id"], "visibility": "visible"}).encode()
-                try:
-                    status, _, _ = await asyncio.wait_for(
-                        http(
-                            port,
-                            "POST",
-                            f"/api/whiteboard/sessions/{p['whiteboard_id']}/heartbeat",
-                            headers=headers(p),
-                            body=body,
-                        ),
-                        REQUEST_TIMEOUT,
-                    )
-                except (TimeoutError, OSError) as error:
-                    status = type(error).__name__
-                latencies.append(time.monotonic() - started)
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-                await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
+    def phase_at(moment: float) -> str:
+        return next(name for name, begins, ends in schedule if begins <= moment < ends)
 
-        # Staggered over one interval, as real tabs are.
-        await asyncio.gather(*(beat_loop(p, BEAT_SECONDS * i / len(participants)) for i, p in enumerate(participants)))
-        results[name] = {"latencies": latencies, "statuses": statuses}
+    async def announce():
+        for name, begins, _ in schedule:
+            await asyncio.sleep(max(0.0, begins - time.monotonic()))
+            out.send(("phase", name))
+
+    async def beat_loop(p, offset):
+        await asyncio.sleep(offset)
+        while (started := time.monotonic()) < end:
+            body = json.dumps({"connection_id": p["connection_id"], "visibility": "visible"}).encode()
+            try:
+                status, _, _ = await asyncio.wait_for(
+                    http(
+                        port,
+                        "POST",
+                        f"/api/whiteboard/sessions/{p['whiteboard_id']}/heartbeat",
+                        headers=headers(p),
+                        body=body,
+                    ),
+                    REQUEST_TIMEOUT,
+                )
+            except (TimeoutError, OSError) as error:
+                status = type(error).__name__
+            result = results[phase_at(started)]
+            result["latencies"].append(time.monotonic() - started)
+            result["statuses"][str(status)] = result["statuses"].get(str(status), 0) + 1
+            await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
+
+    # Staggered over one interval, as real tabs are.
+    await asyncio.gather(
+        announce(), *(beat_loop(p, BEAT_SECONDS * i / len(participants)) for i, p in enumerate(participants))
+    )
     return results
 
 
 # --- the flood: wrong passwords as fast as they can --------------------------------------------------
 
 
-def flood_main(port: int, clients: int, seconds: float, usernames: list[str], out) -> None:
+def flood_main(port: int, clients: int, begins: float, seconds: float, usernames: list[str], out) -> None:
+    """Started ahead, so that its start-up does not fall in a measured phase; floods from `begins`
+    (time.monotonic) for `seconds`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    time.sleep(max(0.0, begins - time.monotonic()))
     out.send(asyncio.run(_flood(port, clients, seconds, usernames)))
 
 
@@ -325,7 +341,7 @@ def main() -> int:
         # goes, weighs on both alike; a few unmeasured seconds after each flood let its last answers out.
         phases = [("warmup", BEAT_SECONDS)]
         for round_ in range(1, args.rounds + 1):
-            phases += [(f"quiet{round_}", args.seconds), (f"flood{round_}", args.seconds), ("settle", 5.0)]
+            phases += [(f"quiet{round_}", args.seconds), (f"flood{round_}", args.seconds), ("settle", 10.0)]
         phases.append(("after", BEAT_SECONDS * 2))
         beats = context.Process(target=participants_main, args=(port, participants, phases, beats_in))
         beats.start()
@@ -355,19 +371,22 @@ def main() -> int:
         connections_before = 0
 
         usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
+        kind, schedule = beats_out.recv()
+        assert kind == "schedule"
         floods, flood_results = [], []
         while (message := beats_out.recv())[0] != "done":
             phase_started(message[1])
-            if message[1].startswith("flood"):
-                print(f"{message[1]}: {args.clients} clients posting to /accounts/login/ for {args.seconds:.0f} s")
+            print(f"{message[1]} ...", flush=True)
+            # Each flood's process starts in the phase before its round's quiet phase (warm-up, settle).
+            if message[1] in ("warmup", "settle") and len(floods) < args.rounds:
+                begins = next(b for name, b, _ in schedule if name == f"flood{len(floods) + 1}")
                 flood_out, flood_in = context.Pipe()
                 flood = context.Process(
-                    target=flood_main, args=(flood_port, args.clients, args.seconds, usernames, flood_in)
+                    target=flood_main,
+                    args=(flood_port, args.clients, begins, args.seconds, usernames, flood_in),
                 )
                 flood.start()
                 floods.append((flood, flood_out))
-            else:
-                print(f"{message[1]} ...", flush=True)
         phase_started(None)
         beat_results = message[1]
         for name in ("warmup", "settle"):

@@ -10,8 +10,10 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# PostgreSQL connections from a pool (config/settings.py, DB_POOL_SIZE): here every request's synchronous
-# code runs in a new thread, so connections kept per thread would pile up, one per request.
+# Here every request's synchronous code runs in a thread of its own, so a PostgreSQL connection kept per
+# thread (CONN_MAX_AGE) is one per request, left for the garbage collector: they piled up until PostgreSQL
+# refused more (bench/login_flood.py). Connections come from a pool instead (config/settings.py,
+# DB_POOL_SIZE): a request takes one and gives it back.
 os.environ.setdefault("DB_POOL_SIZE", "10")
 
 # Django first: the consumers below import models, which need the app registry ready.

@@ -324,6 +324,9 @@ SIGNIN_CONCURRENT_HASHES = env.int("SIGNIN_CONCURRENT_HASHES", default=1)
 # Seconds a refused sign-in attempt waits for its 429 at the ASGI entry point (accounts.signin_gate):
 # a flooding client gets one answer per this long, at no CPU cost to the server. 0: at once.
 SIGNIN_REFUSAL_DELAY = env.float("SIGNIN_REFUSAL_DELAY", default=1.0)
+# Requests to the sign-in pages (GET or POST) Django handles at once per ASGI process; the rest wait their
+# turn at the entry point (accounts.signin_gate), so a flood of them cannot crowd out the API's requests.
+SIGNIN_CONCURRENT_REQUESTS = env.int("SIGNIN_CONCURRENT_REQUESTS", default=2)
 # Password-reset e-mails requested per address and per client address.
 THROTTLE_PASSWORD_RESET_EMAIL = env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/h")
 THROTTLE_PASSWORD_RESET_IP = env.str("THROTTLE_PASSWORD_RESET_IP", default="20/h")
