@@ -14,6 +14,7 @@ import functools
 import urllib.parse
 import weakref
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.template.loader import render_to_string
 
@@ -111,8 +112,10 @@ class _Replay:
 class AsgiSignInGate:
     """ASGI (uvicorn config.asgi): wraps the HTTP application, on the event loop itself.
 
-    The check runs inline, not in a thread: it is two round trips to the cache (Redis on 127.0.0.1, well
-    under a millisecond), and a thread per refused request would cost the flood's victims more than that.
+    The check (two round trips to the cache) runs in a thread of the shared pool, not on the event loop:
+    on a busy machine a Redis round trip waits for Redis to be scheduled, several milliseconds, and run
+    inline those waits, one after another, held up every other request of the process (heartbeats
+    waited over a second during a flood while the server used a quarter of a core: bench/login_flood.py).
 
     A refusal is sent after SIGNIN_REFUSAL_DELAY seconds (at most its Retry-After). Answered at once, a
     client refused goes straight on to its next attempt, so a flood runs as fast as the CPU allows and the
@@ -151,7 +154,8 @@ class AsgiSignInGate:
                     body = b"".join(chunks)
                     break
         client = scope.get("client") or ("", 0)
-        refusal = signin_gate(body=body, ip=client[0])
+        # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
+        refusal = await sync_to_async(signin_gate, thread_sensitive=False)(body=body, ip=client[0])
         if refusal is None:
             return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send)
         status, headers, page = refusal

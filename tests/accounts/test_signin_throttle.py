@@ -382,3 +382,31 @@ def test_the_hashing_cap_holds_under_asgi_where_sync_views_run_in_threads(limits
     assert "try again in a moment" in answer["body"].decode()
     assert counting_hasher.calls == hashed
     assert _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})["status"] == 403  # CSRF
+
+
+@pytest.mark.parametrize(("path", "most_at_once"), [("/accounts/login/", 1), ("/admin/login/", 1), ("/api/ping", 3)])
+def test_the_asgi_gate_lets_sign_in_pages_into_django_a_few_at_a_time(settings, path, most_at_once):
+    """A flood's first requests (200 GETs of the form) must not take the process from everyone else."""
+    import asyncio
+
+    from accounts.signin_gate import AsgiSignInGate
+
+    settings.SIGNIN_CONCURRENT_REQUESTS = 1
+    inside, most = 0, 0
+
+    async def django(scope, receive, send):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the others get their chance to come in
+        inside -= 1
+
+    gate = AsgiSignInGate(django)
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("10.0.0.1", 1)}
+
+    async def three():
+        await asyncio.gather(*(gate(scope, None, None) for _ in range(3)))
+
+    asyncio.run(three())
+    assert most == most_at_once
