@@ -110,7 +110,7 @@ class _Replay:
 
 
 class AsgiSignInGate:
-    """ASGI (uvicorn config.asgi): wraps the HTTP application, on the event loop itself.
+    """ASGI (uvicorn config.asgi): wraps the HTTP application.
 
     The check (two round trips to the cache) runs in a thread of the shared pool, not on the event loop:
     on a busy machine a Redis round trip waits for Redis to be scheduled, several milliseconds, and run
