@@ -55,7 +55,7 @@ class SignInThrottleMiddleware:
         if self._paths is None:
             self._paths = {reverse("login"), reverse("admin:login"), reverse("password_change")}
         if request.method == "POST" and request.path in self._paths:
-            check = signin_wait if request.META.get("signin.counted") else signin_attempt
+            check = signin_wait if _counted_by_gate(request) else signin_attempt
             wait = check(username=request.POST.get("username"), ip=client_ip(request))
             if wait is not None:
                 return signin_throttled(request, wait)
@@ -68,3 +68,11 @@ class SignInThrottleMiddleware:
             response = self.get_response(request)
         wait = getattr(request, "signin_throttled_wait", None)
         return signin_throttled(request, wait) if wait is not None else response
+
+
+def _counted_by_gate(request) -> bool:
+    """Whether the entry point's gate (accounts.signin_gate) already counted this attempt: it marks the
+    WSGI environ (request.META) or the ASGI scope (request.scope)."""
+    from accounts.signin_gate import COUNTED
+
+    return bool(request.META.get(COUNTED) or getattr(request, "scope", {}).get(COUNTED))

@@ -1,21 +1,30 @@
-"""The production entry point's first check (config/wsgi.py): a throttled sign-in POST is refused before
-Django handles the request at all.
+"""The production entry points' first check (config/asgi.py for uvicorn, config/wsgi.py for gunicorn): a
+throttled sign-in POST is refused before Django handles the request at all.
 
-Under a flood every refusal is paid for by an app worker while heartbeats queue behind it; this answer
-costs one cache read and no middleware, session, CSRF check, form or template. What it refuses is exactly
-what `accounts.middleware.SignInThrottleMiddleware` would (same `signin_wait`), which stays in place for
-everything that does not come through this entry point (tests, runserver).
+Under a flood every refusal is paid for by an app process while heartbeats wait for the same CPU; this
+answer costs one cache round trip and no middleware, session, CSRF check, form, template or thread. What
+it refuses is exactly what `accounts.middleware.SignInThrottleMiddleware` would (`signin_attempt`: one
+rule, in `accounts.signin`), which stays in place for everything that does not come through these entry
+points (tests, runserver). `signin_gate` below is that one decision; `SignInGate` (WSGI) and
+`AsgiSignInGate` (ASGI) only read the request and write the answer in their server's terms.
 """
 
+import asyncio
 import functools
 import urllib.parse
+import weakref
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from accounts.signin import signin_attempt
 
 SIGNIN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
 MAX_FORM_BYTES = 16 * 1024  # a sign-in form is a few hundred bytes
+FORM_TYPE = "application/x-www-form-urlencoded"
+# Marks a request the gate has counted (WSGI environ, ASGI scope): the middleware does not count it again.
+COUNTED = "signin.counted"
 # The page's own needs only: its stylesheet and logo.
 PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
 
@@ -26,41 +35,59 @@ def _page(minutes: int) -> bytes:
     return render_to_string("registration/throttled.html", {"minutes": minutes}).encode()
 
 
+def gated(method: str, path: str) -> bool:
+    """Whether the gate looks at this request at all: sign-in form POSTs only."""
+    return method == "POST" and path in SIGNIN_PATHS
+
+
+def form_is_readable(content_type: str, length: int | None) -> bool:
+    """Whether the gate reads the body for the username: a small form (length None: not declared)."""
+    return content_type.startswith(FORM_TYPE) and (length is None or 0 < length <= MAX_FORM_BYTES)
+
+
+def signin_gate(*, body: bytes | None, ip: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """A sign-in POST (its form body, if it was read; its client's address) is counted and checked:
+    the refusal to send (status, headers, page), or None to hand the request on to Django."""
+    username = urllib.parse.parse_qs(body.decode("latin-1")).get("username", [None])[0] if body else None
+    wait = signin_attempt(username=username, ip=ip or "unknown")
+    if wait is None:
+        return None
+    page = _page(-(-wait // 60))
+    headers = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(page))),
+        ("Retry-After", str(wait)),
+        ("Content-Security-Policy", PAGE_CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Cache-Control", "no-store"),
+    ]
+    return 429, headers, page
+
+
 class SignInGate:
+    """WSGI (gunicorn config.wsgi)."""
+
     def __init__(self, application):
         self.application = application
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") not in SIGNIN_PATHS:
+        if not gated(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")):
             return self.application(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        username = None
-        if 0 < length <= MAX_FORM_BYTES and environ.get("CONTENT_TYPE", "").startswith(
-            "application/x-www-form-urlencoded"
-        ):
+        body = None
+        if form_is_readable(environ.get("CONTENT_TYPE", ""), length):
             body = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = _Replay(body)  # Django reads the form again
-            username = urllib.parse.parse_qs(body.decode("latin-1")).get("username", [None])[0]
-        wait = signin_attempt(username=username, ip=environ.get("REMOTE_ADDR") or "unknown")
-        if wait is None:
-            environ["signin.counted"] = True  # the middleware does not count it again
+        refusal = signin_gate(body=body, ip=environ.get("REMOTE_ADDR", ""))
+        if refusal is None:
+            environ[COUNTED] = True
             return self.application(environ, start_response)
-        page = _page(-(-wait // 60))
-        start_response(
-            "429 Too Many Requests",
-            [
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Content-Length", str(len(page))),
-                ("Retry-After", str(wait)),
-                ("Content-Security-Policy", PAGE_CSP),
-                ("X-Content-Type-Options", "nosniff"),
-                ("X-Frame-Options", "DENY"),
-                ("Cache-Control", "no-store"),
-            ],
-        )
+        status, headers, page = refusal
+        start_response(f"{status} Too Many Requests", headers)
         return [page]
 
 
@@ -80,3 +107,93 @@ class _Replay:
 
     def __iter__(self):
         return iter(self._stream)
+
+
+class AsgiSignInGate:
+    """ASGI (uvicorn config.asgi): wraps the HTTP application.
+
+    The check (two round trips to the cache) runs in a thread of the shared pool, not on the event loop:
+    on a busy machine a Redis round trip waits for Redis to be scheduled, several milliseconds, and run
+    inline those waits, one after another, held up every other request of the process (heartbeats
+    waited over a second during a flood while the server used a quarter of a core: bench/login_flood.py).
+
+    A refusal is sent after SIGNIN_REFUSAL_DELAY seconds (at most its Retry-After). Answered at once, a
+    client refused goes straight on to its next attempt, so a flood runs as fast as the CPU allows and the
+    refusals take it all from everyone else (heartbeats waited 18x longer: bench/login_flood.py, README);
+    a waiting refusal costs no CPU here (a sleeping coroutine and its open socket), and a flooding client
+    gets one answer a second. (The WSGI gate cannot do this: a waiting refusal would hold a worker.)
+    """
+
+    def __init__(self, application):
+        self.application = application
+        self._places = weakref.WeakKeyDictionary()  # event loop -> its semaphore (tests run several loops)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("path", "") not in SIGNIN_PATHS:
+            return await self.application(scope, receive, send)
+        if not gated(scope.get("method", ""), scope["path"]):
+            return await self._to_django(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        try:
+            length = int(headers[b"content-length"]) if b"content-length" in headers else None
+        except ValueError:
+            length = 0
+        body, received = None, []
+        if form_is_readable(headers.get(b"content-type", b"").decode("latin-1"), length):
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                received.append(message)
+                if message["type"] != "http.request":
+                    return  # the client went away: nobody to answer
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > MAX_FORM_BYTES:
+                    break  # not a sign-in form: no username; Django reads the rest
+                if not message.get("more_body", False):
+                    body = b"".join(chunks)
+                    break
+        client = scope.get("client") or ("", 0)
+        # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
+        refusal = await sync_to_async(signin_gate, thread_sensitive=False)(body=body, ip=client[0])
+        if refusal is None:
+            return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send)
+        status, headers, page = refusal
+        await _pause(min(settings.SIGNIN_REFUSAL_DELAY, int(dict(headers)["Retry-After"])))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": page})
+
+    async def _to_django(self, scope, receive, send):
+        """A sign-in page or attempt for Django, SIGNIN_CONCURRENT_REQUESTS at a time per process, the rest
+        waiting their turn here: under ASGI each runs in a thread of its own, and 200 at once (a flood's
+        first requests for the form) share the process's interpreter lock 200 ways with the heartbeats'
+        threads. Bounded, the sign-in pages are one small pool of each process, as a proxy routing them to
+        workers of their own would make them, and everything else goes straight on."""
+        loop = asyncio.get_running_loop()
+        places = self._places.get(loop)
+        if places is None:
+            places = self._places[loop] = asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS)
+        async with places:
+            return await self.application(scope, receive, send)
+
+
+def _replay(received: list[dict], receive):
+    """`receive` giving the messages the gate already took first, then the server's own."""
+    pending = list(received)
+
+    async def replayed():
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def _pause(seconds: float) -> None:
+    """The refusal's wait (replaced in tests)."""
+    if seconds > 0:
+        await asyncio.sleep(seconds)

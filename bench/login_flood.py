@@ -1,24 +1,28 @@
 #!/usr/bin/env python3
 """Login flood vs presence (issue 14): is whiteboard presence disturbed while the sign-in form is flooded?
 
-Self-contained (standard library, psycopg and redis; Django only in the subprocesses it starts):
+Self-contained (standard library, psycopg, redis, bench.lib.machine; Django only in the subprocesses it starts):
 
-1. Makes a scratch PostgreSQL database (default `att_h14_bench`), migrates it and fills it with
+1. Makes a scratch PostgreSQL database (default `bench_h14`), migrates it and fills it with
    `--participants` students, each in a session running now, with a token; flushes its Redis database.
-2. Starts the production server (gunicorn config.wsgi, `--workers` sync workers, DEBUG off, Redis for the
-   shared counters, real PBKDF2 password hashing).
+2. Starts the production server (`--server uvicorn`, the default: README's uvicorn config.asgi command with
+   `--workers`; or `--server gunicorn`: config.wsgi on sync workers), DEBUG off, Redis for the shared
+   counters, real PBKDF2 password hashing.
 3. Each participant connects and then heartbeats every 15 s, as the tracker does, from a process of its
    own (so the flood's client work cannot delay the heartbeats' clock); latency of every heartbeat kept.
-4. Phase "quiet": `--seconds` of heartbeats alone. Phase "flood": the same, while `--clients` concurrent
-   clients (another process) post wrong passwords to /accounts/login/ as fast as they can, each with a
-   CSRF token, from 4 source addresses, to a mix of real and made-up usernames.
-5. Prints heartbeat p50/p95/p99/max per phase and the flood's answers, and checks that nobody was
-   falsely disconnected: no heartbeat answered 409 `connection_closed`, every student connected at the end.
+4. Phases "quiet" (`--seconds` of heartbeats alone) and "flood" (the same, while `--clients` concurrent
+   clients, another process, post wrong passwords to /accounts/login/ as fast as they are answered, each
+   with a CSRF token, from 4 source addresses, to a mix of real and made-up usernames) alternate for
+   `--rounds`, so that other work on a shared machine weighs on both alike.
+5. Prints heartbeat p50/p95/p99/max per phase and for all quiet and all flood phases together, the CPU
+   the server and everything else used, the load average, the flood's answers, and checks that nobody
+   was falsely disconnected: no heartbeat answered 409 `connection_closed`, every student connected at
+   the end.
 
 Target: heartbeat p99 during the flood within 2x of the quiet phase, zero false disconnects.
 Bounded: every phase by time, every request by a timeout; traffic only to 127.0.0.1.
 
-    .venv/bin/python bench/login_flood.py [--seconds 60] [--clients 200] [--participants 120]
+    .venv/bin/python bench/login_flood.py [--server uvicorn|gunicorn] [--seconds 30] [--rounds 2] [--clients 200]
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ FLOOD_ADDRESSES = [f"127.0.0.{i}" for i in range(101, 105)]  # the attacker's 4 
 BEAT_SECONDS = 15.0
 
 
-# --- a minimal HTTP/1.1 client (gunicorn's sync workers close every connection) -------------------
+# --- a minimal HTTP/1.1 client: a new connection for every request, as gunicorn's sync workers force ---
 
 
 async def http(port: int, method: str, path: str, *, headers: dict, body: bytes = b"", local: str | None = None):
@@ -89,45 +93,61 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
         assert status == 200, (status, body[:200])
         p["connection_id"] = json.loads(body)["connection_id"]
 
-    results = {}
+    # One steady beat every 15 s per participant from start to end, as a tab keeps; each beat counts for
+    # the phase it started in. (Restarting the beats at each phase would leave gaps over the timeout.)
+    schedule, start = [], time.monotonic()
     for name, seconds in phases:
-        out.send(("phase", name))
-        latencies, statuses = [], {}
-        deadline = time.monotonic() + seconds
+        schedule.append((name, start, start + seconds))
+        start += seconds
+    end = start
+    out.send(("schedule", schedule))  # CLOCK_MONOTONIC: the same clock in every process here
+    results = {name: {"latencies": [], "statuses": {}} for name, _ in phases}
 
-        async def beat_loop(p, offset, deadline=deadline, latencies=latencies, statuses=statuses):
-            await asyncio.sleep(offset)
-            while time.monotonic() < deadline:
-                started = time.monotonic()
-                body = json.dumps({"connection_id": p["connection_id"], "visibility": "visible"}).encode()
-                try:
-                    status, _, _ = await asyncio.wait_for(
-                        http(
-                            port,
-                            "POST",
-                            f"/api/whiteboard/sessions/{p['whiteboard_id']}/heartbeat",
-                            headers=headers(p),
-                            body=body,
-                        ),
-                        REQUEST_TIMEOUT,
-                    )
-                except (TimeoutError, OSError) as error:
-                    status = type(error).__name__
-                latencies.append(time.monotonic() - started)
-                statuses[str(status)] = statuses.get(str(status), 0) + 1
-                await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
+    def phase_at(moment: float) -> str:
+        return next(name for name, begins, ends in schedule if begins <= moment < ends)
 
-        # Staggered over one interval, as real tabs are.
-        await asyncio.gather(*(beat_loop(p, BEAT_SECONDS * i / len(participants)) for i, p in enumerate(participants)))
-        results[name] = {"latencies": latencies, "statuses": statuses}
+    async def announce():
+        for name, begins, _ in schedule:
+            await asyncio.sleep(max(0.0, begins - time.monotonic()))
+            out.send(("phase", name))
+
+    async def beat_loop(p, offset):
+        await asyncio.sleep(offset)
+        while (started := time.monotonic()) < end:
+            body = json.dumps({"connection_id": p["connection_id"], "visibility": "visible"}).encode()
+            try:
+                status, _, _ = await asyncio.wait_for(
+                    http(
+                        port,
+                        "POST",
+                        f"/api/whiteboard/sessions/{p['whiteboard_id']}/heartbeat",
+                        headers=headers(p),
+                        body=body,
+                    ),
+                    REQUEST_TIMEOUT,
+                )
+            except (TimeoutError, OSError) as error:
+                status = type(error).__name__
+            result = results[phase_at(started)]
+            result["latencies"].append(time.monotonic() - started)
+            result["statuses"][str(status)] = result["statuses"].get(str(status), 0) + 1
+            await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
+
+    # Staggered over one interval, as real tabs are.
+    await asyncio.gather(
+        announce(), *(beat_loop(p, BEAT_SECONDS * i / len(participants)) for i, p in enumerate(participants))
+    )
     return results
 
 
 # --- the flood: wrong passwords as fast as they can --------------------------------------------------
 
 
-def flood_main(port: int, clients: int, seconds: float, usernames: list[str], out) -> None:
+def flood_main(port: int, clients: int, begins: float, seconds: float, usernames: list[str], out) -> None:
+    """Started ahead, so that its start-up does not fall in a measured phase; floods from `begins`
+    (time.monotonic) for `seconds`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    time.sleep(max(0.0, begins - time.monotonic()))
     out.send(asyncio.run(_flood(port, clients, seconds, usernames)))
 
 
@@ -226,18 +246,25 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=30, help="length of each quiet and each flood phase")
+    parser.add_argument("--rounds", type=int, default=2, help="quiet-then-flood rounds, alternating")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--participants", type=int, default=120)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--database", default="att_h14_bench")
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "gunicorn"],
+        default="uvicorn",
+        help="uvicorn config.asgi (production, README) or gunicorn config.wsgi sync workers (HTTP-only deployments)",
+    )
+    parser.add_argument("--database", default="bench_h14")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/8")
     parser.add_argument(
         "--login-pool",
         type=int,
         default=0,
-        help="also start a separate gunicorn with this many workers for the sign-in paths and flood it instead, "
+        help="also start a separate server with this many workers for the sign-in paths and flood it instead, "
         "as a proxy routing /accounts/ and /admin/login/ to their own pool would (0: one pool for everything)",
     )
     parser.add_argument("--make-data", type=int, help=argparse.SUPPRESS)
@@ -278,12 +305,17 @@ def main() -> int:
             text=True,
         ).stdout
     )
-    log = open(ROOT / "bench" / "login_flood.gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    log = open(ROOT / "bench" / "login_flood.server.log", "wb")  # noqa: SIM115 - closed below
 
     def start(workers: int) -> tuple[int, subprocess.Popen]:
         port = free_port()
-        command = [str(Path(python).with_name("gunicorn")), "config.wsgi", "--bind", f"{HOST}:{port}"]
-        command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]
+        if args.server == "uvicorn":
+            # README, Production: the same command, on this port, without the proxy's headers.
+            command = [python, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", str(port)]
+            command += ["--workers", str(workers), "--ws", "websockets", "--timeout-graceful-shutdown", "10"]
+        else:
+            command = [python, "-m", "gunicorn", "config.wsgi", "--bind", f"{HOST}:{port}"]
+            command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -305,40 +337,89 @@ def main() -> int:
         context = multiprocessing.get_context("spawn")
         beats_out, beats_in = context.Pipe()
         # Warm-up (unmeasured: workers' first requests, database connections), quiet, flood, and after.
-        phases = [
-            ("warmup", BEAT_SECONDS),
-            ("quiet", args.seconds),
-            ("flood", args.seconds),
-            ("after", BEAT_SECONDS * 2),
-        ]
+        # Quiet and flood alternate (--rounds), so that other work on a shared machine, which comes and
+        # goes, weighs on both alike; a few unmeasured seconds after each flood let its last answers out.
+        phases = [("warmup", BEAT_SECONDS)]
+        for round_ in range(1, args.rounds + 1):
+            phases += [(f"quiet{round_}", args.seconds), (f"flood{round_}", args.seconds), ("settle", 10.0)]
+        phases.append(("after", BEAT_SECONDS * 2))
         beats = context.Process(target=participants_main, args=(port, participants, phases, beats_in))
         beats.start()
-        while beats_out.recv() != ("phase", "flood"):
-            pass
-        print(f"flooding /accounts/login/ with {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
-        flood_out, flood_in = context.Pipe()
+        # CPU per phase (in cores): the server's processes, and everything else on this shared machine.
+        sys.path.insert(0, str(ROOT))
+        from bench.lib.machine import CpuMeter
+
+        meter, current = CpuMeter(server_pid=server.pid, db_name=args.database), None
+        cpu: dict[str, dict] = {}
+        redis_server = redis.Redis.from_url(args.redis)
+
+        def redis_connections() -> int:
+            return redis_server.info("stats")["total_connections_received"]
+
+        def phase_started(name):
+            nonlocal current, connections_before
+            if current is not None:
+                cpu[current] = {
+                    **meter.stop(),
+                    "load": os.getloadavg()[0],
+                    "redis_connections": redis_connections() - connections_before,
+                }
+            meter.start()
+            connections_before = redis_connections()
+            current = name
+
+        connections_before = 0
+
         usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
-        flood = context.Process(target=flood_main, args=(flood_port, args.clients, args.seconds, usernames, flood_in))
-        flood.start()
-        flood_result = flood_out.recv()
+        kind, schedule = beats_out.recv()
+        assert kind == "schedule"
+        floods, flood_results = [], []
         while (message := beats_out.recv())[0] != "done":
-            pass
+            phase_started(message[1])
+            print(f"{message[1]} ...", flush=True)
+            # Each flood's process starts in the phase before its round's quiet phase (warm-up, settle).
+            if message[1] in ("warmup", "settle") and len(floods) < args.rounds:
+                begins = next(b for name, b, _ in schedule if name == f"flood{len(floods) + 1}")
+                flood_out, flood_in = context.Pipe()
+                flood = context.Process(
+                    target=flood_main,
+                    args=(flood_port, args.clients, begins, args.seconds, usernames, flood_in),
+                )
+                flood.start()
+                floods.append((flood, flood_out))
+        phase_started(None)
         beat_results = message[1]
-        beat_results.pop("warmup")
-        flood.join(10)
+        for name in ("warmup", "settle"):
+            beat_results.pop(name, None)
+        for flood, flood_out in floods:
+            flood_results.append(flood_out.recv())
+            flood.join(10)
         beats.join(10)
+        flood_result = {
+            "statuses": {
+                status: sum(r["statuses"].get(status, 0) for r in flood_results)
+                for status in {s for r in flood_results for s in r["statuses"]}
+            },
+            "wall": sum(r["wall"] for r in flood_results),
+            "retry_after": sorted({v for r in flood_results for v in r["retry_after"]})[:5],
+        }
 
         # Nobody falsely disconnected: every student still connected, as the server reads it.
         async def still_connected():
-            connected = 0
+            connected, refused = 0, {}
             for p in participants:
-                _, _, body = await http(
+                status, _, body = await http(
                     port,
                     "GET",
                     f"/api/whiteboard/sessions/{p['whiteboard_id']}/connection-status",
                     headers={"Authorization": f"Bearer {p['token']}"},
                 )
-                connected += bool(json.loads(body)["student"]["connected"])
+                if status == 200:
+                    connected += bool(json.loads(body)["student"]["connected"])
+                else:
+                    refused[status] = body[:200]
+            if refused:
+                print(f"connection-status not answered 200: {refused}")
             return connected
 
         connected = asyncio.run(still_connected())
@@ -348,28 +429,51 @@ def main() -> int:
             process.wait(20)
         log.close()
 
+    label = "uvicorn (config.asgi) x" if args.server == "uvicorn" else "gunicorn sync x"
     print(
-        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; gunicorn sync x {args.workers}"
-        + (f" (sign-in paths flooded on their own gunicorn sync x {args.login_pool})" if args.login_pool else "")
+        f"\n{args.participants} participants heartbeating every {BEAT_SECONDS:.0f} s; {label} {args.workers}"
+        + (f" (sign-in paths flooded on their own {label} {args.login_pool})" if args.login_pool else "")
         + "; "
-        f"PostgreSQL; Redis; {args.seconds:.0f} s per phase"
+        f"PostgreSQL; Redis; {args.rounds} rounds of {args.seconds:.0f} s quiet then {args.seconds:.0f} s flood"
     )
-    print(f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  statuses")
+    print(
+        f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'server':>7} {'others':>7} {'machine':>7} {'load':>5} {'redis+':>6}  statuses   "
+        "(CPU in cores; load: 1-min average; redis+: connections opened to Redis)"
+    )
+    # Each kind's rounds together (the ratio's figures), after the rounds one by one.
+    for kind in ("quiet", "flood"):
+        rounds = [r for name, r in beat_results.items() if name.startswith(kind)]
+        beat_results[kind] = {
+            "latencies": [v for r in rounds for v in r["latencies"]],
+            "statuses": {
+                s: sum(r["statuses"].get(s, 0) for r in rounds) for s in {s for r in rounds for s in r["statuses"]}
+            },
+        }
+        cpu[kind] = {
+            key: sum(cpu[name][key] for name in beat_results if name.startswith(kind) and name != kind) / args.rounds
+            for key in ("gunicorn", "other", "machine", "load", "redis_connections")
+        }
+    beat_results["after"] = beat_results.pop("after")
     p99 = {}
     for name, result in beat_results.items():
         lat = result["latencies"]
         p99[name] = percentile(lat, 0.99)
+        used = cpu.get(name, {})
         print(
             f"{name:<6} {len(lat):>6} {percentile(lat, 0.5) * 1000:>8.1f} {percentile(lat, 0.95) * 1000:>8.1f} "
-            f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f}  {result['statuses']}"
+            f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f} {used.get('gunicorn', 0):>7.2f} "
+            f"{used.get('other', 0):>7.2f} {used.get('machine', 0):>7.2f} {used.get('load', 0):>5.1f} "
+            f"{used.get('redis_connections', 0):>6}  {result['statuses']}"
         )
     total = sum(flood_result["statuses"].values())
     print(
         f"flood: {total} sign-in posts in {flood_result['wall']:.1f} s ({total / flood_result['wall']:.0f}/s), "
         f"answers {flood_result['statuses']}, Retry-After seen {flood_result['retry_after']}"
     )
-    false_disconnects = sum(r["statuses"].get("409", 0) for r in beat_results.values())
-    failed = sum(n for r in beat_results.values() for s, n in r["statuses"].items() if s != "200")
+    measured = [r for name, r in beat_results.items() if name[-1].isdigit() or name == "after"]
+    false_disconnects = sum(r["statuses"].get("409", 0) for r in measured)
+    failed = sum(n for r in measured for s, n in r["statuses"].items() if s != "200")
     ratio = p99["flood"] / p99["quiet"]
     print(f"heartbeat p99 flood/quiet: {ratio:.2f}x (target <= 2x)")
     print(

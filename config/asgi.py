@@ -10,13 +10,25 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Here every request's synchronous code runs in a thread of its own, so a PostgreSQL connection kept per
+# thread (CONN_MAX_AGE) is one per request, left for the garbage collector: they piled up until PostgreSQL
+# refused more (bench/login_flood.py). Connections come from a pool instead (config/settings.py,
+# DB_POOL_SIZE): a request takes one and gives it back.
+os.environ.setdefault("DB_POOL_SIZE", "10")
 
 # Django first: the consumers below import models, which need the app registry ready.
 django_application = get_asgi_application()
 
+from django.core.cache import caches  # noqa: E402
+
+# One cache object per process, made here in the context every request's is copied from: otherwise each
+# request makes its own, with its own Redis connection pool (a new connection per sign-in attempt refused).
+caches["default"]
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from accounts.signin_gate import AsgiSignInGate  # noqa: E402
 from config.websockets import OriginCheck, websocket_urlpatterns  # noqa: E402
 
 # The garbage collector, tuned for a process holding thousands of long-lived sockets. With CPython's
@@ -30,7 +42,8 @@ gc.set_threshold(*(int(part) for part in os.environ.get("GC_THRESHOLD", "50000,2
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        # Throttled sign-in attempts are refused before Django handles them (accounts/signin_gate.py).
+        "http": AsgiSignInGate(django_application),
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -102,6 +102,18 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
+    # Connections per process in Django's psycopg pool; 0: none, each thread keeps its own for
+    # CONN_MAX_AGE (gunicorn's fixed threads, the tests). The ASGI server needs the pool and config/asgi.py
+    # turns it on: Django runs each request's synchronous code in a thread of its own, so a connection
+    # kept per thread is one per request, left for the garbage collector (PostgreSQL ran out of
+    # connections within a minute of heartbeats: bench/login_flood.py).
+    if db_pool_size := env.int("DB_POOL_SIZE", default=0):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool after each request
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 2,
+            "max_size": db_pool_size,
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10),  # waiting for a free one; then 503
+        }
     # Statements sent this often on one connection are prepared, so PostgreSQL plans them once. Only
     # the heartbeat's fast statement is eligible (whiteboard.fastpath._prepared_cursor); the ORM binds
     # client-side and never prepares. Empty: never (a transaction-pooling PgBouncer before 1.21).
@@ -324,6 +336,12 @@ THROTTLE_SIGNIN_IP_ATTEMPTS = env.str("THROTTLE_SIGNIN_IP_ATTEMPTS", default="60
 # Sign-in attempts checked at once, across every app process (each hashes a password, ~0.5 s of CPU):
 # keep it below the number of workers so a flood of attempts cannot take them all. 0: no cap.
 SIGNIN_CONCURRENT_HASHES = env.int("SIGNIN_CONCURRENT_HASHES", default=1)
+# Seconds a refused sign-in attempt waits for its 429 at the ASGI entry point (accounts.signin_gate):
+# a flooding client gets one answer per this long, at no CPU cost to the server. 0: at once.
+SIGNIN_REFUSAL_DELAY = env.float("SIGNIN_REFUSAL_DELAY", default=1.0)
+# Requests to the sign-in pages (GET or POST) Django handles at once per ASGI process; the rest wait their
+# turn at the entry point (accounts.signin_gate), so a flood of them cannot crowd out the API's requests.
+SIGNIN_CONCURRENT_REQUESTS = env.int("SIGNIN_CONCURRENT_REQUESTS", default=2)
 # Password-reset e-mails requested per address and per client address.
 THROTTLE_PASSWORD_RESET_EMAIL = env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/h")
 THROTTLE_PASSWORD_RESET_IP = env.str("THROTTLE_PASSWORD_RESET_IP", default="20/h")

@@ -244,3 +244,169 @@ def test_the_entry_point_hands_the_form_on_to_django_intact(limits, tutor, setti
     answer = _wsgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})
     assert answer["status"] == 403
     assert "CSRF" in answer["body"].decode()
+
+
+@pytest.fixture(autouse=True)
+def refusal_pauses(monkeypatch):
+    """The ASGI gate's waits before a refusal, recorded instead of slept."""
+    waited = []
+
+    async def pause(seconds):
+        waited.append(seconds)
+
+    monkeypatch.setattr("accounts.signin_gate._pause", pause)
+    return waited
+
+
+def _asgi_post(path, form: dict, ip="10.0.0.7", *, chunks=1):
+    """POST through the production ASGI entry point (config.asgi.application), as uvicorn calls it:
+    the body in `chunks` messages. (status, headers, body, Django requests started on the way)."""
+    import asyncio
+    import urllib.parse
+
+    from django.core.signals import request_started
+
+    from config.asgi import application
+
+    body = urllib.parse.urlencode(form).encode()
+    size = -(-len(body) // chunks)
+    messages = [
+        {"type": "http.request", "body": body[i : i + size], "more_body": i + size < len(body)}
+        for i in range(0, len(body), size)
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            *([(b"content-length", str(len(body)).encode())] if chunks == 1 else []),
+        ],
+        "client": (ip, 50000),
+        "server": ("testserver", 80),
+    }
+    sent, started = [], []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # the client stays until answered (Django stops at a disconnect)
+
+    async def send(message):
+        sent.append(message)
+
+    def count(**kwargs):
+        started.append(1)
+
+    request_started.connect(count)
+    try:
+        asyncio.run(application(scope, receive, send))
+    finally:
+        request_started.disconnect(count)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return {
+        "status": start["status"],
+        "headers": {k.decode().title(): v.decode() for k, v in start["headers"]},  # ASGI names are lower case
+        "body": b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"),
+        "django": len(started),
+    }
+
+
+def test_the_asgi_entry_point_refuses_a_flood_before_django_and_before_hashing(
+    limits, settings, counting_hasher, refusal_pauses
+):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "4/min"
+    settings.SIGNIN_REFUSAL_DELAY = 1.5
+    answers = [_asgi_post("/accounts/login/", {"username": f"guess{i}", "password": "x"}) for i in range(6)]
+    # The first four reach Django (403: this raw POST carries no CSRF token); then the address is refused
+    # by the gate, without Django starting a request at all, each refusal sent after its pause.
+    assert [(a["status"], a["django"]) for a in answers] == [(403, 1)] * 4 + [(429, 0)] * 2
+    assert refusal_pauses == [1.5, 1.5]
+    assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
+    assert "Too many attempts" in answers[-1]["body"].decode()
+    assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
+    assert counting_hasher.calls == 0
+    assert _asgi_post("/admin/login/", {"username": "x", "password": "x"})["status"] == 429  # one count for both
+    assert _asgi_post("/accounts/login/", {"username": "x", "password": "x"}, ip="10.0.0.8")["status"] == 403
+    assert _asgi_post("/accounts/logout/", {"username": "x"})["django"] == 1  # other paths go straight on
+
+
+def test_the_asgi_gate_refuses_a_throttled_username_read_from_a_form_sent_in_pieces(limits, settings, tutor):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "100/min"
+    from accounts.signin import signin_failure_record
+
+    for _ in range(3):  # limits: 3 failures per username
+        signin_failure_record(username=tutor.username, ip="10.0.0.99")
+    answer = _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD}, chunks=3)
+    assert (answer["status"], answer["django"]) == (429, 0)
+    assert answer["headers"]["Retry-After"] == "900"
+
+
+def test_a_refusal_waits_no_longer_than_its_retry_after(limits, settings, refusal_pauses):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    settings.SIGNIN_REFUSAL_DELAY = 5
+    limits.advance(58)  # 2 s before the minute's window ends
+    _asgi_post("/accounts/login/", {"username": "a", "password": "x"})
+    assert _asgi_post("/accounts/login/", {"username": "a", "password": "x"})["headers"]["Retry-After"] == "2"
+    assert refusal_pauses == [2]
+
+
+def test_the_asgi_gate_hands_the_form_on_to_django_intact_and_counts_it_once(limits, tutor, settings):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "2/min"
+    # The raw POST carries no CSRF token: Django's own CSRF answer proves the request got there whole.
+    for _ in range(2):  # counted by the gate only: the middleware does not count it again
+        answer = _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD}, chunks=2)
+        assert (answer["status"], answer["django"]) == (403, 1)
+        assert "CSRF" in answer["body"].decode()
+    assert _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})["status"] == 429
+
+
+def test_the_hashing_cap_holds_under_asgi_where_sync_views_run_in_threads(limits, settings, tutor, counting_hasher):
+    from accounts.signin import signin_slot
+
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "100/min"
+    settings.SIGNIN_CONCURRENT_HASHES = 1
+    hashed = counting_hasher.calls  # the tutor's own password, when made
+    with signin_slot() as held:  # another request is hashing
+        assert held
+        answer = _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})
+    # Past the gate into Django, whose middleware (in a worker thread) found no free place: nothing hashed.
+    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 1, "1")
+    assert "try again in a moment" in answer["body"].decode()
+    assert counting_hasher.calls == hashed
+    assert _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})["status"] == 403  # CSRF
+
+
+@pytest.mark.parametrize(("path", "most_at_once"), [("/accounts/login/", 1), ("/admin/login/", 1), ("/api/ping", 3)])
+def test_the_asgi_gate_lets_sign_in_pages_into_django_a_few_at_a_time(settings, path, most_at_once):
+    """A flood's first requests (200 GETs of the form) must not take the process from everyone else."""
+    import asyncio
+
+    from accounts.signin_gate import AsgiSignInGate
+
+    settings.SIGNIN_CONCURRENT_REQUESTS = 1
+    inside, most = 0, 0
+
+    async def django(scope, receive, send):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the others get their chance to come in
+        inside -= 1
+
+    gate = AsgiSignInGate(django)
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("10.0.0.1", 1)}
+
+    async def three():
+        await asyncio.gather(*(gate(scope, None, None) for _ in range(3)))
+
+    asyncio.run(three())
+    assert most == most_at_once
