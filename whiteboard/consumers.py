@@ -25,7 +25,6 @@ from core.live import in_db_thread
 from whiteboard import liveness, services, sockets
 from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
-from whiteboard.selectors import presence_summary
 
 # Close codes a client sends when it leaves on purpose (1005: a close frame without a code).
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
@@ -125,9 +124,11 @@ class PresenceConsumer(AsyncWebsocketConsumer):
     # --- presence open / close ----------------------------------------------------------------------
     async def _open_presence(self, user, *, token: str | None = None) -> None:
         """Authenticate (by token, when no session did), check, connect and read who is here: one
-        trip to a database thread, so an opening socket costs one hop, not four."""
+        trip to a database thread, so an opening socket costs one hop, not four, and (a reconnect,
+        by token) four queries: the token, the whiteboard's lock, its connections, one write
+        (tests/whiteboard/test_presence_socket.py counts them)."""
         try:
-            user, result, summary = await in_db_thread(self._open_in_thread)(user, token)
+            user, result = await in_db_thread(self._open_in_thread)(user, token)
         except DomainError as error:
             code = 4401 if error.code == "bad_token" else DOMAIN_CLOSE_CODES.get(error.code, 4400)
             return await self.refuse(code, error.code, error.message)
@@ -144,7 +145,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
                     "role": result.role,
                     "heartbeat_interval": result.heartbeat_interval,
                     "timeout_seconds": result.timeout_seconds,
-                    "presence": summary,
+                    "presence": result.presence,
                 }
             )
         )
@@ -154,8 +155,7 @@ class PresenceConsumer(AsyncWebsocketConsumer):
             user = token_user(key=token)
             if user is None:
                 raise DomainError("Invalid or revoked token.", "bad_token")
-        result = services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
-        return user, result, presence_summary(whiteboard_id=self.whiteboard_id)
+        return user, services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
 
     async def connection_lost(self) -> None:
         """The server closed this socket's connection (it lapsed, e.g. while the database was away):

@@ -471,3 +471,43 @@ def test_the_other_participant_hears_presence_changes(started, student, tutor, c
     }
     assert hidden["presence"]["student"] == {"connected": True, "hidden": True}
     assert left["presence"]["student"] == {"connected": False, "hidden": False}
+
+
+# --- what an opening socket costs ---------------------------------------------------------------------
+
+
+def test_a_reconnect_by_token_costs_four_statements(started, student, clock):
+    """A reconnect storm is made of these: the token, the whiteboard's lock, its connections (the
+    participant's, and everyone's for the welcome's "who is here"), one write (on PostgreSQL the new
+    connection and the whiteboard row's log go as one statement)."""
+    from django.db import connection as db
+
+    token = api_token(student)
+    statements, counting = [], {"on": False}
+
+    def count(execute, sql, params, many, context):  # the consumer's calls run on this thread's connection
+        if counting["on"]:
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    async def open_socket():
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token})
+        return ws, await receive(ws)
+
+    async def scenario():
+        first, _ = await open_socket()  # still open, as when its node died: the reconnect continues it
+        clock.advance(20)
+        counting["on"] = True
+        second, welcome = await open_socket()
+        counting["on"] = False
+        await first.disconnect(code=1006)
+        await second.disconnect(code=1000)
+        return welcome
+
+    with db.execute_wrapper(count):
+        welcome = run(scenario)
+    assert welcome["type"] == "welcome" and welcome["presence"]["student"] == {"connected": True, "hidden": False}
+    assert len(statements) == 4 if db.vendor == "postgresql" else len(statements) <= 6, statements
+    assert len(spans_of(started, "student", clock.now)) == 1  # one continuous stretch
