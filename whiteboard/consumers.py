@@ -75,8 +75,8 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         if self.connection_id is None:
             return
         if kind == "ping":
-            self._signal()
-            await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
+            now = self._signal()
+            await self.send(text_data='{"type": "pong", "server_time": "' + now.isoformat() + '"}')
         elif kind == "visibility":
             visibility = message.get("visibility")
             if visibility not in VISIBILITIES:
@@ -96,13 +96,13 @@ class PresenceConsumer(AsyncWebsocketConsumer):
         self.recent.append(now)
         return len(self.recent) <= settings.WEBSOCKET["MAX_MESSAGES"]
 
-    def _signal(self) -> None:
-        self.last_signal_at = timezone.now()
-        self.node.note(
-            sockets.LivenessSignal(
-                self.whiteboard_id, self.user.pk, self.connection_id, self.last_signal_at, self.visibility
-            )
+    def _signal(self):
+        """A sign of life: kept in memory (the node writes the last one per socket in its next batch)."""
+        now = self.last_signal_at = timezone.now()
+        self.node.pending[self.connection_id] = sockets.LivenessSignal(
+            self.whiteboard_id, self.user.pk, self.connection_id, now, self.visibility
         )
+        return now
 
     async def _change_visibility(self, visibility: str) -> None:
         now = timezone.now()

@@ -209,3 +209,30 @@ def write_liveness(rows: list[tuple[int, datetime, datetime]]) -> None:
             Connection.objects.filter(pk=pk, closed_at__isnull=True, last_signal_at__lt=at).update(
                 last_signal_at=at, expires_at=expires
             )
+
+
+# A node's batch of socket pings, renewed without reading the rows first: each connection named (by
+# its whiteboard, id and user), still open, at the same visibility, not written later since, and
+# (hidden) without a visible connection of the same participant open, which needs the locked path.
+_RENEW_LIVENESS = """
+    UPDATE whiteboard_connections c SET last_signal_at = v.at, expires_at = v.expires
+    FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[])
+      AS v(connection_id, user_id, whiteboard_id, at, expires, visibility)
+    WHERE c.whiteboard_id = v.whiteboard_id AND c.connection_id = v.connection_id AND c.user_id = v.user_id
+      AND c.closed_at IS NULL AND c.visibility = v.visibility AND c.last_signal_at < v.at
+      AND (v.visibility = 'visible' OR NOT EXISTS (
+        SELECT 1 FROM whiteboard_connections other
+        WHERE other.whiteboard_id = c.whiteboard_id AND other.role = c.role
+          AND other.closed_at IS NULL AND other.visibility = 'visible'))
+    RETURNING c.connection_id
+"""
+
+
+def renew_liveness(rows: list[tuple[uuid.UUID, int, int, datetime, datetime, str]]) -> set[uuid.UUID]:
+    """PostgreSQL: renew (connection id, user id, whiteboard id, signal time, new expiry, visibility) in one
+    statement where nothing but time changes; returns the connection ids renewed. The rest are left to
+    `whiteboard.sockets.presence_liveness_write`'s exact path."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with db.cursor() as cursor:
+        cursor.execute(_RENEW_LIVENESS, columns)
+        return {row[0] for row in cursor.fetchall()}
