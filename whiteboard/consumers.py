@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.services import token_user
 from core.errors import DomainError
-from core.live import in_db_thread
+from core.live import NoDatabaseHop, in_db_thread
 from whiteboard import liveness, services, sockets
 from whiteboard.live import DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
@@ -30,7 +30,7 @@ from whiteboard.models import VISIBILITIES, Visibility
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
 
 
-class PresenceConsumer(AsyncWebsocketConsumer):
+class PresenceConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
     async def connect(self):
         self.whiteboard_id = int(self.scope["url_route"]["kwargs"]["whiteboard_id"])
         self.user = None
