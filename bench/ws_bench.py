@@ -404,6 +404,10 @@ async def load_worker(spec: dict) -> dict:
         while time.time() < deadline and len(stats["back_at"]) < 2 * len(pairs):
             await asyncio.sleep(0.2)
         stats["storm_failed"] = 2 * len(pairs) - len(stats["back_at"])
+    else:
+        # Hold on past the parent's last row count (11 s after the hold): the clean closes below write
+        # their disconnects, which are not liveness and must not count as the hold's writes.
+        await asyncio.sleep(max(0, t_hold_end + 15 - time.time()))
     phase["name"] = "done"
     for ws in list(sockets.values()):
         await ws.close(code=1000)
