@@ -63,6 +63,9 @@ def parse_args(argv=None):
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--no-storm", action="store_true")
     parser.add_argument(
+        "--no-resume", action="store_true", help="reconnecting clients do not name their previous connection"
+    )
+    parser.add_argument(
         "--storm-echo", action="store_true", help="the reconnect storm on the echo floor too (the framework's own pace)"
     )
     parser.add_argument("--no-echo", action="store_true")
@@ -326,6 +329,7 @@ async def load_worker(spec: dict) -> dict:
     async def participant(board: int, role: str, token: str, open_at: float):
         await asyncio.sleep(max(0, open_at - time.time()))
         attempt = 0
+        resume = {}
         while True:
             try:
                 async with gate:
@@ -333,9 +337,13 @@ async def load_worker(spec: dict) -> dict:
                     ws = await websockets.connect(
                         f"{url}/ws/whiteboard/sessions/{board}/", open_timeout=30, ping_interval=None, max_queue=None
                     )
-                    await ws.send(json.dumps({"type": "auth", "token": token}))
-                    while json.loads(await asyncio.wait_for(ws.recv(), 30)).get("type") != "welcome":
+                    auth = {"type": "auth", "token": token}
+                    if resume.get("id") and spec.get("resume", True):
+                        auth["resume"] = resume["id"]  # as the tracker does: the connection it had
+                    await ws.send(json.dumps(auth))
+                    while (welcome := json.loads(await asyncio.wait_for(ws.recv(), 30))).get("type") != "welcome":
                         pass
+                    resume["id"] = welcome.get("connection_id")
                 if phase["name"] == "hold":
                     stats["connect_ms"].append((time.monotonic() - started) * 1000)
                     stats["opened"] += 1
@@ -454,6 +462,7 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
             "hold_until": hold_until,
             "storm": storm,
             "storm_seconds": 90,
+            "resume": not args.no_resume,
             "push_rate": args.push_rate / args.load_processes,
             "open_concurrency": args.open_concurrency,
             "opened_marker": str(workdir / f"{label}-{index}.opened"),

@@ -48,7 +48,7 @@ class PresenceConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if self.scope.get("origin") == "browser" and user is not None and user.is_authenticated:
-            await self._open_presence(user)
+            await self._open_presence(user, resume=(query.get("resume") or [None])[0])
         else:
             self.auth_deadline = timezone.now() + timedelta(seconds=settings.WEBSOCKET["AUTH_TIMEOUT"])
             self.node.await_auth(self)
@@ -71,7 +71,7 @@ class PresenceConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
             if visibility not in VISIBILITIES:
                 return await self.refuse(4400, "malformed", "visibility must be visible or hidden.")
             self.visibility = visibility
-            return await self._open_presence(None, token=message.get("token"))
+            return await self._open_presence(None, token=message.get("token"), resume=message.get("resume"))
         if self.connection_id is None:
             return
         if kind == "ping":
@@ -122,13 +122,20 @@ class PresenceConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
         self.visibility, self.last_signal_at = visibility, now
 
     # --- presence open / close ----------------------------------------------------------------------
-    async def _open_presence(self, user, *, token: str | None = None) -> None:
+    async def _open_presence(self, user, *, token: str | None = None, resume=None) -> None:
         """Authenticate (by token, when no session did), check, connect and read who is here: one
-        trip to a database thread, so an opening socket costs one hop, not four, and (a reconnect,
-        by token) four queries: the token, the whiteboard's lock, its connections, one write
-        (tests/whiteboard/test_presence_socket.py counts them)."""
+        trip to a database thread, so an opening socket costs one hop, not four, and (a new
+        connection, by token) four queries: the token, the whiteboard's lock, its connections, one
+        write. `resume`: the connection id this client had before its socket dropped; while alive it
+        continues (`sockets.presence_resume`: token, heartbeat, who is here; three statements).
+        tests/whiteboard/test_presence_socket.py counts both."""
+        if resume is not None:
+            try:
+                resume = uuid.UUID(str(resume))
+            except ValueError:
+                return await self.refuse(4400, "malformed", "resume must be a connection id (UUID).")
         try:
-            user, result = await in_db_thread(self._open_in_thread)(user, token)
+            user, result = await in_db_thread(self._open_in_thread)(user, token, resume)
         except DomainError as error:
             code = 4401 if error.code == "bad_token" else DOMAIN_CLOSE_CODES.get(error.code, 4400)
             return await self.refuse(code, error.code, error.message)
@@ -150,11 +157,15 @@ class PresenceConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
             )
         )
 
-    def _open_in_thread(self, user, token):
+    def _open_in_thread(self, user, token, resume):
         if user is None:
             user = token_user(key=token)
             if user is None:
                 raise DomainError("Invalid or revoked token.", "bad_token")
+        if resume is not None:
+            return user, sockets.presence_resume(
+                whiteboard_id=self.whiteboard_id, user=user, connection_id=resume, visibility=self.visibility
+            )
         return user, services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
 
     async def connection_lost(self) -> None:

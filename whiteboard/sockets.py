@@ -6,6 +6,7 @@ plumbing; what a batch of pings means for presence is decided here, on top of th
 SQL is `fastpath.write_liveness`.
 """
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import NamedTuple
@@ -17,7 +18,8 @@ from core.errors import DomainError
 from whiteboard import fastpath
 from whiteboard.models import Connection, Visibility
 from whiteboard.presence import PresenceSettings
-from whiteboard.services import presence_heartbeat
+from whiteboard.selectors import presence_summary
+from whiteboard.services import ConnectionResult, presence_connect, presence_heartbeat
 
 BATCH_SIZE = 500  # signals per read and UPDATE
 
@@ -32,6 +34,28 @@ class LivenessSignal(NamedTuple):
     connection_id: uuid.UUID
     at: datetime
     visibility: str
+
+
+def presence_resume(
+    *, whiteboard_id: int, user, connection_id: uuid.UUID, visibility: str, now: datetime | None = None
+) -> ConnectionResult:
+    """A socket back after a drop (its node died, the network blinked) names the connection it had.
+
+    While that connection is alive, the socket continues it: the return is a heartbeat of it (on
+    PostgreSQL the fast path's one statement: no lock, no new row, no log line), so a reconnect storm
+    costs what heartbeats cost, and the participant stays one continuous presence. When it is not
+    (closed, timed out, unknown, someone else's), the socket connects as any other would, with a new
+    connection; who may connect is decided there (and by the heartbeat: not a participant is not_found).
+    """
+    try:
+        result = presence_heartbeat(
+            whiteboard_id=whiteboard_id, user=user, connection_id=connection_id, visibility=visibility, now=now
+        )
+    except DomainError as error:
+        if error.code not in ("connection_closed", "unknown_connection"):
+            raise
+        return presence_connect(whiteboard_id=whiteboard_id, user=user, visibility=visibility, now=now)
+    return dataclasses.replace(result, presence=presence_summary(whiteboard_id=whiteboard_id, now=now))
 
 
 def presence_liveness_write(*, signals: list[LivenessSignal]) -> set[uuid.UUID]:
