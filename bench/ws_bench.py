@@ -22,9 +22,15 @@ One run, in order:
    Measured: sockets held, ping round trip, push latency, unexpected closes (false disconnects), server
    CPU and memory per socket, database rows written per participant-minute.
 3. Reconnect storm (real application only): the server is killed (-9) and started again; every
-   participant reconnects at once. Target: all back within the 45 s visible timeout, and no false
-   absence (a participant whose presence shows a break).
-4. The HTTP figure of the same run: bench/heartbeat_bench.py, short phases, on its own database.
+   participant reconnects with the tracker's jittered backoff, naming its previous connection (resume;
+   --no-resume: not). Target: all back within the 45 s visible timeout, and no false absence (a
+   participant whose presence shows a break). --storm-echo: the echo floor's own storm, for its pace.
+4. --ramp: capacity search on one presence server (sockets opened step by step; the most held with
+   ping p99 < 100 ms and no unexpected close), against
+5. the HTTP figure of the same run: bench/heartbeat_capacity.py, short phases, on its own database.
+
+Long because: one script per question (the bench-scripts contract): its load worker (a separate
+process), the hold, the storm, the ramp and the report share the server handling and stay together.
 """
 
 import argparse
