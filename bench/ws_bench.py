@@ -22,16 +22,24 @@ One run, in order:
    Measured: sockets held, ping round trip, push latency, unexpected closes (false disconnects), server
    CPU and memory per socket, database rows written per participant-minute.
 3. Reconnect storm (real application only): the server is killed (-9) and started again; every
-   participant reconnects at once. Target: all back within the 45 s visible timeout, and no false
-   absence (a participant whose presence shows a break).
-4. The HTTP figure of the same run: bench/heartbeat_bench.py, short phases, on its own database.
+   participant reconnects with the tracker's jittered backoff, naming its previous connection (resume;
+   --no-resume: not). Target: all back within the 45 s visible timeout, and no false absence (a
+   participant whose presence shows a break). --storm-echo: the echo floor's own storm, for its pace.
+4. --ramp: capacity search on one presence server (sockets opened step by step; the most held with
+   ping p99 < 100 ms and no unexpected close), against
+5. the HTTP figure of the same run: bench/heartbeat_capacity.py, short phases, on its own database.
+
+Long because: one script per question (the bench-scripts contract): its load worker (a separate
+process), the hold, the storm, the ramp and the report share the server handling and stay together.
 """
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
@@ -60,8 +68,23 @@ def parse_args(argv=None):
     parser.add_argument("--db-name", default="attendance_ws_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--no-storm", action="store_true")
+    parser.add_argument(
+        "--no-resume", action="store_true", help="reconnecting clients do not name their previous connection"
+    )
+    parser.add_argument(
+        "--storm-echo", action="store_true", help="the reconnect storm on the echo floor too (the framework's own pace)"
+    )
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP heartbeat bench")
+    parser.add_argument("--no-hold", action="store_true", help="skip the hold phases (echo, presence, storm)")
+    parser.add_argument(
+        "--ramp",
+        default="",
+        help="capacity search: participant counts (e.g. 8000,12000,16000,20000,24000), opened step by step on one "
+        "presence server; each step held --step-seconds; the most held with ping p99 < 100 ms and no close wins",
+    )
+    parser.add_argument("--step-seconds", type=float, default=30, help="hold of each --ramp step (two ping intervals)")
+    parser.add_argument("--ramp-echo", action="store_true", help="run the --ramp on the echo floor too")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--load-worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -70,7 +93,7 @@ def parse_args(argv=None):
 # --- database -------------------------------------------------------------------------------------------
 
 
-def prepare_database(args) -> list[dict]:
+def prepare_database(args, *, participants: int) -> list[dict]:
     subprocess.run(["dropdb", "--if-exists", "-h", "127.0.0.1", "-U", "postgres", args.db_name], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", args.db_name], check=True)
     env = {**os.environ, "DATABASE_URL": f"{args.pg}/{args.db_name}", "PYTHONPATH": str(ROOT)}
@@ -91,7 +114,7 @@ def prepare_database(args) -> list[dict]:
     from whiteboard.models import WhiteboardSession
 
     User = get_user_model()
-    pairs = args.participants // 2
+    pairs = participants // 2
     users = User.objects.bulk_create(
         [User(username=f"wsb{i}", password="!") for i in range(pairs * 2)], batch_size=2000
     )
@@ -218,6 +241,8 @@ class Server:
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:  # e.g. the port still held: fail now, not at the timeout
+                raise RuntimeError(f"{self.app} exited at start; see {self.log}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -264,8 +289,14 @@ class Server:
 
     def kill(self):
         if self.process and self.process.poll() is None:
+            pids = self.pids()
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+            # The workers hold the listening socket too: wait until every one is gone (they are not
+            # our children, so not reaped by the wait above), else the restart finds the port taken.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
+                time.sleep(0.05)
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -292,14 +323,19 @@ async def load_worker(spec: dict) -> dict:
         "unexpected_closes": 0,
         "back_at": [],
         "storm_failed": 0,
+        "open_times": [],  # when each socket was welcomed (the ramp counts sockets held at a moment)
+        "close_times": [],  # when each unexpected close happened
+        "pings": [],  # (sent at, round trip ms), for the ramp's steps
     }
     pending_push: dict[int, tuple[float, bool]] = {}
     gate = asyncio.Semaphore(spec["open_concurrency"])
     sockets: dict[tuple[int, str], object] = {}
     phase = {"name": "hold"}
 
-    async def participant(board: int, role: str, token: str):
+    async def participant(board: int, role: str, token: str, open_at: float):
+        await asyncio.sleep(max(0, open_at - time.time()))
         attempt = 0
+        resume = {}
         while True:
             try:
                 async with gate:
@@ -307,12 +343,19 @@ async def load_worker(spec: dict) -> dict:
                     ws = await websockets.connect(
                         f"{url}/ws/whiteboard/sessions/{board}/", open_timeout=30, ping_interval=None, max_queue=None
                     )
-                    await ws.send(json.dumps({"type": "auth", "token": token}))
-                    while json.loads(await asyncio.wait_for(ws.recv(), 30)).get("type") != "welcome":
+                    auth = {"type": "auth", "token": token}
+                    if resume.get("id") and spec.get("resume", True):
+                        auth["resume"] = resume["id"]  # as the tracker does: the connection it had
+                    await ws.send(json.dumps(auth))
+                    while (welcome := json.loads(await asyncio.wait_for(ws.recv(), 30))).get("type") != "welcome":
                         pass
+                    resume["id"] = welcome.get("connection_id")
                 if phase["name"] == "hold":
                     stats["connect_ms"].append((time.monotonic() - started) * 1000)
                     stats["opened"] += 1
+                    stats["open_times"].append(time.time())
+                    if stats["opened"] == 2 * len(pairs) and spec.get("opened_marker"):
+                        Path(spec["opened_marker"]).write_text(str(time.time()))
                 else:
                     stats["back_at"].append(time.time())
                 sockets[(board, role)] = ws
@@ -326,6 +369,7 @@ async def load_worker(spec: dict) -> dict:
                         if message["type"] == "pong" and state["sent"]:
                             if holding:
                                 stats["ping_ms"].append((time.monotonic() - state["sent"]) * 1000)
+                            stats["pings"].append((state["wall"], (time.monotonic() - state["sent"]) * 1000))
                             state["sent"] = None
                         elif message["type"] == "presence" and role == "tutor" and board in pending_push:
                             sent, hidden = pending_push[board]
@@ -338,18 +382,23 @@ async def load_worker(spec: dict) -> dict:
                     sockets.pop((board, role), None)
                 if phase["name"] == "hold":
                     stats["unexpected_closes"] += 1
+                    stats["close_times"].append(time.time())
             except (TimeoutError, OSError, websockets.WebSocketException):
                 if phase["name"] == "hold" and attempt == 0:
                     stats["unexpected_closes"] += 1
+                    stats["close_times"].append(time.time())
             if phase["name"] == "done":
                 return
             attempt += 1
-            await asyncio.sleep(random.uniform(0.05, 0.5) if phase["name"] == "storm" else min(5, attempt))
+            # The tracker's own backoff (static/whiteboard/attendance-tracker.js): jittered, doubling from 1 s
+            # (half to all of it), at most 30 s; a hammering client would only starve the restarting server.
+            ceiling = min(30.0, 2.0 ** (attempt - 1))
+            await asyncio.sleep(random.uniform(ceiling / 2, ceiling))
 
     async def pings(ws, state):
         await asyncio.sleep(random.uniform(0, PING_INTERVAL))  # phases spread, as real tabs' timers are
         while True:
-            state["sent"] = time.monotonic()
+            state["sent"], state["wall"] = time.monotonic(), time.time()
             await ws.send(json.dumps({"type": "ping"}))
             await asyncio.sleep(PING_INTERVAL)
 
@@ -369,7 +418,9 @@ async def load_worker(spec: dict) -> dict:
             await ws.send(json.dumps({"type": "visibility", "visibility": "hidden" if hidden[board] else "visible"}))
 
     tasks = [
-        asyncio.create_task(participant(p["whiteboard"], role, p[role])) for p in pairs for role in ("tutor", "student")
+        asyncio.create_task(participant(p["whiteboard"], role, p[role], p.get("open_at", 0)))
+        for p in pairs
+        for role in ("tutor", "student")
     ]
     tasks.append(asyncio.create_task(toggler()))
     await asyncio.sleep(max(0, t_hold_end - time.time()))
@@ -381,6 +432,10 @@ async def load_worker(spec: dict) -> dict:
         while time.time() < deadline and len(stats["back_at"]) < 2 * len(pairs):
             await asyncio.sleep(0.2)
         stats["storm_failed"] = 2 * len(pairs) - len(stats["back_at"])
+    else:
+        # Hold on past the parent's last row count (11 s after the hold): the clean closes below write
+        # their disconnects, which are not liveness and must not count as the hold's writes.
+        await asyncio.sleep(max(0, t_hold_end + 15 - time.time()))
     phase["name"] = "done"
     for ws in list(sockets.values()):
         await ws.close(code=1000)
@@ -413,8 +468,10 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
             "hold_until": hold_until,
             "storm": storm,
             "storm_seconds": 90,
+            "resume": not args.no_resume,
             "push_rate": args.push_rate / args.load_processes,
             "open_concurrency": args.open_concurrency,
+            "opened_marker": str(workdir / f"{label}-{index}.opened"),
         }
         spec_path, out_path = workdir / f"{label}-{index}.spec.json", workdir / f"{label}-{index}.out.json"
         spec_path.write_text(json.dumps(spec))
@@ -422,36 +479,46 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
             (subprocess.Popen([PY, __file__, "--load-worker", str(spec_path), str(out_path)], cwd=ROOT), out_path)
         )
     time.sleep(max(0, hold_start - time.time()))
+    # Measure from when every socket is open (a loaded machine may take longer than the allowance): the
+    # opening's CPU and rows are not the hold's.
+    quiet_end = hold_start + args.hold_seconds / 2
+    markers = [workdir / f"{label}-{index}.opened" for index in range(len(chunks))]
+    while not all(m.exists() for m in markers) and time.time() < quiet_end - 15:
+        time.sleep(0.5)
+    opened_late = time.time() - hold_start
+    cpu_from = time.time()
     cpu_start, rss_held = server.cpu_seconds(), server.rss_bytes()
-    quiet_seconds = args.hold_seconds / 2 - 1
-    # PostgreSQL's idle backends publish their row counts up to 10 s late (PGSTAT_IDLE_INTERVAL): wait
-    # that long, so the opening's writes are not counted as the hold's (run 2026-12-02 at 3,000 showed 5.2).
+    # PostgreSQL's backends publish their row counts up to 10 s late (PGSTAT_IDLE_INTERVAL): wait that long,
+    # so the opening's writes are not counted as the hold's; both readings lag alike, so the rate is
+    # rows between the readings over the time between them.
     time.sleep(11)
-    written_before = rows_written(args)
-    time.sleep(max(0, hold_start + quiet_seconds + 1 - time.time()))
+    written_before, written_from = rows_written(args), time.time()
+    time.sleep(max(0, quiet_end - time.time()))
     cpu_quiet = server.cpu_seconds() - cpu_start  # pings and liveness only, no pushes
+    quiet_seconds = time.time() - cpu_from
     time.sleep(max(0, hold_until - time.time()))
     cpu_end = server.cpu_seconds()
-    written_end = time.time()
     time.sleep(11)  # the hold's last writes reach pg_stat (see above)
-    written = rows_written(args) - written_before
+    written, written_until = rows_written(args) - written_before, time.time()
     result = {
         "label": label,
-        "cpu_cores": (cpu_end - cpu_start) / args.hold_seconds,
+        "cpu_cores": (cpu_end - cpu_start) / (hold_until - cpu_from),
         "rss_idle": idle_rss,
         "rss_held": rss_held,
+        "opened_after_hold_start_s": opened_late,
+        "load_average_hold": os.getloadavg()[0],
     }
     if storm:
         killed_at = time.time()
         server.kill()
         for attempt in range(40):  # the killed server's 10,000 sockets may hold the port for a moment
             try:
-                server.start(timeout=30)
+                server.start(timeout=60)
                 break
             except RuntimeError:
                 if attempt == 39:
                     raise
-                time.sleep(0.5)
+                time.sleep(0.2)
         result["restarted_in"] = time.time() - killed_at
         result["killed_at"] = killed_at
     for proc, _ in procs:
@@ -485,26 +552,117 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         push_p50_ms=percentile(merged["push_ms"], 0.50),
         push_p99_ms=percentile(merged["push_ms"], 0.99),
         pushes=len(merged["push_ms"]),
-        cpu_us_per_socket_second=cpu_quiet / max(1, totals["held_at_end"]) / (args.hold_seconds / 2) * 1e6,
+        cpu_us_per_socket_second=cpu_quiet / max(1, totals["held_at_end"]) / quiet_seconds * 1e6,
         kb_per_socket=(rss_held - idle_rss) / max(1, totals["held_at_end"]) / 1024,
-        rows_per_participant_minute=written / participants / ((written_end - hold_start - 11) / 60),
+        rows_per_participant_minute=written / participants / ((written_until - written_from) / 60),
         # A visibility change writes its connection row and its whiteboard row (the locked path), at either door.
         liveness_rows_per_participant_minute=max(0, written - 2 * totals["toggles"])
         / participants
-        / ((written_end - hold_start - 11) / 60),
+        / ((written_until - written_from) / 60),
     )
     if storm and merged["back_at"]:
         result["storm_all_back_s"] = max(merged["back_at"]) - result["killed_at"]
         result["storm_p50_back_s"] = statistics.median(merged["back_at"]) - result["killed_at"]
+        # Continuous presence needs the return within 45 s of the last signal written: 45 - 15 (ping) - 2
+        # (batch) = 28 s after the death at worst.
+        result["storm_back_after_28s"] = sum(1 for at in merged["back_at"] if at - result["killed_at"] > 28)
+        result["load_average_after_storm"] = os.getloadavg()[0]
     return result
 
 
+RAMP_P99_MS = 100.0  # the HTTP capacity's bound (bench/heartbeat_capacity.py), for a like-for-like figure
+
+
+def run_ramp(app: str, label: str, boards: list[dict], args, workdir: Path) -> dict:
+    """Capacity search on one server: open sockets step by step (--ramp counts), hold each step --step-seconds
+    with every socket pinging every 15 s; per step: sockets held, ping p99, unexpected closes, CPU."""
+    counts = sorted({int(c) // 2 for c in args.ramp.split(",") if c})
+    if counts[-1] > len(boards):
+        raise SystemExit(f"--ramp up to {counts[-1] * 2} needs --participants at least that")
+    server = Server(app, args, workdir / f"{label}.log").start()
+    idle_rss = server.rss_bytes()
+    steps, t, previous = [], time.time() + 5, 0
+    for pairs in counts:
+        opening = (pairs - previous) * 2
+        window_start = t + 5 + opening / 100  # time to open this step's sockets (~100/s, loaded box)
+        steps.append({"pairs": pairs, "open_at": t, "from": window_start, "until": window_start + args.step_seconds})
+        for board in boards[previous:pairs]:
+            board["open_at"] = t
+        previous, t = pairs, window_start + args.step_seconds
+    hold_until = steps[-1]["until"]
+    chunks = [boards[: counts[-1]][i :: args.load_processes] for i in range(args.load_processes)]
+    procs = []
+    for index, chunk in enumerate(chunks):
+        spec = {
+            "url": f"ws://127.0.0.1:{server.port}",
+            "pairs": chunk,
+            "hold_start": steps[0]["from"],
+            "hold_mid": hold_until + 3600,  # no pushes: the ramp measures holding and pinging
+            "hold_until": hold_until,
+            "storm": False,
+            "storm_seconds": 0,
+            "push_rate": 0,
+            "open_concurrency": args.open_concurrency,
+        }
+        spec_path, out_path = workdir / f"{label}-{index}.spec.json", workdir / f"{label}-{index}.out.json"
+        spec_path.write_text(json.dumps(spec))
+        procs.append(
+            (subprocess.Popen([PY, __file__, "--load-worker", str(spec_path), str(out_path)], cwd=ROOT), out_path)
+        )
+    for step in steps:
+        time.sleep(max(0, step["from"] - time.time()))
+        cpu, load1 = server.cpu_seconds(), os.getloadavg()[0]
+        step["rss"] = server.rss_bytes()
+        time.sleep(max(0, step["until"] - time.time()))
+        step["cpu_cores"] = (server.cpu_seconds() - cpu) / args.step_seconds
+        step["load_average"] = max(load1, os.getloadavg()[0])
+    for proc, _ in procs:
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    server.stop()
+    opens, closes, pings = [], [], []
+    for _, out_path in procs:
+        data = json.loads(out_path.read_text()) if out_path.exists() else {}
+        opens += data.get("open_times", [])
+        closes += data.get("close_times", [])
+        pings += data.get("pings", [])
+    best = None
+    print(f"\nRamp, {label}: sockets held per step, each pinging every {PING_INTERVAL} s")
+    print(
+        f"  {'asked':>8} {'held':>8} {'ping p50':>9} {'ping p99':>9} {'closes':>7} {'CPU':>6} {'µs/s/sock':>10} {'kB/sock':>8} {'load':>5}"
+    )
+    for step in steps:
+        held = sum(1 for at in opens if at <= step["from"]) - sum(1 for at in closes if at <= step["from"])
+        window = [ms for at, ms in pings if step["from"] <= at < step["until"]]
+        step.update(
+            asked=step["pairs"] * 2,
+            held=held,
+            ping_p50_ms=percentile(window, 0.5),
+            ping_p99_ms=percentile(window, 0.99),
+            pings=len(window),
+            closes=sum(1 for at in closes if step["from"] <= at < step["until"]),
+            cpu_us_per_socket_second=step["cpu_cores"] / max(1, held) * 1e6,
+            kb_per_socket=(step["rss"] - idle_rss) / max(1, held) / 1024,
+        )
+        print(
+            f"  {step['asked']:8,} {held:8,} {step['ping_p50_ms']:8.1f}ms {step['ping_p99_ms']:8.1f}ms {step['closes']:7} "
+            f"{step['cpu_cores']:6.2f} {step['cpu_us_per_socket_second']:10.1f} {step['kb_per_socket']:8.1f} "
+            f"{step['load_average']:5.1f}"
+        )
+        if step["ping_p99_ms"] < RAMP_P99_MS and step["closes"] == 0 and held >= 0.99 * step["asked"]:
+            best = step
+    return {"label": label, "steps": steps, "max_held": best["held"] if best else 0}
+
+
 def http_figure(args, workdir: Path) -> dict:
+    """The HTTP heartbeat capacity of the same run: bench/heartbeat_capacity.py (gunicorn sync x 2, p99 < 100 ms)."""
     out = workdir / "http.json"
-    participants = min(args.participants, 3000)
+    participants = 3000
     command = [
         PY,
-        str(ROOT / "bench" / "heartbeat_bench.py"),
+        str(ROOT / "bench" / "heartbeat_capacity.py"),
         "--participants",
         str(participants),
         "--target-participants",
@@ -513,17 +671,14 @@ def http_figure(args, workdir: Path) -> dict:
         "12",
         "--closed-seconds",
         "8",
-        "--rounds",
-        "1",
-        "--compare",
-        "",
         "--capacity-fractions",
         "0.6,0.75,0.9",
         "--capacity-seconds",
-        "8",
-        "--skip-read-side",
+        "10",
         "--db-name",
         f"{args.db_name}_http",
+        "--cache-url",
+        args.redis_url,
         "--json",
         str(out),
     ]
@@ -535,23 +690,63 @@ def http_figure(args, workdir: Path) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.load_worker:
+        # The load holds thousands of sockets too: the same collector tuning as the servers (config/asgi.py),
+        # so the clients' full collections do not show up as the server's ping latency.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50000, 20, 100)
         spec = json.loads(Path(args.load_worker[0]).read_text())
         Path(args.load_worker[1]).write_text(json.dumps(asyncio.run(load_worker(spec))))
         return 0
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off requires one (issue 14)
     workdir = Path("/tmp") / f"ws_bench_{os.getpid()}"
     workdir.mkdir()
     print(
         f"ws_bench: {args.participants:,} participants, uvicorn --workers {args.workers}, "
         f"{args.load_processes} load processes, hold {args.hold_seconds:.0f} s, {args.push_rate}/s pushes; logs in {workdir}"
     )
-    boards = prepare_database(args)
-    rows = []
-    if not args.no_echo:
-        rows.append(run_phase("bench.echo_asgi:application", "echo floor", boards, args, workdir, storm=False))
-    rows.append(run_phase("config.asgi:application", "presence", boards, args, workdir, storm=not args.no_storm))
-    presence = rows[-1]
-    presence["false_absences"] = false_absences(args)
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    ramp_max = max((int(c) for c in args.ramp.split(",") if c), default=0)
+    all_boards = prepare_database(args, participants=max(args.participants, ramp_max))
+    boards = all_boards[: args.participants // 2]
+    rows, ramps = [], []
+    if not args.no_hold:
+        if not args.no_echo:
+            rows.append(
+                run_phase("bench.echo_asgi:application", "echo floor", boards, args, workdir, storm=args.storm_echo)
+            )
+            print(f"  (echo floor done; load average {os.getloadavg()[0]:.1f})")
+        rows.append(run_phase("config.asgi:application", "presence", boards, args, workdir, storm=not args.no_storm))
+        rows[-1]["false_absences"] = false_absences(args)
+        print(f"  (presence done; load average {os.getloadavg()[0]:.1f})")
+    if args.ramp:
+        if args.ramp_echo:
+            ramps.append(run_ramp("bench.echo_asgi:application", "echo floor ramp", all_boards, args, workdir))
+        ramps.append(run_ramp("config.asgi:application", "presence ramp", all_boards, args, workdir))
     http = {} if args.no_http else http_figure(args, workdir)
+    if http:
+        print(f"  (HTTP capacity done; load average {os.getloadavg()[0]:.1f})")
+    carried = http.get("carried_participants") or 0
+    if ramps:
+        held = ramps[-1]["max_held"]
+        print("\nCapacity (ramp): most sockets held with ping p99 < 100 ms and no unexpected close")
+        for ramp in ramps:
+            print(f"  {ramp['label']:28} {ramp['max_held']:,}")
+        if carried:
+            print(
+                f"  vs HTTP carried (same run)   {held:,} vs {carried:,.0f} = {held / carried:.2f}x   target >= 2x   "
+                f"{'PASS' if held >= 2 * carried else 'FAIL'}"
+                + (
+                    "   (the ramp's last step held: raise --ramp to find the limit)"
+                    if held == ramps[-1]["steps"][-1]["held"]
+                    else ""
+                )
+            )
+    if args.json and not rows:
+        args.json.write_text(json.dumps({"ramps": ramps, "http": http}, indent=2, default=str))
+    if not rows:
+        return 0
+    presence = rows[-1]
 
     print(f"\n{'':28}" + "".join(f"{r['label']:>16}" for r in rows))
     for key, fmt in [
@@ -570,10 +765,16 @@ def main(argv=None) -> int:
         ("kb_per_socket", "{:.1f}"),
         ("rows_per_participant_minute", "{:.2f}"),
         ("liveness_rows_per_participant_minute", "{:.2f}"),
+        ("opened_after_hold_start_s", "{:.0f}"),
+        ("load_average_hold", "{:.1f}"),
+        ("storm_all_back_s", "{:.1f}"),
+        ("storm_p50_back_s", "{:.1f}"),
+        ("restarted_in", "{:.1f}"),
+        ("storm_failed", "{:,.0f}"),
+        ("storm_back_after_28s", "{:,.0f}"),
     ]:
         print(f"  {key:26}" + "".join(f"{fmt.format(r.get(key, float('nan'))):>16}" for r in rows))
     print("\nTargets (issue 13):")
-    carried = http.get("carried_participants") or (http.get("heartbeat_per_second", 0) * PING_INTERVAL)
     held = presence["held_at_end"]
     if carried:
         print(
@@ -604,14 +805,15 @@ def main(argv=None) -> int:
         print(
             f"  reconnect storm ({presence['participants']:,})         all back in {presence['storm_all_back_s']:.1f} s "
             f"(median {presence['storm_p50_back_s']:.1f} s, server restart {presence['restarted_in']:.1f} s, "
-            f"{presence['storm_failed']} not back)   target <= {TIMEOUT_VISIBLE} s   {'PASS' if ok else 'FAIL'}"
+            f"{presence['storm_failed']} not back, {presence['storm_back_after_28s']:,} back after 28 s; load average "
+            f"{presence['load_average_after_storm']:.1f})   target <= {TIMEOUT_VISIBLE} s   {'PASS' if ok else 'FAIL'}"
         )
     print(
         f"  false absences after the storm   {presence['false_absences']}   target 0   "
         f"{'PASS' if presence['false_absences'] == 0 else 'FAIL'}"
     )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "http": http}, indent=2, default=str))
+        args.json.write_text(json.dumps({"rows": rows, "ramps": ramps, "http": http}, indent=2, default=str))
     return 0
 
 

@@ -448,8 +448,8 @@ WEBSOCKET = {
     # Liveness signals (pings) are kept in memory and written in one batch per node this often (seconds,
     # at most 15): a node that dies loses at most this much of its participants' presence, never adds any.
     # Its clients reconnecting elsewhere keep one continuous presence if they are back within
-    # TIMEOUT_VISIBLE - HEARTBEAT_INTERVAL - FLUSH_INTERVAL s of the death (45 - 15 - 5 = 25 s).
-    "FLUSH_INTERVAL": env.float("WEBSOCKET_FLUSH_INTERVAL", default=5),
+    # TIMEOUT_VISIBLE - HEARTBEAT_INTERVAL - FLUSH_INTERVAL s of the death (45 - 15 - 2 = 28 s).
+    "FLUSH_INTERVAL": env.float("WEBSOCKET_FLUSH_INTERVAL", default=2),
     # Each node also closes connections nobody heard from in time (presence_sweep) this often (seconds;
     # 0: only the sweep_connections cron), so a dead node's sockets end at their last signal and pages hear it.
     "SWEEP_INTERVAL": env.float("WEBSOCKET_SWEEP_INTERVAL", default=15),

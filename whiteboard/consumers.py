@@ -26,18 +26,17 @@ from django.utils import timezone
 
 from accounts.services import token_user
 from core.errors import DomainError
-from core.live import in_db_thread
+from core.live import NoDatabaseHop, in_db_thread
 from whiteboard import liveness, services, sockets
 from whiteboard.board_socket import BoardMessages
 from whiteboard.live import BOARD_EVENT, BOARD_MESSAGES, DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
 from whiteboard.models import VISIBILITIES, Visibility
-from whiteboard.selectors import presence_summary
 
 # Close codes a client sends when it leaves on purpose (1005: a close frame without a code).
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
 
 
-class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
+class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
     async def connect(self):
         self.whiteboard_id = int(self.scope["url_route"]["kwargs"]["whiteboard_id"])
         self.user = None
@@ -57,7 +56,7 @@ class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
         await self.accept()
         user = self.scope.get("user")
         if self.scope.get("origin") == "browser" and user is not None and user.is_authenticated:
-            await self._open_presence(user)
+            await self._open_presence(user, resume=(query.get("resume") or [None])[0])
         else:
             self.auth_deadline = timezone.now() + timedelta(seconds=settings.WEBSOCKET["AUTH_TIMEOUT"])
             self.node.await_auth(self)
@@ -82,15 +81,15 @@ class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
             if visibility not in VISIBILITIES:
                 return await self.refuse(4400, "malformed", "visibility must be visible or hidden.")
             self.visibility = visibility
-            return await self._open_presence(None, token=message.get("token"))
+            return await self._open_presence(None, token=message.get("token"), resume=message.get("resume"))
         if self.connection_id is None:
             return
         if kind in BOARD_MESSAGES:
             self._signal()  # drawing is a sign of life too
             await self.board_message(kind, message)
         elif kind == "ping":
-            self._signal()
-            await self.send(text_data=json.dumps({"type": "pong", "server_time": timezone.now().isoformat()}))
+            now = self._signal()
+            await self.send(text_data='{"type": "pong", "server_time": "' + now.isoformat() + '"}')
         elif kind == "visibility":
             visibility = message.get("visibility")
             if visibility not in VISIBILITIES:
@@ -117,13 +116,13 @@ class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
         self.board_recent.append(now)
         return len(self.board_recent) <= settings.BOARD["MAX_MESSAGES_PER_SECOND"]
 
-    def _signal(self) -> None:
-        self.last_signal_at = timezone.now()
-        self.node.note(
-            sockets.LivenessSignal(
-                self.whiteboard_id, self.user.pk, self.connection_id, self.last_signal_at, self.visibility
-            )
+    def _signal(self):
+        """A sign of life: kept in memory (the node writes the last one per socket in its next batch)."""
+        now = self.last_signal_at = timezone.now()
+        self.node.pending[self.connection_id] = sockets.LivenessSignal(
+            self.whiteboard_id, self.user.pk, self.connection_id, now, self.visibility
         )
+        return now
 
     async def _change_visibility(self, visibility: str) -> None:
         now = timezone.now()
@@ -143,11 +142,20 @@ class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
         self.visibility, self.last_signal_at = visibility, now
 
     # --- presence open / close ----------------------------------------------------------------------
-    async def _open_presence(self, user, *, token: str | None = None) -> None:
+    async def _open_presence(self, user, *, token: str | None = None, resume=None) -> None:
         """Authenticate (by token, when no session did), check, connect and read who is here: one
-        trip to a database thread, so an opening socket costs one hop, not four."""
+        trip to a database thread, so an opening socket costs one hop, not four, and (a new
+        connection, by token) four queries: the token, the whiteboard's lock, its connections, one
+        write. `resume`: the connection id this client had before its socket dropped; while alive it
+        continues (`sockets.presence_resume`: token, heartbeat, who is here; three statements).
+        tests/whiteboard/test_presence_socket.py counts both."""
+        if resume is not None:
+            try:
+                resume = uuid.UUID(str(resume))
+            except ValueError:
+                return await self.refuse(4400, "malformed", "resume must be a connection id (UUID).")
         try:
-            user, result, summary = await in_db_thread(self._open_in_thread)(user, token)
+            user, result = await in_db_thread(self._open_in_thread)(user, token, resume)
         except DomainError as error:
             code = 4401 if error.code == "bad_token" else DOMAIN_CLOSE_CODES.get(error.code, 4400)
             return await self.refuse(code, error.code, error.message)
@@ -164,18 +172,21 @@ class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
                     "role": result.role,
                     "heartbeat_interval": result.heartbeat_interval,
                     "timeout_seconds": result.timeout_seconds,
-                    "presence": summary,
+                    "presence": result.presence,
                 }
             )
         )
 
-    def _open_in_thread(self, user, token):
+    def _open_in_thread(self, user, token, resume):
         if user is None:
             user = token_user(key=token)
             if user is None:
                 raise DomainError("Invalid or revoked token.", "bad_token")
-        result = services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
-        return user, result, presence_summary(whiteboard_id=self.whiteboard_id)
+        if resume is not None:
+            return user, sockets.presence_resume(
+                whiteboard_id=self.whiteboard_id, user=user, connection_id=resume, visibility=self.visibility
+            )
+        return user, services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
 
     async def connection_lost(self) -> None:
         """The server closed this socket's connection (it lapsed, e.g. while the database was away):

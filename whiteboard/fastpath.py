@@ -125,16 +125,21 @@ def store_heartbeat(
     *,
     changed: set[str],
     timed_out: list[Connection],
-    touched: Connection | None,
+    touched: Connection | None = None,
+    inserted: Connection | None = None,
     now: datetime,
 ) -> None:
-    """Write a locked heartbeat's decision: close `timed_out`, renew `touched`, save the `changed` columns.
+    """Write a locked heartbeat's or connect's decision: add the connection `inserted` (a connect), close
+    `timed_out`, renew `touched`, save the `changed` columns.
 
-    The connections take one UPDATE (CASE per row) and the whiteboard row another; on PostgreSQL
-    the two go as one statement (the first as a data-modifying WITH), which keeps a heartbeat
-    within four statements even after the fast path's attempt (`fast_heartbeat`).
+    The connections take one UPDATE (CASE per row), a new one an INSERT, and the whiteboard row an
+    UPDATE; on PostgreSQL they go as one statement (all but the last as data-modifying WITHs), which
+    keeps a heartbeat within four statements even after the fast path's attempt (`fast_heartbeat`),
+    and a connect within three (the lock, the connections, this).
     """
     statements = []
+    if inserted is not None:
+        statements.append(_insert_sql(inserted))
     values = {}
     if timed_out:
         closing = [c.pk for c in timed_out]
@@ -154,12 +159,23 @@ def store_heartbeat(
     if changed:
         columns = {name: getattr(whiteboard, name) for name in sorted(changed)}
         statements.append(_update_sql(WhiteboardSession.objects.filter(pk=whiteboard.pk), columns))
-    if db.vendor == "postgresql" and len(statements) == 2:
-        (first_sql, first_params), (second_sql, second_params) = statements
-        statements = [(f"WITH connections_written AS ({first_sql}) {second_sql}", (*first_params, *second_params))]
+    if db.vendor == "postgresql" and len(statements) > 1:
+        *first, (last_sql, last_params) = statements
+        written = ", ".join(f"written_{i} AS ({sql_text})" for i, (sql_text, _) in enumerate(first))
+        params = tuple(p for _, ps in first for p in ps) + tuple(last_params)
+        statements = [(f"WITH {written} {last_sql}", params)]
     with db.cursor() as cursor:
         for statement, params in statements:
             cursor.execute(statement, params)
+
+
+def _insert_sql(instance) -> tuple[str, tuple]:
+    """The SQL and parameters `instance.save(force_insert=True)` would send (no id read back: no one needs it)."""
+    model = type(instance)
+    query = sql.InsertQuery(model)
+    query.insert_values([f for f in model._meta.local_concrete_fields if not f.primary_key], [instance])
+    [(statement, params)] = query.get_compiler(using=db.alias).as_sql()
+    return statement, tuple(params)
 
 
 def _update_sql(queryset, values: dict) -> tuple[str, tuple]:
@@ -193,3 +209,30 @@ def write_liveness(rows: list[tuple[int, datetime, datetime]]) -> None:
             Connection.objects.filter(pk=pk, closed_at__isnull=True, last_signal_at__lt=at).update(
                 last_signal_at=at, expires_at=expires
             )
+
+
+# A node's batch of socket pings, renewed without reading the rows first: each connection named (by
+# its whiteboard, id and user), still open, at the same visibility, not written later since, and
+# (hidden) without a visible connection of the same participant open, which needs the locked path.
+_RENEW_LIVENESS = """
+    UPDATE whiteboard_connections c SET last_signal_at = v.at, expires_at = v.expires
+    FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[])
+      AS v(connection_id, user_id, whiteboard_id, at, expires, visibility)
+    WHERE c.whiteboard_id = v.whiteboard_id AND c.connection_id = v.connection_id AND c.user_id = v.user_id
+      AND c.closed_at IS NULL AND c.visibility = v.visibility AND c.last_signal_at < v.at
+      AND (v.visibility = 'visible' OR NOT EXISTS (
+        SELECT 1 FROM whiteboard_connections other
+        WHERE other.whiteboard_id = c.whiteboard_id AND other.role = c.role
+          AND other.closed_at IS NULL AND other.visibility = 'visible'))
+    RETURNING c.connection_id
+"""
+
+
+def renew_liveness(rows: list[tuple[uuid.UUID, int, int, datetime, datetime, str]]) -> set[uuid.UUID]:
+    """PostgreSQL: renew (connection id, user id, whiteboard id, signal time, new expiry, visibility) in one
+    statement where nothing but time changes; returns the connection ids renewed. The rest are left to
+    `whiteboard.sockets.presence_liveness_write`'s exact path."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with db.cursor() as cursor:
+        cursor.execute(_RENEW_LIVENESS, columns)
+        return {row[0] for row in cursor.fetchall()}

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.live import in_db_thread
 from whiteboard import services
+from whiteboard.models import VISIBILITIES
 from whiteboard.presence import PresenceSettings
 from whiteboard.sockets import LivenessSignal, presence_liveness_write
 
@@ -97,7 +98,9 @@ class NodeLiveness:
             self.waiting_for_auth.discard(consumer)
             await consumer.refuse(4401, "not_authenticated", 'Send {"type": "auth", "token": ...} first.')
         conf = PresenceSettings.current()
-        for consumer in [c for c in self.sockets.values() if now - c.last_signal_at > conf.timeout(c.visibility)]:
+        # Heard last before this, by visibility: silent (one comparison per socket and second).
+        cutoff = {visibility: now - conf.timeout(visibility) for visibility in VISIBILITIES}
+        for consumer in [c for c in self.sockets.values() if c.last_signal_at < cutoff[c.visibility]]:
             await consumer.went_silent()
 
     async def flush(self) -> set[uuid.UUID]:

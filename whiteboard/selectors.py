@@ -122,6 +122,11 @@ def presence_summary(*, whiteboard_id: int, now: datetime | None = None) -> dict
     """Who is on the whiteboard now, for its "who is here" badges: connected, and hidden (no visible tab)."""
     now = now or timezone.now()
     open_connections = list(Connection.objects.filter(whiteboard_id=whiteboard_id, closed_at__isnull=True))
+    return presence_summary_of(open_connections=open_connections, now=now)
+
+
+def presence_summary_of(*, open_connections: list[Connection], now: datetime) -> dict:
+    """`presence_summary` from a whiteboard's open connections already read (the socket's connect reads them)."""
     result = {}
     for role in Role.values:
         alive = [c for c in open_connections if c.role == role and c.is_alive(now)]

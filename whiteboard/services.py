@@ -20,7 +20,7 @@ next addition should move the result types and the participant view into modules
 """
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from django.db import connection as db
@@ -33,7 +33,7 @@ from core.errors import DomainError, Throttled
 from whiteboard import fastpath
 from whiteboard.models import PRESENCE_COLUMNS, Connection, PresenceColumns, Role, Visibility, WhiteboardSession
 from whiteboard.presence import PresenceSettings, extend_span, presence_window_check, span_totals, start_span
-from whiteboard.selectors import participant_role, presence_folded
+from whiteboard.selectors import participant_role, presence_folded, presence_summary_of
 from whiteboard.signals import presence_announce, presence_record
 
 
@@ -43,11 +43,17 @@ class ConnectionResult:
     role: str
     heartbeat_interval: int
     timeout_seconds: int
+    # After a connect: who is on the whiteboard (`selectors.presence_summary`), read with the connect's own
+    # rows, so the socket's welcome needs no query of its own. None after a heartbeat.
+    presence: dict | None = field(default=None, compare=False)
 
     @classmethod
-    def of(cls, connection_id: uuid.UUID, role: str, *, visibility: str, conf: PresenceSettings) -> "ConnectionResult":
+    def of(
+        cls, connection_id: uuid.UUID, role: str, *, visibility: str, conf: PresenceSettings, presence=None
+    ) -> "ConnectionResult":
         """What the client must keep to: beat every interval, or be timed out after the silence its visibility allows."""
-        return cls(connection_id, role, conf.heartbeat_interval, int(conf.timeout(visibility).total_seconds()))
+        timeout = int(conf.timeout(visibility).total_seconds())
+        return cls(connection_id, role, conf.heartbeat_interval, timeout, presence)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,20 @@ def _open_connections(whiteboard: WhiteboardSession, role: str) -> list[Connecti
     transaction reads as expired and closes, nor be overwritten unread.
     """
     return list(Connection.objects.select_for_update().filter(whiteboard=whiteboard, role=role, closed_at__isnull=True))
+
+
+def _connections_for_connect(
+    whiteboard: WhiteboardSession, *, connection_id: uuid.UUID | None
+) -> tuple[list[Connection], Connection | None]:
+    """Every open connection of the whiteboard (both participants) and the one named `connection_id`
+    (open or not, anyone's), locked: one query where the participant's, the id's and the welcome's
+    "who is here" would take three (a reconnect storm is made of these)."""
+    condition = Q(closed_at__isnull=True)
+    if connection_id is not None:
+        condition |= Q(connection_id=connection_id)
+    rows = list(Connection.objects.select_for_update().filter(whiteboard=whiteboard).filter(condition))
+    named = next((c for c in rows if connection_id is not None and c.connection_id == connection_id), None)
+    return [c for c in rows if c.closed_at is None], named
 
 
 def _connections_for_beat(
@@ -241,17 +261,16 @@ def presence_connect(
         now = now or timezone.now()
         presence_window_check(session=whiteboard.tutoring_session, now=now)  # outside_presence_window: 409 / 4408
         participant = _Participant(whiteboard, role)
-        connections = _open_connections(whiteboard, role)
+        everyone, existing = _connections_for_connect(whiteboard, connection_id=connection_id)
+        connections = [c for c in everyone if c.role == role]
         _catch_up(participant, connections)
-        existing = None
-        if connection_id is not None:
-            existing = Connection.objects.filter(whiteboard=whiteboard, connection_id=connection_id).first()
-            if existing is not None and existing.user_id != user.pk:
-                raise DomainError("This connection id is already used by someone else.", "connection_id_taken")
-            if existing is not None and not existing.is_alive(now):
-                raise DomainError("This connection was closed; connect with a new connection id.", "connection_closed")
+        if existing is not None and existing.user_id != user.pk:
+            raise DomainError("This connection id is already used by someone else.", "connection_id_taken")
+        if existing is not None and not existing.is_alive(now):
+            raise DomainError("This connection was closed; connect with a new connection id.", "connection_closed")
 
-        _time_out(participant, [c for c in connections if not c.is_alive(now)], now)
+        stale = [c for c in connections if not c.is_alive(now)]
+        _time_out(participant, stale, now, write=False)
         alive = [c for c in connections if c.is_alive(now)]
         if alive:
             _continue_presence(participant, alive, now)
@@ -269,7 +288,6 @@ def presence_connect(
                 whiteboard=whiteboard, role=role, user=user, connection_id=connection_id or uuid.uuid4(), opened_at=now
             )
             _touch(existing, visibility=visibility, now=now, conf=conf)
-            existing.save(force_insert=True)
             _log(
                 participant,
                 event="connect",
@@ -279,13 +297,19 @@ def presence_connect(
                 at=now,
                 visibility=visibility,
             )
+            fastpath.store_heartbeat(
+                whiteboard, changed=participant.changed, timed_out=stale, inserted=existing, now=now
+            )
+            everyone.append(existing)
         else:
             _touch(existing, visibility=visibility, now=now, conf=conf)
-            existing.save(update_fields=["last_signal_at", "visibility", "expires_at"])
-        _save(participant)
+            fastpath.store_heartbeat(
+                whiteboard, changed=participant.changed, timed_out=stale, touched=existing, now=now
+            )
         if not alive:  # only a participant arriving changes what pages show; another tab or a reconnect does not
             presence_announce(whiteboard_id=whiteboard.pk)
-    return ConnectionResult.of(existing.connection_id, role, visibility=visibility, conf=conf)
+    summary = presence_summary_of(open_connections=everyone, now=now)
+    return ConnectionResult.of(existing.connection_id, role, visibility=visibility, conf=conf, presence=summary)
 
 
 def presence_heartbeat(

@@ -115,6 +115,7 @@
     let active = false;          // we want to be connected (between socketOpened and socketClosed/stop)
     let stopped = false;         // stop() was called: nothing ever again
     let connectionId = null;     // the id the server knows this tab by, once connected
+    let resumeId = null;         // the socket's last connection id: a socket back after a drop names it (resume)
     let everConnected = false;
     let failures = 0;
     let epoch = 0;               // bumped when tracking stops: answers to older requests are ignored
@@ -152,14 +153,19 @@
       const mine = epoch;
       let sock;
       try {
-        sock = new WebSocket(`${socketUrl}?visibility=${visibility()}`);
+        const resume = resumeId ? `&resume=${encodeURIComponent(resumeId)}` : "";
+        sock = new WebSocket(`${socketUrl}?visibility=${visibility()}${resume}`);
       } catch (error) {
         return fallBackToHttp();
       }
       socket = sock;
       sock.onopen = () => {
         heard = Date.now();
-        if (opts.token) sock.send(JSON.stringify({ type: "auth", token: opts.token, visibility: visibility() }));
+        if (opts.token) {
+          const auth = { type: "auth", token: opts.token, visibility: visibility() };
+          if (resumeId) auth.resume = resumeId;  // still alive on the server: the same presence continues
+          sock.send(JSON.stringify(auth));
+        }
       };
       sock.onmessage = (event) => {
         heard = Date.now();
@@ -169,7 +175,7 @@
           welcomed = true;
           openFailures = 0;
           failures = 0;
-          connectionId = message.connection_id;
+          connectionId = resumeId = message.connection_id;
           everConnected = true;
           interval = Math.max(1, Number(message.heartbeat_interval) || 15);
           pending = ping;

@@ -370,7 +370,7 @@ def test_pings_are_written_in_one_batch_at_their_own_time(started, student, tuto
     run(scenario)
     assert written["before"] == [T0, T0]  # nothing written per ping
     if db.vendor == "postgresql":
-        assert written["queries"] == 2  # one read and one UPDATE for every socket of the node
+        assert written["queries"] == 1  # one UPDATE for every (up to 500) socket of the node
     else:
         assert written["queries"] <= 1 + 2 + 2  # SQLite: the read, then one UPDATE per row (in a transaction)
     for connection in Connection.objects.all():
@@ -471,3 +471,119 @@ def test_the_other_participant_hears_presence_changes(started, student, tutor, c
     }
     assert hidden["presence"]["student"] == {"connected": True, "hidden": True}
     assert left["presence"]["student"] == {"connected": False, "hidden": False}
+
+
+# --- what an opening socket costs ---------------------------------------------------------------------
+
+
+def test_a_reconnect_by_token_costs_four_statements(started, student, clock):
+    """A reconnect storm is made of these: the token, the whiteboard's lock, its connections (the
+    participant's, and everyone's for the welcome's "who is here"), one write (on PostgreSQL the new
+    connection and the whiteboard row's log go as one statement)."""
+    from django.db import connection as db
+
+    token = api_token(student)
+    statements, counting = [], {"on": False}
+
+    def count(execute, sql, params, many, context):  # the consumer's calls run on this thread's connection
+        if counting["on"]:
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    async def open_socket():
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token})
+        return ws, await receive(ws)
+
+    async def scenario():
+        first, _ = await open_socket()  # still open, as when its node died: the reconnect continues it
+        clock.advance(20)
+        counting["on"] = True
+        second, welcome = await open_socket()
+        counting["on"] = False
+        await first.disconnect(code=1006)
+        await second.disconnect(code=1000)
+        return welcome
+
+    with db.execute_wrapper(count):
+        welcome = run(scenario)
+    assert welcome["type"] == "welcome" and welcome["presence"]["student"] == {"connected": True, "hidden": False}
+    assert len(statements) == 4 if db.vendor == "postgresql" else len(statements) <= 6, statements
+    assert len(spans_of(started, "student", clock.now)) == 1  # one continuous stretch
+
+
+def test_a_socket_back_after_a_drop_resumes_its_connection_cheaply(started, student, clock):
+    """Its node died: the client reconnects naming the connection it had. While that one is alive it
+    continues (a heartbeat of it: on PostgreSQL the fast path's one statement, no lock, no new row),
+    so a reconnect storm costs what heartbeats cost; the participant stays one stretch of presence."""
+    from django.db import connection as db
+
+    token = api_token(student)
+    statements, counting = [], {"on": False}
+
+    def count(execute, sql, params, many, context):
+        if counting["on"]:
+            statements.append(sql)
+        return execute(sql, params, many, context)
+
+    async def open_socket(resume=None):
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token, **({"resume": resume} if resume else {})})
+        return ws, await receive(ws)
+
+    async def scenario():
+        first, welcome = await open_socket()
+        clock.advance(30)  # within the 45 s timeout
+        await first.disconnect(code=1006)  # the node died (no clean close)
+        counting["on"] = True
+        second, again = await open_socket(resume=welcome["connection_id"])
+        counting["on"] = False
+        await second.disconnect(code=1000)
+        return welcome, again
+
+    with db.execute_wrapper(count):
+        welcome, again = run(scenario)
+    assert again["type"] == "welcome" and again["connection_id"] == welcome["connection_id"]
+    assert again["presence"]["student"] == {"connected": True, "hidden": False}
+    connection = Connection.objects.get()  # no second connection
+    assert connection.close_reason == "disconnect" and connection.closed_at == T0 + timedelta(seconds=30)
+    spans = spans_of(started, "student", clock.now)
+    assert [(s["start"], s["end"]) for s in spans] == [(T0.isoformat(), (T0 + timedelta(seconds=30)).isoformat())]
+    if db.vendor == "postgresql":
+        assert len(statements) == 3, statements  # the token, the heartbeat, who is here
+
+
+def test_a_resume_after_the_timeout_is_a_new_connection(started, student, clock):
+    token = api_token(student)
+
+    async def scenario():
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token})
+        welcome = await receive(ws)
+        await ws.disconnect(code=1006)
+        clock.advance(46)  # past the 45 s timeout: that presence ended at its last signal
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token, "resume": welcome["connection_id"]})
+        again = await receive(ws)
+        await ws.disconnect(code=1000)
+        return welcome, again
+
+    welcome, again = run(scenario)
+    assert again["type"] == "welcome" and again["connection_id"] != welcome["connection_id"]
+    assert len(spans_of(started, "student", clock.now)) == 2  # a real absence, recorded as one
+
+
+def test_a_resume_that_is_not_a_connection_id_is_4400(started, student):
+    token = api_token(student)
+
+    async def scenario():
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token, "resume": "not-a-uuid"})
+        return await closed_with(ws)
+
+    assert run(scenario)[1] == 4400
