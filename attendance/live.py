@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Profile, zone_or_default
 from attendance.models import TutoringSession
+from attendance.session_page import session_page_context
 from attendance.signals import attendance_changed
 from core.live import group_send
 from whiteboard.signals import presence_changed
@@ -58,8 +59,6 @@ def viewer_zone(user):
 
 def session_message(*, session: TutoringSession, user, now: datetime | None = None) -> dict:
     """The session page's live parts, rendered exactly as the page renders them."""
-    from attendance.views import session_page_context
-
     now = now or timezone.now()
     context = session_page_context(session, now=now)
     context["user"] = user

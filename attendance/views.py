@@ -16,9 +16,8 @@ from attendance import checks, services
 from attendance.billing import session_billing
 from attendance.display import RUNNING, attendance_view, session_phase
 from attendance.disputes import dispute_raise
-from attendance.labels import BILLING_LABELS, SOURCE_LABELS, history_entries
+from attendance.labels import BILLING_LABELS
 from attendance.models import AttendanceStatus, TutoringSession
-from attendance.retention import history_with_removals, presence_removals, spans_still_held
 from attendance.rules import (
     decision_locked,
     dispute_open_until,
@@ -33,11 +32,10 @@ from attendance.selectors import (
     sessions_closed_without_decision,
     sessions_waiting_for_decision,
 )
-from attendance.timeline import build_timeline
+from attendance.session_page import session_page_context
 from core.api import error_body
 from core.errors import DomainError
 from core.forms import CountedTextarea
-from whiteboard.board import board_engagement
 from whiteboard.models import Connection, Role
 from whiteboard.presence import presence_window
 from whiteboard.selectors import presence_snapshot
@@ -182,46 +180,6 @@ class DisputeForm(forms.Form):
 def session_detail(request, session_id: int):
     session = session_for_tutor_or_staff(request.user, session_id)
     return _render_session(request, session)
-
-
-def session_page_context(session: TutoringSession, *, now) -> dict:
-    """What the session page's live parts show (attendance/live.py renders the same for its pushes)."""
-    outages = services.session_outages(session, now=now)
-    suggestion = services.attendance_suggest(session=session, now=now, outages=outages)
-    timeline = None
-    snapshot = None
-    presence_rows = []
-    if session.whiteboard is not None:
-        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
-        # Each participant's presence beside their engagement on the board (seconds drawn, strokes).
-        engagement = board_engagement(whiteboard=session.whiteboard)
-        presence_rows = [(role, snapshot[role], engagement[role]) for role in snapshot]
-        if lanes := spans_still_held(snapshot):  # a participant whose detail was removed has no lane
-            timeline = build_timeline(
-                scheduled_start=session.scheduled_start,
-                scheduled_end=session.scheduled_end,
-                now=now,
-                spans_by_label=lanes,
-                unknown=[(gap.start, gap.end) for gap in outages],
-            )
-    removals = presence_removals(whiteboard=session.whiteboard)
-    history = history_entries(session.attendance_changes.select_related("actor").order_by("-id"))
-    return {
-        "session": session,
-        "suggestion": suggestion,
-        "applicable": services.suggestion_is_applicable(suggestion),
-        "snapshot": snapshot,
-        "presence_rows": presence_rows,
-        "timeline": timeline,
-        "outages": outages,
-        "view": attendance_view(session, now=now, snapshot=snapshot),
-        "started": now >= session.scheduled_start,
-        "window": presence_window(scheduled_start=session.scheduled_start, scheduled_end=session.scheduled_end),
-        "history": history_with_removals(history, removals),
-        "removals": removals,
-        "source_label": SOURCE_LABELS[session.attendance_source],
-        "now": now,
-    }
 
 
 def _render_session(
