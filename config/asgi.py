@@ -14,10 +14,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # thread (CONN_MAX_AGE) is one per request, left for the garbage collector: they piled up until PostgreSQL
 # refused more (bench/login_flood.py). Connections come from a pool instead (config/settings.py,
 # DB_POOL_SIZE): a request takes one and gives it back.
-os.environ.setdefault("DB_POOL_SIZE", "10")
+# Set only while the settings are read, so processes this one starts are not handed it.
+pool_by_default = "DB_POOL_SIZE" not in os.environ
+if pool_by_default:
+    os.environ["DB_POOL_SIZE"] = "10"
 
 # Django first: the consumers below import models, which need the app registry ready.
 django_application = get_asgi_application()
+if pool_by_default:
+    del os.environ["DB_POOL_SIZE"]
 
 from django.core.cache import caches  # noqa: E402
 

@@ -476,19 +476,32 @@ def test_the_other_participant_hears_presence_changes(started, student, tutor, c
 # --- what an opening socket costs ---------------------------------------------------------------------
 
 
-def test_a_reconnect_by_token_costs_four_statements(started, student, clock):
+@pytest.fixture
+def every_statement(monkeypatch):
+    """(statements, switch): SQL sent on any thread's connection while switch["on"]. The consumer's calls run
+    on this thread's connection, or on `run`'s helper thread's after the browser tests started their loop."""
+    from django.db.backends.utils import CursorWrapper
+
+    statements, counting = [], {"on": False}
+    execute = CursorWrapper._execute_with_wrappers
+
+    def count(self, sql, params, many, executor):
+        if counting["on"]:
+            statements.append(sql)
+        return execute(self, sql, params, many, executor)
+
+    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", count)
+    return statements, counting
+
+
+def test_a_reconnect_by_token_costs_four_statements(started, student, clock, every_statement):
     """A reconnect storm is made of these: the token, the whiteboard's lock, its connections (the
     participant's, and everyone's for the welcome's "who is here"), one write (on PostgreSQL the new
     connection and the whiteboard row's log go as one statement)."""
     from django.db import connection as db
 
     token = api_token(student)
-    statements, counting = [], {"on": False}
-
-    def count(execute, sql, params, many, context):  # the consumer's calls run on this thread's connection
-        if counting["on"]:
-            statements.append(sql)
-        return execute(sql, params, many, context)
+    statements, counting = every_statement
 
     async def open_socket():
         ws = await socket(path(started), origin=None)
@@ -506,26 +519,20 @@ def test_a_reconnect_by_token_costs_four_statements(started, student, clock):
         await second.disconnect(code=1000)
         return welcome
 
-    with db.execute_wrapper(count):
-        welcome = run(scenario)
+    welcome = run(scenario)
     assert welcome["type"] == "welcome" and welcome["presence"]["student"] == {"connected": True, "hidden": False}
     assert len(statements) == 4 if db.vendor == "postgresql" else len(statements) <= 6, statements
     assert len(spans_of(started, "student", clock.now)) == 1  # one continuous stretch
 
 
-def test_a_socket_back_after_a_drop_resumes_its_connection_cheaply(started, student, clock):
+def test_a_socket_back_after_a_drop_resumes_its_connection_cheaply(started, student, clock, every_statement):
     """Its node died: the client reconnects naming the connection it had. While that one is alive it
     continues (a heartbeat of it: on PostgreSQL the fast path's one statement, no lock, no new row),
     so a reconnect storm costs what heartbeats cost; the participant stays one stretch of presence."""
     from django.db import connection as db
 
     token = api_token(student)
-    statements, counting = [], {"on": False}
-
-    def count(execute, sql, params, many, context):
-        if counting["on"]:
-            statements.append(sql)
-        return execute(sql, params, many, context)
+    statements, counting = every_statement
 
     async def open_socket(resume=None):
         ws = await socket(path(started), origin=None)
@@ -543,8 +550,7 @@ def test_a_socket_back_after_a_drop_resumes_its_connection_cheaply(started, stud
         await second.disconnect(code=1000)
         return welcome, again
 
-    with db.execute_wrapper(count):
-        welcome, again = run(scenario)
+    welcome, again = run(scenario)
     assert again["type"] == "welcome" and again["connection_id"] == welcome["connection_id"]
     assert again["presence"]["student"] == {"connected": True, "hidden": False}
     connection = Connection.objects.get()  # no second connection
