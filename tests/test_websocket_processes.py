@@ -164,7 +164,8 @@ def test_a_change_on_one_node_reaches_a_page_on_the_other_and_a_dead_node_ends_p
     end = timezone.datetime.fromisoformat(spans[0]["end"])
     # Ends at the last signal written: at most one batch interval before the last ping, never after it...
     assert end == lost.last_signal_at
-    assert figures["last_ping"] - timedelta(seconds=FLUSH + 0.5) <= end <= figures["last_ping"]
+    # (the batch runs every FLUSH s on the node's event loop; on a loaded CI machine it may start a second late).
+    assert figures["last_ping"] - timedelta(seconds=FLUSH + 1.5) <= end <= figures["last_ping"]
     # ...and never at the time of the sweep, which came a timeout later.
     assert lost.closed_at - end >= timedelta(seconds=4)
     assert whiteboard.student_disconnected_at == end
