@@ -18,13 +18,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from attendance.live import MAX_WATCHED, SESSION_CHANGED, VIEWS, live_messages, session_group
-from core.live import in_db_thread
+from core.live import NoConnectionHop, in_db_thread
 from whiteboard import liveness
 
 logger = logging.getLogger(__name__)
 
 
-class LiveConsumer(AsyncWebsocketConsumer):
+class LiveConsumer(NoConnectionHop, AsyncWebsocketConsumer):
     async def connect(self):
         self.watched: list[int] = []
         self.view = None

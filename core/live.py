@@ -37,3 +37,23 @@ def in_db_thread(func):
 
     # Tests turn the pool off: its threads' connections would outlive each test's database.
     return DatabaseSyncToAsync(func, thread_sensitive=not settings.WEBSOCKET["DB_THREAD_POOL"])
+
+
+class NoConnectionHop:
+    """A consumer mixin: dispatch each message straight to its handler.
+
+    Channels (4.2+) first runs `close_old_connections` through `sync_to_async` before every handler, i.e. a
+    hop to the process's one thread-sensitive thread for every message a socket receives and every group
+    event it is sent. On a node of sockets that is one thread all their messages queue through (the shared
+    board, bench/board_bench.py: a fan-out is an event for each socket of the room), and it does nothing
+    useful: the event loop's thread holds no database connection; every database call of these consumers
+    goes through `in_db_thread`, which closes old connections before and after it in the thread it runs in.
+    """
+
+    async def dispatch(self, message):
+        from channels.consumer import get_handler_name
+
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

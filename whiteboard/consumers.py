@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.services import token_user
 from core.errors import DomainError
-from core.live import in_db_thread
+from core.live import NoConnectionHop, in_db_thread
 from whiteboard import liveness, services, sockets
 from whiteboard.board_socket import BoardMessages
 from whiteboard.live import BOARD_EVENT, BOARD_MESSAGES, DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
@@ -37,7 +37,7 @@ from whiteboard.selectors import presence_summary
 CLEAN_CLOSE = frozenset({1000, 1001, 1005})
 
 
-class PresenceConsumer(BoardMessages, AsyncWebsocketConsumer):
+class PresenceConsumer(NoConnectionHop, BoardMessages, AsyncWebsocketConsumer):
     async def connect(self):
         self.whiteboard_id = int(self.scope["url_route"]["kwargs"]["whiteboard_id"])
         self.user = None
