@@ -145,7 +145,16 @@ async def pinger(socket: Socket, until: float) -> None:
 
 
 def fresh_stats() -> dict:
-    return {"sent": 0, "received": 0, "refused": 0, "closed": 0, "fanout_ms": [], "ping_ms": [], "by_kind": {}, "measuring": False}
+    return {
+        "sent": 0,
+        "received": 0,
+        "refused": 0,
+        "closed": 0,
+        "fanout_ms": [],
+        "ping_ms": [],
+        "by_kind": {},
+        "measuring": False,
+    }
 
 
 def summary(stats: dict, seconds: float) -> dict:
