@@ -7,8 +7,8 @@
 A script, not a test: it prints figures and marks the targets PASS or FAIL, and exits 0 either way.
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (database 3 by default).
 
-The app runs as in production: uvicorn `config.asgi` (--workers processes), the pub/sub Redis channel
-layer. Load comes from this process (asyncio, `websockets`), token-authenticated like an integrator.
+The app runs as in production: uvicorn `config.asgi` (--workers processes, `--ws websockets`, per-message
+deflate unless --no-deflate), the batched pub/sub Redis channel layer (`core/channel_layer.py`). Load comes from this process (asyncio, `websockets`), token-authenticated like an integrator.
 A stroke here is `stroke.begin` with 10 points, --batches `stroke.points` of 10 points 50 ms apart (the
 page's rhythm), and `stroke.end` with 10 points; every message is one transaction on the server and
 one fan-out to the other participant. Fan-out latency: from the author sending a message to the other
@@ -17,7 +17,8 @@ participant receiving its event (the first x of each message is a unique tag).
 1. A room of two: both draw, at rising rates (--ramp strokes a second for the room), --step-seconds
    each. The board's per-socket limit (30 messages a second) is lifted for this phase, so the figure is
    the server's, not the limit's. Sustained: the highest rate with fan-out p99 under 100 ms and nothing lost.
-2. --rooms rooms (2 sockets each) held for --hold-seconds with only pings (every 15 s): idle. Then the
+2. --rooms rooms (2 sockets each). First every room's tutor draws for --warmup-seconds (its first strokes
+   create the board rows; all rooms at once), timed apart. Then held for --hold-seconds with only pings (every 15 s): idle. Then the
    same sockets, each room's tutor drawing one stroke every 2 s (phases spread): drawing. Side by side:
    server CPU (cores), ping round trip p99, fan-out p99, messages answered, lost, refused.
 """
