@@ -421,7 +421,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "core.channel_layer.BatchedPubSubChannelLayer",  # channels_redis pub/sub, publishes batched
             "CONFIG": {
                 "hosts": [
                     {

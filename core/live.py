@@ -43,10 +43,12 @@ class NoDatabaseHop:
     """Mixin for consumers whose database work all goes through `in_db_thread`: no thread hop per message.
 
     Channels (4.2+) runs `close_old_connections` through `sync_to_async` before every message a consumer
-    handles (`AsyncConsumer.dispatch`): a trip to a thread and back for each ping, push and close, with
-    nothing to close, since such a consumer never touches the database on the event loop's side, and
-    `in_db_thread` closes old connections around each call in the thread that made them. For a socket
-    pinging every 15 s that hop was the largest part of its cost above the framework's.
+    handles (`AsyncConsumer.dispatch`): a hop to the process's one thread-sensitive thread for each ping,
+    push, group event and close, with nothing to close, since such a consumer never touches the database
+    on the event loop's side, and `in_db_thread` closes old connections around each call in the thread
+    that made them. For a socket pinging every 15 s that hop was the largest part of its cost above the
+    framework's; on the shared board (a fan-out is an event for each socket of the room) it was one
+    thread all of a node's messages queued through (bench/board_bench.py).
     """
 
     async def dispatch(self, message):

@@ -29,6 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.errors import DomainError
+from whiteboard import board_fastpath
 from whiteboard.models import Board, BoardClear, BoardStroke, BoardTool, Role, WhiteboardSession
 
 BOARD_WIDTH = 1000  # board units across; y uses the same scale, so a board keeps its shape on every screen
@@ -153,6 +154,19 @@ def board_stroke_begin(
     tool, colour, width = board_style(tool=tool, colour=colour, width=width)
     points = board_points(points if points is not None else [])
     check_length(len(points))
+    if board_fastpath.usable():  # the common case in one statement; anything else is decided below
+        begun = board_fastpath.stroke_begin(
+            whiteboard_id=whiteboard_id,
+            user_id=user.pk,
+            tool=tool,
+            colour=colour,
+            width=width,
+            points=points,
+            now=now,
+            max_strokes=settings.BOARD["MAX_STROKES"],
+        )
+        if begun is not None:
+            return StrokeEvent(sequence=begun[0], role=begun[1], points=points)
     role = board_role(whiteboard_id=whiteboard_id, user=user)
     with transaction.atomic():
         _commit_without_waiting()
@@ -202,6 +216,20 @@ def board_stroke_append(
     points = board_points(points)
     if type(sequence) is not int:
         raise _malformed("sequence must be a number.")
+    seconds = sorted(set(seconds or [int(now.timestamp())]))
+    if board_fastpath.usable():  # the common case in one statement; anything else is decided below
+        written = board_fastpath.stroke_append(
+            whiteboard_id=whiteboard_id,
+            user_id=user.pk,
+            sequence=sequence,
+            points=points,
+            end=end,
+            seconds=seconds,
+            now=now,
+            max_numbers=2 * settings.BOARD["MAX_POINTS"],
+        )
+        if written is not None:
+            return StrokeEvent(sequence=sequence, role=written[0], points=points, offset=written[1], ended=end)
     with transaction.atomic():
         _commit_without_waiting()
         # Locked: two batches of one stroke (a retried message) must not both read the old points.
@@ -227,7 +255,7 @@ def board_stroke_append(
             fields.append("ended_at")
         stroke.save(update_fields=fields)
         if points:
-            for second in sorted(set(seconds or [int(now.timestamp())])):
+            for second in seconds:
                 _count_drawing(whiteboard_id, stroke.role, second)
     return StrokeEvent(sequence=sequence, role=stroke.role, points=points, offset=offset, ended=end)
 

@@ -99,6 +99,11 @@ class CpuMeter:
             name: sum(cpu - self.before[name].get(pid, 0.0) for pid, cpu in pids.items()) / wall
             for name, pids in after.items()
         }
+        # The busiest single server process: one worker near 1 core is saturated whatever the total says.
+        used["gunicorn_busiest"] = (
+            max((cpu - self.before["gunicorn"].get(pid, 0.0) for pid, cpu in after["gunicorn"].items()), default=0.0)
+            / wall
+        )
         busy = machine_after[0] - self.machine_before[0]
         total = machine_after[1] - self.machine_before[1]
         used["machine"] = busy / total * (os.cpu_count() or 1) if total else 0.0
