@@ -6,6 +6,7 @@ import asyncio
 import pytest
 
 from core.channel_layer import BatchedPubSubChannelLayer, BatchedShardConnection
+from tests.ws import run
 
 
 class FakeRedis:
@@ -61,7 +62,7 @@ def test_publishes_during_a_round_trip_go_together_in_order():
         await asyncio.gather(first, *rest)
         return redis.round_trips
 
-    assert asyncio.run(scenario()) == [[("g", b"1")], [("g", b"2"), ("g", b"3"), ("g", b"4"), ("g", b"5")]]
+    assert run(scenario) == [[("g", b"1")], [("g", b"2"), ("g", b"3"), ("g", b"4"), ("g", b"5")]]
 
 
 def test_a_failed_round_trip_fails_each_of_its_publishes_and_the_next_ones_go_on():
@@ -74,7 +75,7 @@ def test_a_failed_round_trip_fails_each_of_its_publishes_and_the_next_ones_go_on
         await connection.publish("g", b"y")
         return results, redis.round_trips[-1]
 
-    results, last = asyncio.run(scenario())
+    results, last = run(scenario)
     assert all(isinstance(result, ConnectionError) for result in results)
     assert last == [("g", b"y")]
 
@@ -84,7 +85,7 @@ def test_the_layer_uses_batched_shards():
         layer = BatchedPubSubChannelLayer(hosts=["redis://127.0.0.1:6379/3"], prefix="t")
         return layer._get_layer()._shards
 
-    shards = asyncio.run(scenario())
+    shards = run(scenario)
     assert shards and all(isinstance(s, BatchedShardConnection) for s in shards)
 
 
