@@ -47,7 +47,7 @@ class LiveConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
             return await self.refuse(4429, "throttled", "Too many messages.")
         try:
             message = json.loads(text_data or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             message = None
         if type(message) is not dict or message.get("type") != "watch":
             return await self.refuse(4400, "malformed", 'Send {"type": "watch", "view": ..., "sessions": [...]}.')

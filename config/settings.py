@@ -471,6 +471,7 @@ BOARD = {
     # Board messages per socket per second (the client sends a batch every 50 ms: 20 a second).
     "MAX_MESSAGES_PER_SECOND": env.int("BOARD_MAX_MESSAGES_PER_SECOND", default=30),
     "REPLAY_PAGE": env.int("BOARD_REPLAY_PAGE", default=1000),  # strokes per replay message or HTTP page
+    "REPLAYS_PER_MINUTE": env.int("BOARD_REPLAYS_PER_MINUTE", default=6),  # whole-board replays one socket may ask
     # A socket writes the points of the stroke being drawn this often (seconds) and at its end; they are
     # fanned out at once (whiteboard/board_socket.py says why and what it costs).
     "SAVE_INTERVAL": env.float("BOARD_SAVE_INTERVAL", default=1.0),

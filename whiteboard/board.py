@@ -172,7 +172,10 @@ def board_stroke_begin(
         _commit_without_waiting()
         board = _locked_board(whiteboard_id)
         if board.stroke_count >= settings.BOARD["MAX_STROKES"]:
-            raise DomainError(f"This board is full ({board.stroke_count} strokes); clear it to go on.", "board_full")
+            raise DomainError(
+                f"This board is full: it keeps at most {board.stroke_count} strokes, cleared and undone ones included.",
+                "board_full",
+            )
         sequence = board.last_sequence + 1
         BoardStroke.objects.create(
             whiteboard_id=whiteboard_id,

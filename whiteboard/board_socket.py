@@ -13,6 +13,7 @@ of the strokes being drawn on it. Malformed input still changes nothing: it is r
 is sent or kept.
 """
 
+import collections
 import contextlib
 import json
 import time
@@ -48,10 +49,12 @@ class BoardMessages:
         self.unsaved: list = []
         self.unsaved_seconds: set[int] = set()
         self.unsaved_since: float | None = None
+        self.replays: collections.deque[float] = collections.deque()  # when this socket's replays were sent
 
     async def board_message(self, kind: str, message: dict) -> None:
         try:
             if kind == REPLAY:
+                self._check_replay_rate()
                 await self._send_replay()
             elif kind == STROKE_BEGIN:
                 await self._begin(message)
@@ -157,6 +160,16 @@ class BoardMessages:
             whiteboard_group(self.whiteboard_id),
             {"type": BOARD_EVENT, "text": json.dumps(event), "origin": self.channel_name, "to_origin": to_self},
         )
+
+    def _check_replay_rate(self) -> None:
+        """A replay reads and sends the whole board: a socket may ask BOARD["REPLAYS_PER_MINUTE"] times a
+        minute (a page asks once per (re)connect), so one participant cannot keep the server re-reading it."""
+        now = time.monotonic()
+        while self.replays and now - self.replays[0] > 60:
+            self.replays.popleft()
+        if len(self.replays) >= settings.BOARD["REPLAYS_PER_MINUTE"]:
+            raise DomainError("The board was replayed to this socket too often; wait a minute.", "throttled")
+        self.replays.append(now)
 
     async def _send_replay(self) -> None:
         """The whole board as stored, a page (BOARD["REPLAY_PAGE"] strokes) per message, in sequence order."""

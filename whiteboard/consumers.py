@@ -252,7 +252,7 @@ def _parse(text: str | None) -> dict | None:
         return None
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested a thousand deep fit in 3 KB
         return None
     if type(message) is not dict or type(message.get("type")) is not str:
         return None

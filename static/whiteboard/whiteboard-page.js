@@ -108,6 +108,7 @@
   let drawing = null;                 // this tab's stroke under the pointer
   let unsent = [];                    // its points not yet sent
   let flushing = null;
+  let pointer = null;                 // the pointer drawing it (one stroke at a time)
   const waiting = new Map();          // id -> stroke waiting for its sequence number
   let nextId = 1;
 
@@ -143,15 +144,18 @@
   }
 
   canvas.addEventListener("pointerdown", (event) => {
-    if (!live || event.button > 0) return;
+    // One stroke at a time: a second finger or a resting palm neither starts another nor feeds this one.
+    if (!live || event.button > 0 || drawing) return;
     canvas.setPointerCapture(event.pointerId);
+    pointer = event.pointerId;
     drawing = beginStroke(point(event));
     unsent = [];
+    clearInterval(flushing);
     flushing = setInterval(() => flush(false), BATCH_MS);
     drawn();
   });
   canvas.addEventListener("pointermove", (event) => {
-    if (!drawing) return;
+    if (!drawing || event.pointerId !== pointer) return;
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
     for (const e of events.length ? events : [event]) {
       const [x, y] = point(e);
@@ -166,8 +170,8 @@
       shared.extend(drawing, drawing.points.length - 2);
     }
   });
-  function endStroke() {
-    if (!drawing) return;
+  function endStroke(event) {
+    if (!drawing || (event && event.pointerId !== pointer)) return;  // no event: the socket went away
     clearInterval(flushing);
     flush(true);
     drawing = null;
@@ -191,7 +195,8 @@
         // Refused (board full, stroke too long): what this tab drew of it was not kept; take it off.
         for (const stroke of waiting.values()) shared.drop(stroke);
         waiting.clear();
-        if (drawing && message.request === "stroke.begin") { clearInterval(flushing); drawing = null; }
+        // Refused: stop sending this stroke (each further batch would be refused too) until the next one.
+        if (drawing) { clearInterval(flushing); drawing = null; unsent = []; }
       }
       if (note) note.textContent = message.detail;
     } else {

@@ -133,6 +133,23 @@ def test_replay_gives_the_whole_board_in_sequence_order_in_pages(started, tutor,
     assert pages[-1]["last_sequence"] == 7
 
 
+def test_a_socket_asking_for_replays_too_often_is_answered_throttled(started, student, settings):
+    settings.BOARD = {**settings.BOARD, "REPLAYS_PER_MINUTE": 2}
+
+    async def scenario():
+        ws = await opened(started, student)
+        await replay(ws)
+        await replay(ws)
+        await send(ws, {"type": "replay"})
+        refused = await receive_type(ws, "board.error")
+        await draw(ws, [[1, 1]])  # the socket stays open and the board goes on
+        await ws.disconnect()
+        return refused
+
+    refused = run(scenario)
+    assert refused["code"] == "throttled" and refused["request"] == "replay"
+
+
 def test_undo_takes_back_the_authors_last_stroke_for_everyone(started, tutor, student):
     async def scenario():
         tutor_ws, student_ws = await pair(started, tutor, student)

@@ -215,6 +215,7 @@ def test_the_window_edges_are_inside(clock, session, student):
         '{"type": "visibility", "visibility": "sideways"}',
         '{"type": "visibility"}',
         "x" * 5000,
+        '{"type": "auth", "x": ' + "[" * 1500 + "]" * 1500 + "}",  # 3 KB, too deep for the parser: not a crash
     ],
 )
 def test_a_malformed_message_is_4400_and_ends_presence_now(started, student, message, clock):
