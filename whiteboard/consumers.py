@@ -161,6 +161,9 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
             return await self.refuse(code, error.code, error.message)
         self.user, self.role, self.connection_id = user, result.role, result.connection_id
         self.last_signal_at = timezone.now()
+        previous = self.node.sockets.get(result.connection_id)
+        if previous is not None and previous is not self:  # resumed while its half-open socket is still here
+            await previous.superseded()
         self.node.register(self)
         await self.channel_layer.group_add(whiteboard_group(self.whiteboard_id), self.channel_name)
         self.in_group = True
@@ -194,6 +197,12 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
         self.node.unregister(self)
         self.connection_id = None
         await self._open_presence(self.user)
+
+    async def superseded(self) -> None:
+        """A new socket of this client resumed this one's connection: close this one, leaving presence to it."""
+        self.silent = True  # its close must not end the connection the new socket continues
+        self.node.unregister(self)
+        await self.refuse(4000, "superseded", "This connection continues on a newer socket.")
 
     async def went_silent(self) -> None:
         """Nothing heard within the timeout: close; the connection lapses at its last signal (written now)."""

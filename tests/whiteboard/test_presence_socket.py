@@ -584,6 +584,36 @@ def test_a_resume_after_the_timeout_is_a_new_connection(started, student, clock)
     assert len(spans_of(started, "student", clock.now)) == 2  # a real absence, recorded as one
 
 
+def test_a_resume_while_the_old_socket_is_still_open_here_closes_the_old_one_not_presence(started, student, clock):
+    """The client's network dropped without a close; its new socket resumes on the same node before the
+    old, half-open one is noticed. The old one is closed (4000) and its close ends nothing."""
+    token = api_token(student)
+
+    async def open_socket(resume=None):
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": token, **({"resume": resume} if resume else {})})
+        return ws, await receive(ws)
+
+    async def scenario():
+        old, welcome = await open_socket()
+        clock.advance(10)
+        new, again = await open_socket(resume=welcome["connection_id"])
+        closed = await closed_with(old)
+        await old.disconnect(code=1000)  # what the old socket's close would have ended
+        still_open = await database_sync_to_async(Connection.objects.filter(closed_at__isnull=True).count)()
+        clock.advance(5)
+        await new.disconnect(code=1000)
+        return welcome, again, closed, still_open
+
+    welcome, again, closed, still_open = run(scenario)
+    assert again["connection_id"] == welcome["connection_id"]
+    assert closed == ({"type": "error", "code": "superseded", "detail": closed[0]["detail"]}, 4000)
+    assert still_open == 1
+    connection = Connection.objects.get()
+    assert connection.close_reason == "disconnect" and connection.closed_at == T0 + timedelta(seconds=15)
+
+
 def test_a_resume_that_is_not_a_connection_id_is_4400(started, student):
     token = api_token(student)
 
