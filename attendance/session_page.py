@@ -8,18 +8,25 @@ from attendance.retention import history_with_removals, presence_removals, spans
 from attendance.timeline import build_timeline
 from whiteboard.board import board_engagement
 from whiteboard.presence import presence_window
-from whiteboard.selectors import presence_snapshot
+from whiteboard.selectors import open_connections_of, presence_snapshot
 
 
 def session_page_context(session: TutoringSession, *, now) -> dict:
     """What the session page's live parts show (attendance/live.py renders the same for its pushes)."""
     outages = services.session_outages(session, now=now)
-    suggestion = services.attendance_suggest(session=session, now=now, outages=outages)
+    open_connections = None
+    if session.whiteboard is not None:  # read once for the suggestion and the presence both
+        open_connections = getattr(session.whiteboard, "open_connections", None)  # the live pages prefetch them
+        if open_connections is None:
+            open_connections = open_connections_of(session.whiteboard)
+    suggestion = services.attendance_suggest(
+        session=session, now=now, open_connections=open_connections, outages=outages
+    )
     timeline = None
     snapshot = None
     presence_rows = []
     if session.whiteboard is not None:
-        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now)
+        snapshot = presence_snapshot(whiteboard=session.whiteboard, now=now, open_connections=open_connections)
         # Each participant's presence beside their engagement on the board (seconds drawn, strokes).
         engagement = board_engagement(whiteboard=session.whiteboard)
         presence_rows = [(role, snapshot[role], engagement[role]) for role in snapshot]

@@ -76,13 +76,18 @@ def _visibility(alive: list[Connection]) -> str | None:
     return Visibility.VISIBLE if any(c.visibility == Visibility.VISIBLE for c in alive) else Visibility.HIDDEN
 
 
+def open_connections_of(whiteboard: WhiteboardSession) -> list[Connection]:
+    """The whiteboard's connections not closed yet (alive or lapsed and not swept): what presence is read from."""
+    return list(whiteboard.connections.filter(closed_at__isnull=True))
+
+
 def presence_snapshot(
     *, whiteboard: WhiteboardSession, now: datetime | None = None, open_connections: list[Connection] | None = None
 ) -> dict[str, ParticipantStatus]:
     """Both participants' presence as of `now`. Pass `open_connections` when already fetched (lists)."""
     now = now or timezone.now()
     if open_connections is None:
-        open_connections = list(whiteboard.connections.filter(closed_at__isnull=True))
+        open_connections = open_connections_of(whiteboard)
     session = getattr(whiteboard, "tutoring_session", None)
     result = {}
     for role in Role.values:
