@@ -83,10 +83,10 @@ def service_unavailable_body() -> dict:
     return error_body("service_unavailable", "The service is temporarily unavailable; retry shortly.")
 
 
-def document_service_unavailable(result, generator, request, public):
-    """Schema postprocessing: every operation may answer 503 (`exception_handler` below); say so once for all."""
-    unavailable = {
-        "description": "`service_unavailable`: the database cannot be reached; retry after `Retry-After` seconds.",
+def _answer_with_retry_after(description: str) -> dict:
+    """A schema answer: the Error body and a required `Retry-After` header."""
+    return {
+        "description": description,
         "headers": {
             "Retry-After": {
                 "schema": {"type": "integer"},
@@ -96,6 +96,21 @@ def document_service_unavailable(result, generator, request, public):
         },
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+
+
+def _operations(result):
+    """Every operation of a schema being post-processed."""
+    for path in result.get("paths", {}).values():
+        for method, operation in path.items():
+            if method != "parameters":
+                yield operation
+
+
+def document_service_unavailable(result, generator, request, public):
+    """Schema postprocessing: every operation may answer 503 (`exception_handler` below); say so once for all."""
+    unavailable = _answer_with_retry_after(
+        "`service_unavailable`: the database cannot be reached; retry after `Retry-After` seconds."
+    )
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "Error",
@@ -105,10 +120,8 @@ def document_service_unavailable(result, generator, request, public):
             "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
         },
     )
-    for path in result.get("paths", {}).values():
-        for method, operation in path.items():
-            if method != "parameters":
-                operation["responses"].setdefault("503", unavailable)
+    for operation in _operations(result):
+        operation["responses"].setdefault("503", unavailable)
     return result
 
 
@@ -122,23 +135,13 @@ def too_large_body() -> dict:
 
 def document_throttled(result, generator, request, public):
     """Schema postprocessing: every operation is throttled per user (REST_FRAMEWORK's default throttle)."""
-    for path in result.get("paths", {}).values():
-        for method, operation in path.items():
-            if method != "parameters":
-                operation["responses"].setdefault(
-                    "429",
-                    {
-                        "description": "`throttled`: too many requests from this user; retry after `Retry-After` seconds.",
-                        "headers": {
-                            "Retry-After": {
-                                "schema": {"type": "integer"},
-                                "required": True,
-                                "description": "Seconds to wait before trying again.",
-                            }
-                        },
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                    },
-                )
+    for operation in _operations(result):
+        operation["responses"].setdefault(
+            "429",
+            _answer_with_retry_after(
+                "`throttled`: too many requests from this user; retry after `Retry-After` seconds."
+            ),
+        )
     return result
 
 
