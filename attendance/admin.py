@@ -38,6 +38,7 @@ from attendance.services import (
     session_save,
 )
 from attendance.timeline import build_timeline
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from core.forms import CountedTextarea
 from whiteboard.models import WhiteboardSession
@@ -376,7 +377,7 @@ class TutoringSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AttendanceChange)
-class AttendanceChangeAdmin(admin.ModelAdmin):
+class AttendanceChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail: searchable, never editable."""
 
     list_display = [
@@ -397,15 +398,6 @@ class AttendanceChangeAdmin(admin.ModelAdmin):
     @admin.display(description="With the suggestion")
     def decision(self, obj):
         return _decision_label(obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # Calibration fits and attendance alerts (issue 19), and contested decisions, have their own admin

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.db import transaction
 
+from core.admin import ReadOnlyAdminMixin
 from families.models import Guardian, GuardianStudent, SentNotification
 from families.services import notification_resend
 from families.tasks import notifications_queue
@@ -49,7 +50,7 @@ class GuardianAdmin(admin.ModelAdmin):
 
 
 @admin.register(SentNotification)
-class SentNotificationAdmin(admin.ModelAdmin):
+class SentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What was e-mailed to whom, and what is waiting or failed: read-only, with "send again"."""
 
     list_display = ["created_at", "kind", "email", "subject", "status", "attempts", "sent_at", "last_error_short"]
@@ -58,15 +59,6 @@ class SentNotificationAdmin(admin.ModelAdmin):
     list_select_related = ["recipient"]
     actions = ["send_again"]
     exclude = ["body_html"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Last error")
     def last_error_short(self, obj):

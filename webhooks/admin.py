@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, secret_generate
 from webhooks.services import delivery_redeliver, endpoint_disable, endpoint_enable, endpoint_url_check
@@ -78,7 +79,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The delivery log: every event sent to every endpoint, its attempts and outcome; read-only, with "redeliver"."""
 
     list_display = [
@@ -98,15 +99,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     actions = ["redeliver"]
     exclude = ["payload", "attempt_log"]
     readonly_fields = ["payload_pretty", "attempts_table"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Last error")
     def last_error_short(self, obj):
