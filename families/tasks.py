@@ -5,6 +5,7 @@ import logging
 
 from celery import shared_task
 
+from core.queueing import queue_each
 from families.models import SentNotification
 from families.services import (
     decision_digest_send,
@@ -16,23 +17,9 @@ logger = logging.getLogger(__name__)
 
 
 def notifications_queue(notifications: list[SentNotification]) -> int:
-    """Enqueue the delivery of each notification (without a broker: send it now, in-process); how many were.
-
-    Never raises: its callers run once the rows are committed, so nothing is lost. If the broker refuses
-    (Redis down), the rest are not tried (each try waits out the publish retries) and stay pending, for
-    notifications_redeliver_task to queue once they are NOTIFICATION_REDELIVER_AFTER overdue.
-    """
-    for queued, notification in enumerate(notifications):
-        try:
-            notification_deliver_task.delay(notification.pk)
-        except Exception:
-            logger.exception(
-                "e-mail %s could not be queued; %d left pending for the overdue sweep",
-                notification.key,
-                len(notifications) - queued,
-            )
-            return queued
-    return len(notifications)
+    """Enqueue the delivery of each notification (core.queueing.queue_each); the overdue sweep,
+    notifications_redeliver_task, queues what the broker refused once NOTIFICATION_REDELIVER_AFTER overdue."""
+    return queue_each(notification_deliver_task, notifications, named=lambda n: f"e-mail {n.key}")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)

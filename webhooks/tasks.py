@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from core.queueing import queue_each
 from webhooks.models import WebhookDelivery
 from webhooks.services import deliveries_overdue, delivery_attempt, endpoint_disabled_notify
 
@@ -14,22 +15,9 @@ logger = logging.getLogger(__name__)
 
 
 def deliveries_queue(deliveries: list[WebhookDelivery]) -> int:
-    """Enqueue each delivery (without a broker: send it now, in-process); how many were. Never raises.
-
-    Called once the rows are committed; if the broker refuses (Redis down) the rest stay pending for
-    webhooks_redeliver_task, like e-mail (families.tasks.notifications_queue).
-    """
-    for queued, delivery in enumerate(deliveries):
-        try:
-            webhook_deliver_task.delay(delivery.pk)
-        except Exception:
-            logger.exception(
-                "webhook %s could not be queued; %d left pending for the overdue sweep",
-                delivery.webhook_id,
-                len(deliveries) - queued,
-            )
-            return queued
-    return len(deliveries)
+    """Enqueue each delivery (core.queueing.queue_each); what the broker refused stays pending for
+    webhooks_redeliver_task, like e-mail (families.tasks.notifications_queue)."""
+    return queue_each(webhook_deliver_task, deliveries, named=lambda d: f"webhook {d.webhook_id}")
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
