@@ -145,47 +145,32 @@ def prepare_database(args, *, participants: int) -> list[dict]:
     return [{"whiteboard": boards[i].pk, "tutor": keys[2 * i], "student": keys[2 * i + 1]} for i in range(pairs)]
 
 
-def rows_written(args) -> int:
+def _psql_number(args, sql: str) -> int:
+    """One number from the bench database, read by psql (a process of its own, outside the bench's)."""
     out = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            args.db_name,
-            "-tAc",
-            "SELECT coalesce(sum(n_tup_upd + n_tup_ins), 0) FROM pg_stat_user_tables "
-            "WHERE relname IN ('whiteboard_connections', 'whiteboard_sessions')",
-        ],
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", args.db_name, "-tAc", sql],
         capture_output=True,
         text=True,
         check=True,
     )
     return int(out.stdout.strip() or 0)
+
+
+def rows_written(args) -> int:
+    return _psql_number(
+        args,
+        "SELECT coalesce(sum(n_tup_upd + n_tup_ins), 0) FROM pg_stat_user_tables "
+        "WHERE relname IN ('whiteboard_connections', 'whiteboard_sessions')",
+    )
 
 
 def false_absences(args) -> int:
     """Participants whose presence shows more than one span: a break the storm must not cause."""
-    out = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            args.db_name,
-            "-tAc",
-            "SELECT count(*) FILTER (WHERE jsonb_array_length(tutor_presence_spans::jsonb) > 1)"
-            " + count(*) FILTER (WHERE jsonb_array_length(student_presence_spans::jsonb) > 1) FROM whiteboard_sessions",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    return _psql_number(
+        args,
+        "SELECT count(*) FILTER (WHERE jsonb_array_length(tutor_presence_spans::jsonb) > 1)"
+        " + count(*) FILTER (WHERE jsonb_array_length(student_presence_spans::jsonb) > 1) FROM whiteboard_sessions",
     )
-    return int(out.stdout.strip() or 0)
 
 
 # --- server -----------------------------------------------------------------------------------------------
