@@ -19,6 +19,7 @@ from django.conf import settings
 
 from attendance.live import MAX_WATCHED, SESSION_CHANGED, VIEWS, live_messages, session_group
 from core.live import NoDatabaseHop, in_db_thread
+from core.parsers import json_or_none
 from whiteboard import liveness
 
 logger = logging.getLogger(__name__)
@@ -45,10 +46,7 @@ class LiveConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
             return
         if not self._within_rate():
             return await self.refuse(4429, "throttled", "Too many messages.")
-        try:
-            message = json.loads(text_data or "")
-        except (ValueError, RecursionError):  # RecursionError: nested too deeply
-            message = None
+        message = json_or_none(text_data or "")
         if type(message) is not dict or message.get("type") != "watch":
             return await self.refuse(4400, "malformed", 'Send {"type": "watch", "view": ..., "sessions": [...]}.')
         view, ids = message.get("view"), message.get("sessions")

@@ -1,6 +1,5 @@
 """HTTP door to presence tracking: one thin viewset whose actions validate, call the service, serialise."""
 
-import json
 import uuid
 
 from django.utils import timezone
@@ -10,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts.ratelimit import Rate
 from core.api import ERRORS, RETRY_AFTER, THROTTLED, ErrorSerializer, validated
+from core.parsers import json_or_none
 from whiteboard import board, services
 from whiteboard.models import VISIBILITIES, Visibility
 from whiteboard.selectors import presence_snapshot, whiteboard_for_user
@@ -239,10 +239,7 @@ def _plain_heartbeat(request) -> dict | None:
     length = request.META.get("CONTENT_LENGTH", "")
     if media_type != "application/json" or not length.isdigit() or not 0 < int(length) <= 1024:
         return None
-    try:
-        data = json.loads(request.body, parse_constant=_refuse)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply (DRF's way answers 400)
-        return None
+    data = json_or_none(request.body, parse_constant=_refuse)
     if type(data) is not dict:
         return None
     connection_id, visibility = data.get("connection_id"), data.get("visibility")

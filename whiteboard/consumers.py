@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.services import token_user
 from core.errors import DomainError
 from core.live import NoDatabaseHop, in_db_thread
+from core.parsers import json_or_none
 from whiteboard import liveness, services, sockets
 from whiteboard.board_socket import BoardMessages
 from whiteboard.live import BOARD_EVENT, BOARD_MESSAGES, DOMAIN_CLOSE_CODES, PRESENCE_CHANGED, whiteboard_group
@@ -259,10 +260,7 @@ def _parse(text: str | None) -> dict | None:
     size = len(text) if text.isascii() else len(text.encode())
     if size > settings.BOARD["MAX_MESSAGE_BYTES"]:
         return None
-    try:
-        message = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: arrays nested a thousand deep fit in 3 KB
-        return None
+    message = json_or_none(text)
     if type(message) is not dict or type(message.get("type")) is not str:
         return None
     if size > 4096 and message["type"] not in BOARD_MESSAGES:
