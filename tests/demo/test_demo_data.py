@@ -292,7 +292,10 @@ def test_the_printed_logins_say_who_is_in_the_live_session(demo):
 def test_a_run_days_later_starts_a_new_live_session_with_both_connected():
     import time_machine
 
-    with time_machine.travel(timezone.now() + timedelta(days=3, hours=5), tick=False):
+    # Three days on, at 11:00 local: a fixed hour, so the live session never meets the timetable's own
+    # (Physics, james with mia, at 18:00 that day) whatever the wall clock says when the tests run.
+    later = timezone.localtime() + timedelta(days=3)
+    with time_machine.travel(later.replace(hour=11, minute=0, second=0, microsecond=0), tick=False):
         again = run_demo_data()
         now = timezone.now()
         live = TutoringSession.objects.filter(scheduled_start__lte=now, scheduled_end__gt=now)
