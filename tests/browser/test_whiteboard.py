@@ -60,8 +60,12 @@ def test_the_other_participant_is_shown_once_they_join(session, student_page, tu
     tutor_page.goto(whiteboard_url(session))
     other = tutor_page.locator("#other-badge")
     expect(other).to_have_text("Not here")
+    # Each tab first finds this HTTP-only server has no socket and falls back to heartbeats: wait for that,
+    # tab by tab, so the badge's own wait measures only the tutor's next heartbeat after the student's join.
+    expect(tutor_page.locator("#connection-badge")).to_have_text("Connected")
 
     student_page.goto(whiteboard_url(session))
+    expect(student_page.locator("#connection-badge")).to_have_text("Connected")
 
     expect(other).to_have_text("On the whiteboard")
     draw_a_tick(tutor_page)
