@@ -9,6 +9,7 @@ password hasher or the database until the window ends.
 
 import contextlib
 import hashlib
+import math
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,33 +53,77 @@ def _normalised(username: str | None) -> str:
     return (username or "").strip().casefold()
 
 
-def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> int | None:
-    """Seconds to wait if this username or this address has failed too often in the current window, else None.
-
-    A read (one round trip to the cache), counting nothing: refused attempts do not extend the wait.
-    """
-    now = time.time() if now is None else now
-    waits = []
+def _failure_waits(*, username: str | None, ip: str, now: float) -> dict[str, int]:
+    """Seconds to wait per failure limit over its count in the current window ("signin-user", "signin-ip"):
+    one round trip to the cache, counting nothing."""
     keys = {}
     for limit, value in zip(_limits(), (_normalised(username), ip), strict=True):
         if value:
             keys[limit.cache_key(value, now)] = limit
     counts = caches["default"].get_many(list(keys))
-    for key, limit in keys.items():
-        if int(counts.get(key) or 0) >= limit.limit:
-            waits.append(max(1, int((int(now // limit.period) + 1) * limit.period - now)))
-    return max(waits) if waits else None
+    return {
+        limit.scope: max(1, int((int(now // limit.period) + 1) * limit.period - now))
+        for key, limit in keys.items()
+        if int(counts.get(key) or 0) >= limit.limit
+    }
+
+
+def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> int | None:
+    """Seconds to wait if this username or this address has failed too often in the current window, else None.
+
+    A read (one round trip to the cache), counting nothing: refused attempts do not extend the wait.
+    """
+    waits = _failure_waits(username=username, ip=ip, now=time.time() if now is None else now)
+    return max(waits.values(), default=None)
+
+
+# Addresses this process has refused, and when: {ip: (refused at, until)}. Within a window the counts
+# only grow, so a refused address stays refused until its window ends, whatever it sends: a flood's
+# further attempts are refused from here, without a round trip to the cache (or, at the ASGI entry
+# point, a thread). Each process learns it from its own first refusal. At most REFUSED_REMEMBERED
+# addresses; past that the expired ones are dropped, then the oldest.
+_refused: dict[str, tuple[float, float]] = {}
+REFUSED_REMEMBERED = 10_000
+
+
+def signin_refused(*, ip: str, now: float | None = None) -> int | None:
+    """Seconds this address must still wait, if this process has refused it in the current window, else None."""
+    now = time.time() if now is None else now
+    since, until = _refused.get(ip, (0.0, 0.0))
+    return max(1, math.ceil(until - now)) if since <= now < until else None
+
+
+def _remember_refused(ip: str, now: float, wait: int) -> None:
+    if len(_refused) >= REFUSED_REMEMBERED:
+        for address in [a for a, (_, until) in list(_refused.items()) if until <= now] or list(_refused)[:1]:
+            del _refused[address]
+    _refused[ip] = (now, now + wait)
+
+
+def signin_refusals_forget() -> None:
+    """Forget the addresses refused (tests: each starts with an empty cache)."""
+    _refused.clear()
 
 
 def signin_attempt(*, username: str | None, ip: str, now: float | None = None) -> int | None:
     """A sign-in POST arrives: count it against its address (THROTTLE_SIGNIN_IP_ATTEMPTS, every attempt,
     failed or not: a flood is refused within its first second, before its failures could add up), then
-    check the failure limits. Seconds to wait, or None."""
-    limit, period = ratelimit.parse_rate(settings.THROTTLE_SIGNIN_IP_ATTEMPTS)
+    check the failure limits. Seconds to wait, or None.
+
+    An address already refused in this window is refused again from memory (`signin_refused`), uncounted:
+    its count is over the limit until the window ends anyway. Its Retry-After is then the address's wait;
+    a username locked for longer says so when the client comes back.
+    """
     now = time.time() if now is None else now
-    wait = ratelimit.hit(f"signin-ip-attempts:{ip}", limit=limit, period=period, now=now)
-    failures_wait = signin_wait(username=username, ip=ip, now=now)
-    return max((w for w in (wait, failures_wait) if w is not None), default=None)
+    if (known := signin_refused(ip=ip, now=now)) is not None:
+        return known
+    limit, period = ratelimit.parse_rate(settings.THROTTLE_SIGNIN_IP_ATTEMPTS)
+    attempts_wait = ratelimit.hit(f"signin-ip-attempts:{ip}", limit=limit, period=period, now=now)
+    failures = _failure_waits(username=username, ip=ip, now=now)
+    address_wait = max((w for w in (attempts_wait, failures.get("signin-ip")) if w is not None), default=None)
+    if address_wait is not None:
+        _remember_refused(ip, now, address_wait)
+    return max((w for w in (address_wait, failures.get("signin-user")) if w is not None), default=None)
 
 
 def signin_failure_record(*, username: str | None, ip: str, now: float | None = None) -> None:

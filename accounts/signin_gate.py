@@ -11,6 +11,7 @@ points (tests, runserver). `signin_gate` below is that one decision; `SignInGate
 
 import asyncio
 import functools
+import random
 import urllib.parse
 import weakref
 
@@ -18,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from accounts.signin import signin_attempt
+from accounts.signin import signin_attempt, signin_refused
 
 SIGNIN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
 MAX_FORM_BYTES = 16 * 1024  # a sign-in form is a few hundred bytes
@@ -50,8 +51,11 @@ def signin_gate(*, body: bytes | None, ip: str) -> tuple[int, list[tuple[str, st
     the refusal to send (status, headers, page), or None to hand the request on to Django."""
     username = urllib.parse.parse_qs(body.decode("latin-1")).get("username", [None])[0] if body else None
     wait = signin_attempt(username=username, ip=ip or "unknown")
-    if wait is None:
-        return None
+    return None if wait is None else refusal(wait)
+
+
+def refusal(wait: int) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The 429 for a sign-in attempt that must wait `wait` seconds: (status, headers, page)."""
     page = _page(-(-wait // 60))
     headers = [
         ("Content-Type", "text/html; charset=utf-8"),
@@ -117,7 +121,7 @@ class AsgiSignInGate:
     inline those waits, one after another, held up every other request of the process (heartbeats
     waited over a second during a flood while the server used a quarter of a core: bench/login_flood.py).
 
-    A refusal is sent after SIGNIN_REFUSAL_DELAY seconds (at most its Retry-After). Answered at once, a
+    A refusal is sent after about SIGNIN_REFUSAL_DELAY seconds (at most its Retry-After). Answered at once, a
     client refused goes straight on to its next attempt, so a flood runs as fast as the CPU allows and the
     refusals take it all from everyone else (heartbeats waited 18x longer: bench/login_flood.py, README);
     a waiting refusal costs no CPU here (a sleeping coroutine and its open socket), and a flooding client
@@ -133,6 +137,10 @@ class AsgiSignInGate:
             return await self.application(scope, receive, send)
         if not gated(scope.get("method", ""), scope["path"]):
             return await self._to_django(scope, receive, send)
+        client = scope.get("client") or ("", 0)
+        if (known := signin_refused(ip=client[0] or "unknown")) is not None:
+            # Refused already in this window (accounts.signin): answered here on the event loop, unread.
+            return await self._refuse(refusal(known), send)
         headers = dict(scope.get("headers") or [])
         try:
             length = int(headers[b"content-length"]) if b"content-length" in headers else None
@@ -153,13 +161,19 @@ class AsgiSignInGate:
                 if not message.get("more_body", False):
                     body = b"".join(chunks)
                     break
-        client = scope.get("client") or ("", 0)
         # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
-        refusal = await sync_to_async(signin_gate, thread_sensitive=False)(body=body, ip=client[0])
-        if refusal is None:
+        answer = await sync_to_async(signin_gate, thread_sensitive=False)(body=body, ip=client[0])
+        if answer is None:
             return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send)
-        status, headers, page = refusal
-        await _pause(min(settings.SIGNIN_REFUSAL_DELAY, int(dict(headers)["Retry-After"])))
+        await self._refuse(answer, send)
+
+    @staticmethod
+    async def _refuse(answer, send):
+        status, headers, page = answer
+        # Jittered (half to one and a half times the delay): refused together, a flood's clients would come
+        # back together, in waves that every other request of the process waits behind.
+        delay = settings.SIGNIN_REFUSAL_DELAY * random.uniform(0.5, 1.5)
+        await _pause(min(delay, int(dict(headers)["Retry-After"])))
         await send(
             {
                 "type": "http.response.start",

@@ -49,9 +49,13 @@ def _fresh_cache():
     # Throttle counters live in the cache: no test may inherit another's.
     from django.core.cache import cache
 
+    from accounts.signin import signin_refusals_forget
+
     cache.clear()
+    signin_refusals_forget()
     yield
     cache.clear()
+    signin_refusals_forget()
 
 
 class Clock:

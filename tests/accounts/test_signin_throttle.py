@@ -328,7 +328,7 @@ def test_the_asgi_entry_point_refuses_a_flood_before_django_and_before_hashing(
     # The first four reach Django (403: this raw POST carries no CSRF token); then the address is refused
     # by the gate, without Django starting a request at all, each refusal sent after its pause.
     assert [(a["status"], a["django"]) for a in answers] == [(403, 1)] * 4 + [(429, 0)] * 2
-    assert refusal_pauses == [1.5, 1.5]
+    assert len(refusal_pauses) == 2 and all(0.75 <= pause <= 2.25 for pause in refusal_pauses)
     assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
     assert "Too many attempts" in answers[-1]["body"].decode()
     assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
@@ -410,3 +410,95 @@ def test_the_asgi_gate_lets_sign_in_pages_into_django_a_few_at_a_time(settings, 
 
     asyncio.run(three())
     assert most == most_at_once
+
+
+class CountingCache:
+    """The cache as the sign-in rules see it, counting the calls that reach it."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def __getattr__(self, name):
+        self.calls += 1
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def cache_calls(monkeypatch):
+    from django.core.cache import caches
+
+    counting = CountingCache(caches["default"])
+    monkeypatch.setattr("accounts.signin.caches", {"default": counting})
+    monkeypatch.setattr("accounts.ratelimit.caches", {"default": counting})
+    return counting
+
+
+def test_an_address_refused_in_this_window_is_refused_again_without_asking_the_cache(limits, settings, cache_calls):
+    from accounts.signin import signin_attempt
+
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "2/min"
+    limits.advance(10)  # 50 s left in the minute's window
+    assert [signin_attempt(username=f"guess{i}", ip="10.0.0.3") for i in range(3)] == [None, None, 50]
+    asked = cache_calls.calls
+    limits.advance(20)
+    # A flood's further attempts: refused from memory, the wait counting down, whatever the username.
+    assert [signin_attempt(username=name, ip="10.0.0.3") for name in ("a", "b", "c")] == [30, 30, 30]
+    assert cache_calls.calls == asked
+    assert signin_attempt(username="a", ip="10.0.0.4") is None  # another address is counted as before
+    assert cache_calls.calls > asked
+    limits.advance(30)  # the window is over: counted afresh, and let through
+    assert signin_attempt(username="a", ip="10.0.0.3") is None
+
+
+def test_a_username_locked_longer_than_its_address_still_says_so_when_counted(limits, settings):
+    from accounts.signin import signin_attempt, signin_failure_record
+
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    for _ in range(3):  # limits: 3 failures per username in 15 minutes
+        signin_failure_record(username="ada", ip="10.0.0.99")
+    signin_attempt(username="x", ip="10.0.0.5")
+    assert signin_attempt(username="ada", ip="10.0.0.5") == 900  # counted: the username's 15 minutes
+    assert signin_attempt(username="ada", ip="10.0.0.5") == 60  # from memory: the address's minute
+    limits.advance(60)
+    assert signin_attempt(username="ada", ip="10.0.0.5") == 840
+
+
+def test_the_refused_addresses_remembered_are_bounded(limits, settings, monkeypatch):
+    from accounts import signin
+
+    monkeypatch.setattr(signin, "REFUSED_REMEMBERED", 3)
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    for i in range(5):
+        for _ in range(2):
+            signin.signin_attempt(username="x", ip=f"10.0.1.{i}")
+    assert len(signin._refused) == 3
+    assert [signin.signin_refused(ip=f"10.0.1.{i}") is not None for i in range(5)] == [False, False, True, True, True]
+
+
+def test_the_asgi_gate_refuses_a_known_address_on_the_event_loop_before_reading_its_form(
+    limits, settings, monkeypatch, refusal_pauses
+):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    settings.SIGNIN_REFUSAL_DELAY = 1
+    assert _asgi_post("/accounts/login/", {"username": "a", "password": "x"})["status"] == 403
+    assert _asgi_post("/accounts/login/", {"username": "a", "password": "x"})["status"] == 429
+
+    def no_thread(**kwargs):
+        raise AssertionError("a known refusal took the thread and the cache")
+
+    monkeypatch.setattr("accounts.signin_gate.signin_gate", no_thread)
+    answer = _asgi_post("/admin/login/", {"username": "b", "password": "x"})
+    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 0, "60")
+    assert "Too many attempts" in answer["body"].decode()
+    assert len(refusal_pauses) == 2 and all(0.5 <= pause <= 1.5 for pause in refusal_pauses)
+
+
+def test_refusals_wait_jittered_times_so_a_flood_refused_together_does_not_come_back_together(
+    limits, settings, refusal_pauses
+):
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    settings.SIGNIN_REFUSAL_DELAY = 2
+    for _ in range(21):
+        _asgi_post("/accounts/login/", {"username": "a", "password": "x"})
+    assert len(refusal_pauses) == 20 and all(1 <= pause <= 3 for pause in refusal_pauses)
+    assert len(set(refusal_pauses)) == 20  # each its own: refused together, they come back apart
