@@ -35,6 +35,7 @@ process), the hold, the storm, the ramp and the report share the server handling
 
 import argparse
 import asyncio
+import collections
 import gc
 import json
 import os
@@ -307,6 +308,9 @@ async def load_worker(spec: dict) -> dict:
         "opened": 0,
         "unexpected_closes": 0,
         "back_at": [],
+        "storm_attempts": [],  # attempts each participant took to be back (storm)
+        "storm_last_attempt_at": [],  # when its successful attempt began
+        "storm_failures": {},  # failed attempts in the storm, by kind
         "storm_failed": 0,
         "open_times": [],  # when each socket was welcomed (the ramp counts sockets held at a moment)
         "close_times": [],  # when each unexpected close happened
@@ -323,6 +327,7 @@ async def load_worker(spec: dict) -> dict:
         resume = {}
         while True:
             try:
+                attempt_at = time.time()
                 async with gate:
                     started = time.monotonic()
                     ws = await websockets.connect(
@@ -343,6 +348,8 @@ async def load_worker(spec: dict) -> dict:
                         Path(spec["opened_marker"]).write_text(str(time.time()))
                 else:
                     stats["back_at"].append(time.time())
+                    stats["storm_attempts"].append(attempt + 1)
+                    stats["storm_last_attempt_at"].append(attempt_at)
                 sockets[(board, role)] = ws
                 attempt = 0
                 state = {"sent": None}
@@ -368,7 +375,10 @@ async def load_worker(spec: dict) -> dict:
                 if phase["name"] == "hold":
                     stats["unexpected_closes"] += 1
                     stats["close_times"].append(time.time())
-            except (TimeoutError, OSError, websockets.WebSocketException):
+            except (TimeoutError, OSError, websockets.WebSocketException) as error:
+                if phase["name"] == "storm":
+                    kind = type(error).__name__
+                    stats["storm_failures"][kind] = stats["storm_failures"].get(kind, 0) + 1
                 if phase["name"] == "hold" and attempt == 0:
                     stats["unexpected_closes"] += 1
                     stats["close_times"].append(time.time())
@@ -512,7 +522,15 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         except subprocess.TimeoutExpired:
             proc.kill()
     server.stop()
-    merged = {"connect_ms": [], "ping_ms": [], "push_ms": [], "back_at": []}
+    merged = {
+        "connect_ms": [],
+        "ping_ms": [],
+        "push_ms": [],
+        "back_at": [],
+        "storm_attempts": [],
+        "storm_last_attempt_at": [],
+    }
+    storm_failures: dict[str, int] = {}
     totals = {
         "opened": 0,
         "unexpected_closes": 0,
@@ -525,6 +543,8 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         data = json.loads(out_path.read_text()) if out_path.exists() else {}
         for key in merged:
             merged[key] += data.get(key, [])
+        for kind, count in data.get("storm_failures", {}).items():
+            storm_failures[kind] = storm_failures.get(kind, 0) + count
         for key in totals:
             totals[key] += data.get(key, 0)
     participants = len(boards) * 2
@@ -552,6 +572,16 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         # (batch) = 28 s after the death at worst.
         result["storm_back_after_28s"] = sum(1 for at in merged["back_at"] if at - result["killed_at"] > 28)
         result["load_average_after_storm"] = os.getloadavg()[0]
+        result["storm_failures"] = storm_failures
+        result["storm_attempts_histogram"] = dict(sorted(collections.Counter(merged["storm_attempts"]).items()))
+        # How long the successful attempts took (started -> welcomed), and when they started.
+        took = [b - a for a, b in zip(merged["storm_last_attempt_at"], merged["back_at"], strict=True)]
+        result["storm_attempt_p50_s"] = percentile(took, 0.5)
+        result["storm_attempt_p99_s"] = percentile(took, 0.99)
+        started = [a - result["killed_at"] for a in merged["storm_last_attempt_at"]]
+        result["storm_started_after_28s"] = sum(1 for a in started if a > 28)
+        back = sorted(at - result["killed_at"] for at in merged["back_at"])
+        result["storm_back_by_5s"] = {f"{t}s": sum(1 for b in back if b <= t) for t in range(5, 50, 5)}
     return result
 
 
@@ -757,8 +787,15 @@ def main(argv=None) -> int:
         ("restarted_in", "{:.1f}"),
         ("storm_failed", "{:,.0f}"),
         ("storm_back_after_28s", "{:,.0f}"),
+        ("storm_started_after_28s", "{:,.0f}"),
+        ("storm_attempt_p50_s", "{:.2f}"),
+        ("storm_attempt_p99_s", "{:.2f}"),
     ]:
         print(f"  {key:26}" + "".join(f"{fmt.format(r.get(key, float('nan'))):>16}" for r in rows))
+    if "storm_all_back_s" in presence:
+        print(f"  storm: back within (s)     {presence['storm_back_by_5s']}")
+        print(f"  storm: attempts taken      {presence['storm_attempts_histogram']}")
+        print(f"  storm: failed attempts     {presence['storm_failures']}")
     print("\nTargets (issue 13):")
     held = presence["held_at_end"]
     if carried:
