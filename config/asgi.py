@@ -30,11 +30,10 @@ from django.core.cache import caches  # noqa: E402
 # request makes its own, with its own Redis connection pool (a new connection per sign-in attempt refused).
 caches["default"]
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.signin_gate import AsgiSignInGate  # noqa: E402
-from config.websockets import OriginCheck, websocket_urlpatterns  # noqa: E402
+from config.websockets import OriginCheck, auth_stack, websocket_urlpatterns  # noqa: E402
 
 # The garbage collector, tuned for a process holding thousands of long-lived sockets. With CPython's
 # defaults every full collection walks every object of every open socket: a trial with 10,000 sockets
@@ -49,6 +48,6 @@ application = ProtocolTypeRouter(
     {
         # Throttled sign-in attempts are refused before Django handles them (accounts/signin_gate.py).
         "http": AsgiSignInGate(django_application),
-        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginCheck(auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )

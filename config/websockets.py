@@ -9,7 +9,10 @@ must authenticate by token (`{"type": "auth", ...}` as its first message).
 
 from urllib.parse import urlsplit
 
+from channels.auth import AuthMiddleware
 from channels.security.websocket import WebsocketDenier
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.contrib.auth.models import AnonymousUser
 from django.conf import settings
 from django.urls import path
 
@@ -71,3 +74,24 @@ class OriginCheck:
         else:
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+
+class SessionAuthMiddleware(AuthMiddleware):
+    """Channels' AuthMiddleware (scope["user"] from the Django session), without its trip to the database
+    thread for a socket that carries no session cookie: an integrator's, every client without `Origin`.
+
+    That socket's user is anonymous whatever the database says, and it authenticates by token in its first
+    message. Channels would still look it up on the process's one thread-sensitive thread, where in a
+    reconnect storm every socket's handshake queued behind every other's (bench/ws_bench.py).
+    """
+
+    async def resolve_scope(self, scope):
+        if scope["session"].session_key is None:
+            scope["user"]._wrapped = AnonymousUser()
+        else:
+            await super().resolve_scope(scope)
+
+
+def auth_stack(inner):
+    """channels.auth.AuthMiddlewareStack, with `SessionAuthMiddleware`."""
+    return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(inner)))

@@ -112,6 +112,33 @@ def test_a_client_without_origin_authenticates_with_its_api_token(started, stude
     assert Connection.objects.get().visibility == "hidden"
 
 
+def test_a_socket_without_a_session_cookie_is_not_looked_up_in_the_database(started, student, monkeypatch):
+    import channels.auth
+
+    looked_up = []
+    real = channels.auth.get_user
+
+    async def get_user(scope):
+        looked_up.append(scope["session"].session_key)
+        return await real(scope)
+
+    monkeypatch.setattr(channels.auth, "get_user", get_user)
+    token = api_token(student)
+
+    async def scenario():
+        for origin, user in ((None, None), (b"http://testserver", None), (b"http://testserver", student)):
+            ws = await socket(path(started), origin=origin, user=user)
+            assert (await ws.connect())[0]
+            if user is None:
+                await send(ws, {"type": "auth", "token": token})
+            assert (await receive_type(ws, "welcome"))["role"] == "student"
+            await ws.disconnect(code=1000)
+
+    run(scenario)
+    # Only the socket with a session went to the database thread for its user.
+    assert len(looked_up) == 1 and looked_up[0] is not None
+
+
 def test_a_bad_token_is_4401(started):
     async def scenario():
         ws = await socket(path(started), origin=None)
