@@ -109,6 +109,7 @@ else:
     # connections within a minute of heartbeats: bench/login_flood.py).
     if db_pool_size := env.int("DB_POOL_SIZE", default=0):
         from core.db import check_pooled_connection
+
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool after each request
         # The pool checks each connection it hands out (core.db: a round trip only when one looks ended),
         # instead of Django's check, a round trip every time.

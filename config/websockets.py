@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from channels.auth import AuthMiddleware
 from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware, SessionMiddleware
-from django.contrib.auth.models import AnonymousUser
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.urls import path
 
 from attendance.consumers import LiveConsumer

@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 def other():
     """A connection of its own to the test database, as the pool would hold one."""
     params = connection.get_connection_params()
-    conn = psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}, autocommit=True)
+    conn = psycopg.connect(
+        **{k: v for k, v in params.items() if k not in ("cursor_factory", "context")}, autocommit=True
+    )
     yield conn
     conn.close()
 
