@@ -108,17 +108,14 @@ else:
     # kept per thread is one per request, left for the garbage collector (PostgreSQL ran out of
     # connections within a minute of heartbeats: bench/login_flood.py).
     if db_pool_size := env.int("DB_POOL_SIZE", default=0):
-        from core.db import check_pooled_connection
-
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back to the pool after each request
-        # The pool checks each connection it hands out (core.db: a round trip only when one looks ended),
-        # instead of Django's check, a round trip every time.
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+        # Django's backend, but the pool checks a connection it hands out with a round trip only when it
+        # looks ended (core/postgresql/base.py), not every time.
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": 2,
             "max_size": db_pool_size,
             "timeout": env.float("DB_POOL_TIMEOUT", default=10),  # waiting for a free one; then 503
-            "check": check_pooled_connection,
         }
     # Statements sent this often on one connection are prepared, so PostgreSQL plans them once. Only
     # the heartbeat's fast statement is eligible (whiteboard.fastpath._prepared_cursor); the ORM binds

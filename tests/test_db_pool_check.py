@@ -1,4 +1,4 @@
-"""The pool's check of a connection it hands out (core.db): a round trip only when the connection looks ended."""
+"""The pool's check of a connection it hands out (core/postgresql/base.py): a round trip only when the connection looks ended."""
 
 import select
 import time
@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from psycopg_pool import ConnectionPool
 
-from core.db import check_pooled_connection
+from core.postgresql.base import check_pooled_connection
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -60,3 +60,37 @@ def test_a_closed_connection_is_refused(other, round_trips):
     other.close()
     with pytest.raises(psycopg.OperationalError):
         check_pooled_connection(other)
+
+
+def test_the_pool_of_the_core_backend_replaces_a_connection_the_server_ended_before_a_query_uses_it():
+    from core.postgresql.base import DatabaseWrapper
+
+    settings_dict = {
+        **connection.settings_dict,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {**connection.settings_dict["OPTIONS"], "pool": {"min_size": 1, "max_size": 1}},
+    }
+    pooled = DatabaseWrapper(settings_dict, alias="pool_check_test")
+    try:
+        assert pooled.pool._check is check_pooled_connection
+
+        def backend_pid():
+            with pooled.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            pooled.close()  # back to the pool
+            return pid
+
+        first = backend_pid()
+        assert backend_pid() == first  # the same pooled connection, handed out again
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+            deadline = time.monotonic() + 5  # until the server has let it go (a real process)
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [first])
+                if cursor.fetchone()[0] == 0:
+                    break
+        assert backend_pid() != first  # replaced at checkout: the query never saw the dead one
+    finally:
+        pooled.close_pool()

@@ -1,8 +1,12 @@
-"""The database connection pool's check of a connection handed out (config/settings.py, DB_POOL_SIZE)."""
+"""Django's PostgreSQL backend, whose connection pool checks a connection it hands out more cheaply.
+
+ENGINE "core.postgresql" when the pool is on (config/settings.py, DB_POOL_SIZE); otherwise Django's own.
+"""
 
 import select
 
 import psycopg
+from django.db.backends.postgresql import base
 from psycopg_pool import ConnectionPool
 
 
@@ -23,3 +27,14 @@ def check_pooled_connection(conn: psycopg.Connection) -> None:
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
         ConnectionPool.check_connection(conn)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self):
+        pool = super().pool
+        # Django makes the pool with psycopg_pool's own check (CONN_HEALTH_CHECKS) and takes no other; the
+        # pool keeps it in `_check`, read at each checkout (tests/test_db_pool_check.py would notice a change).
+        if pool is not None and pool._check is not None:
+            pool._check = check_pooled_connection
+        return pool
