@@ -4,7 +4,9 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiToken, hash_token_key
+from accounts.models import ApiToken
+from accounts.services import token_live
+from core.errors import DomainError
 
 # Writing last_used_at on every heartbeat would double the write load for a fact
 # nobody needs to the second.
@@ -26,16 +28,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             key = parts[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(key_hash=hash_token_key(key), revoked_at__isnull=True)
-            .first()
-        )
         now = timezone.now()
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        if token.expires_at is not None and token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This token has expired; ask for a new one.")
+        try:
+            token = token_live(key=key, now=now)
+        except DomainError as error:
+            raise exceptions.AuthenticationFailed(error.message) from None
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiToken, hash_token_key
+from core.errors import DomainError
 
 TOKEN_PREFIX = "att_"
 
@@ -39,13 +40,20 @@ def token_revoke(*, token: ApiToken, now=None) -> None:
         token.save(update_fields=["revoked_at"])
 
 
-def token_user(*, key: str):
-    """The active user an unrevoked API token belongs to, or None (the WebSocket door's `auth` message)."""
+def token_live(*, key: str, now=None) -> ApiToken:
+    """The API token `key` names, with its user, if it authenticates now: unrevoked, unexpired, user active.
+
+    The one rule for every door that takes a token: the API's `Authorization: Bearer` header
+    (accounts.authentication) and the sockets' `auth` message (whiteboard/consumers.py).
+    Raises DomainError "bad_token" (unknown, malformed, revoked, user inactive) or "token_expired".
+    """
     if not isinstance(key, str) or not key or len(key) > 200:
-        return None
+        raise DomainError("Invalid or revoked token.", "bad_token")
     token = (
         ApiToken.objects.select_related("user").filter(key_hash=hash_token_key(key), revoked_at__isnull=True).first()
     )
     if token is None or not token.user.is_active:
-        return None
-    return token.user
+        raise DomainError("Invalid or revoked token.", "bad_token")
+    if token.expires_at is not None and token.expires_at <= (now or timezone.now()):
+        raise DomainError("This token has expired; ask for a new one.", "token_expired")
+    return token

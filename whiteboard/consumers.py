@@ -24,7 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.services import token_user
+from accounts.services import token_live
 from core.errors import DomainError
 from core.live import NoDatabaseHop, in_db_thread
 from core.parsers import json_or_none
@@ -158,7 +158,7 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
         try:
             user, result = await in_db_thread(self._open_in_thread)(user, token, resume)
         except DomainError as error:
-            code = 4401 if error.code == "bad_token" else DOMAIN_CLOSE_CODES.get(error.code, 4400)
+            code = 4401 if error.code in ("bad_token", "token_expired") else DOMAIN_CLOSE_CODES.get(error.code, 4400)
             return await self.refuse(code, error.code, error.message)
         self.user, self.role, self.connection_id = user, result.role, result.connection_id
         self.last_signal_at = timezone.now()
@@ -183,9 +183,7 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
 
     def _open_in_thread(self, user, token, resume):
         if user is None:
-            user = token_user(key=token)
-            if user is None:
-                raise DomainError("Invalid or revoked token.", "bad_token")
+            user = token_live(key=token).user  # bad_token, token_expired: 4401
         if resume is not None:
             return user, sockets.presence_resume(
                 whiteboard_id=self.whiteboard_id, user=user, connection_id=resume, visibility=self.visibility

@@ -150,6 +150,36 @@ def test_a_bad_token_is_4401(started):
     assert code == 4401 and error["code"] == "bad_token"
 
 
+def test_an_expired_or_revoked_token_is_4401_as_over_http(started, student, clock, settings):
+    from accounts.models import ApiToken
+    from accounts.services import token_issue
+
+    settings.API_TOKEN_LIFETIME_DAYS = 1
+    _, expired = token_issue(user=student, name="old", now=clock.now - timedelta(days=1, seconds=1))
+    revoked_token, revoked = token_issue(user=student, name="revoked")
+    ApiToken.objects.filter(pk=revoked_token.pk).update(revoked_at=clock.now)
+
+    async def closed_for(key):
+        ws = await socket(path(started), origin=None)
+        await ws.connect()
+        await send(ws, {"type": "auth", "token": key})
+        return await closed_with(ws)
+
+    answers = run(lambda: closed_for(expired)), run(lambda: closed_for(revoked))
+    assert [(code, error["code"]) for error, code in answers] == [(4401, "token_expired"), (4401, "bad_token")]
+    assert not Connection.objects.exists()
+    # The API door says the same of the same tokens.
+    for key, detail in (
+        (expired, "This token has expired; ask for a new one."),
+        (revoked, "Invalid or revoked token."),
+    ):
+        response = Client().get(
+            f"/api/whiteboard/sessions/{started.whiteboard_id}/connection-status",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert (response.status_code, response.json()["detail"]) == (401, detail)
+
+
 def test_no_auth_within_the_deadline_is_4401(started, clock):
     async def scenario():
         ws = await socket(path(started), origin=None)
