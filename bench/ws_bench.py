@@ -310,6 +310,7 @@ async def load_worker(spec: dict) -> dict:
         "back_at": [],
         "storm_attempts": [],  # attempts each participant took to be back (storm)
         "storm_last_attempt_at": [],  # when its successful attempt began
+        "storm_opened_at": [],  # when its handshake was done (then: auth, the server's database work, welcome)
         "storm_failures": {},  # failed attempts in the storm, by kind
         "storm_failed": 0,
         "open_times": [],  # when each socket was welcomed (the ramp counts sockets held at a moment)
@@ -333,6 +334,7 @@ async def load_worker(spec: dict) -> dict:
                     ws = await websockets.connect(
                         f"{url}/ws/whiteboard/sessions/{board}/", open_timeout=30, ping_interval=None, max_queue=None
                     )
+                    opened_at = time.time()  # the handshake is done: the server has the socket
                     auth = {"type": "auth", "token": token}
                     if resume.get("id") and spec.get("resume", True):
                         auth["resume"] = resume["id"]  # as the tracker does: the connection it had
@@ -350,6 +352,7 @@ async def load_worker(spec: dict) -> dict:
                     stats["back_at"].append(time.time())
                     stats["storm_attempts"].append(attempt + 1)
                     stats["storm_last_attempt_at"].append(attempt_at)
+                    stats["storm_opened_at"].append(opened_at)
                 sockets[(board, role)] = ws
                 attempt = 0
                 state = {"sent": None}
@@ -529,6 +532,7 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         "back_at": [],
         "storm_attempts": [],
         "storm_last_attempt_at": [],
+        "storm_opened_at": [],
     }
     storm_failures: dict[str, int] = {}
     totals = {
@@ -578,6 +582,14 @@ def run_phase(app: str, label: str, boards: list[dict], args, workdir: Path, *, 
         took = [b - a for a, b in zip(merged["storm_last_attempt_at"], merged["back_at"], strict=True)]
         result["storm_attempt_p50_s"] = percentile(took, 0.5)
         result["storm_attempt_p99_s"] = percentile(took, 0.99)
+        # Of which: waiting for the handshake (the load process's gate, TCP, the upgrade), then after it
+        # (the auth message, the server's database work, the welcome).
+        handshake = [o - a for a, o in zip(merged["storm_last_attempt_at"], merged["storm_opened_at"], strict=True)]
+        after = [b - o for o, b in zip(merged["storm_opened_at"], merged["back_at"], strict=True)]
+        result["storm_handshake_p50_s"] = percentile(handshake, 0.5)
+        result["storm_handshake_p99_s"] = percentile(handshake, 0.99)
+        result["storm_welcome_p50_s"] = percentile(after, 0.5)
+        result["storm_welcome_p99_s"] = percentile(after, 0.99)
         started = [a - result["killed_at"] for a in merged["storm_last_attempt_at"]]
         result["storm_started_after_28s"] = sum(1 for a in started if a > 28)
         back = sorted(at - result["killed_at"] for at in merged["back_at"])
@@ -790,6 +802,10 @@ def main(argv=None) -> int:
         ("storm_started_after_28s", "{:,.0f}"),
         ("storm_attempt_p50_s", "{:.2f}"),
         ("storm_attempt_p99_s", "{:.2f}"),
+        ("storm_handshake_p50_s", "{:.2f}"),
+        ("storm_handshake_p99_s", "{:.2f}"),
+        ("storm_welcome_p50_s", "{:.2f}"),
+        ("storm_welcome_p99_s", "{:.2f}"),
     ]:
         print(f"  {key:26}" + "".join(f"{fmt.format(r.get(key, float('nan'))):>16}" for r in rows))
     if "storm_all_back_s" in presence:
