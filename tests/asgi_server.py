@@ -40,6 +40,8 @@ class AsgiServer:
             str(self.port),
             "--workers",
             str(self.workers),
+            "--ws",
+            "websockets",  # the production command's (README): uvicorn's "auto" is another implementation
             "--lifespan",
             "off",
             "--no-access-log",
