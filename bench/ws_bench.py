@@ -213,8 +213,7 @@ class Server:
                 str(self.port),
                 "--workers",
                 str(self.args.workers),
-                # The production command's (README): uvicorn's "auto" has meant its sans-I/O implementation
-                # since 0.35, whose reconnect storm took 100 s where this one takes 35 (see the README).
+                # The production command's (README); uvicorn 0.55's "auto" is its sans-I/O implementation.
                 "--ws",
                 self.args.ws,
                 "--lifespan",
