@@ -165,7 +165,7 @@ def test_an_expired_or_revoked_token_is_4401_as_over_http(started, student, cloc
         await send(ws, {"type": "auth", "token": key})
         return await closed_with(ws)
 
-    answers = run(lambda: closed_for(expired)), run(lambda: closed_for(revoked))
+    answers = run(closed_for, expired), run(closed_for, revoked)
     assert [(code, error["code"]) for error, code in answers] == [(4401, "token_expired"), (4401, "bad_token")]
     assert not Connection.objects.exists()
     # The API door says the same of the same tokens.
