@@ -11,14 +11,12 @@ Messages and close codes: attendance/live.py, whiteboard/live.py.
 import asyncio
 import json
 import logging
-import time
-from collections import deque
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from attendance.live import MAX_WATCHED, SESSION_CHANGED, VIEWS, live_messages, session_group
-from core.live import NoDatabaseHop, in_db_thread
+from core.live import NoDatabaseHop, RecentEvents, in_db_thread
 from core.parsers import json_or_none
 from whiteboard import liveness
 
@@ -32,7 +30,7 @@ class LiveConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
         self.sent: dict[int, str] = {}
         self.closing = False
         self.refresher = None
-        self.recent = deque()
+        self.recent = RecentEvents()
         await self.accept()
         # Any node serving sockets sweeps (whiteboard/liveness.py), so a dead node's participants are
         # ended, and pages told, even by a node that holds only pages.
@@ -70,11 +68,7 @@ class LiveConsumer(NoDatabaseHop, AsyncWebsocketConsumer):
             self.refresher = asyncio.get_running_loop().create_task(self._refresh_every())
 
     def _within_rate(self) -> bool:
-        now = time.monotonic()
-        while self.recent and now - self.recent[0] > settings.WEBSOCKET["MESSAGE_WINDOW"]:
-            self.recent.popleft()
-        self.recent.append(now)
-        return len(self.recent) <= settings.WEBSOCKET["MAX_MESSAGES"]
+        return self.recent.admit(limit=settings.WEBSOCKET["MAX_MESSAGES"], seconds=settings.WEBSOCKET["MESSAGE_WINDOW"])
 
     async def session_changed(self, event):
         logger.debug("session %s changed; watching %s", event["session_id"], self.watched)

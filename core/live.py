@@ -1,4 +1,5 @@
-"""Pushing to WebSocket groups from synchronous code (services' on-commit hooks, jobs, admin).
+"""Pushing to WebSocket groups from synchronous code (services' on-commit hooks, jobs, admin), and what the
+consumers share: their database calls (`in_db_thread`, `NoDatabaseHop`) and per-socket rate limits.
 
 A push is a hint that something changed, never the record: a failure (Redis down) is logged and
 swallowed, so it can never undo or fail the change that was already committed. Pages and the
@@ -6,6 +7,8 @@ whiteboard read the full state again whenever their socket (re)opens.
 """
 
 import logging
+import time
+from collections import deque
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -58,3 +61,21 @@ class NoDatabaseHop:
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+
+class RecentEvents:
+    """One socket's recent events, for a per-socket rate limit over a sliding window."""
+
+    def __init__(self):
+        self._times: deque[float] = deque()  # time.monotonic() of each event admitted
+
+    def admit(self, *, limit: int, seconds: float) -> bool:
+        """Record one event now if fewer than `limit` were admitted within the last `seconds`; whether it was.
+        An event refused is not recorded."""
+        now = time.monotonic()
+        while self._times and now - self._times[0] > seconds:
+            self._times.popleft()
+        if len(self._times) >= limit:
+            return False
+        self._times.append(now)
+        return True

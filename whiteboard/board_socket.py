@@ -13,7 +13,6 @@ of the strokes being drawn on it. Malformed input still changes nothing: it is r
 is sent or kept.
 """
 
-import collections
 import contextlib
 import json
 import time
@@ -22,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import DomainError
-from core.live import in_db_thread
+from core.live import RecentEvents, in_db_thread
 from whiteboard import board
 from whiteboard.live import (
     BOARD_CLEARED,
@@ -49,7 +48,7 @@ class BoardMessages:
         self.unsaved: list = []
         self.unsaved_seconds: set[int] = set()
         self.unsaved_since: float | None = None
-        self.replays: collections.deque[float] = collections.deque()  # when this socket's replays were sent
+        self.replays = RecentEvents()  # this socket's replays
 
     async def board_message(self, kind: str, message: dict) -> None:
         try:
@@ -164,12 +163,8 @@ class BoardMessages:
     def _check_replay_rate(self) -> None:
         """A replay reads and sends the whole board: a socket may ask BOARD["REPLAYS_PER_MINUTE"] times a
         minute (a page asks once per (re)connect), so one participant cannot keep the server re-reading it."""
-        now = time.monotonic()
-        while self.replays and now - self.replays[0] > 60:
-            self.replays.popleft()
-        if len(self.replays) >= settings.BOARD["REPLAYS_PER_MINUTE"]:
+        if not self.replays.admit(limit=settings.BOARD["REPLAYS_PER_MINUTE"], seconds=60):
             raise DomainError("The board was replayed to this socket too often; wait a minute.", "throttled")
-        self.replays.append(now)
 
     async def _send_replay(self) -> None:
         """The whole board as stored, a page (BOARD["REPLAY_PAGE"] strokes) per message, in sequence order."""

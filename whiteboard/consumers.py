@@ -14,9 +14,7 @@ Messages and close codes: whiteboard/live.py.
 """
 
 import json
-import time
 import uuid
-from collections import deque
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -26,7 +24,7 @@ from django.utils import timezone
 
 from accounts.services import token_live
 from core.errors import DomainError
-from core.live import NoDatabaseHop, in_db_thread
+from core.live import NoDatabaseHop, RecentEvents, in_db_thread
 from core.parsers import json_or_none
 from whiteboard import liveness, services, sockets
 from whiteboard.board_socket import BoardMessages
@@ -47,8 +45,8 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
         self.silent = False
         self.in_group = False
         self.last_signal_at = None
-        self.recent = deque()  # monotonic times of recent messages, for the rate limit
-        self.board_recent = deque()  # the same for board messages, which have a limit of their own
+        self.recent = RecentEvents()  # for the rate limit
+        self.board_recent = RecentEvents()  # board messages have a limit of their own
         self.board_setup()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         asked = (query.get("visibility") or [Visibility.VISIBLE])[0]
@@ -103,19 +101,10 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
             await self.refuse(4400, "malformed", f"Unknown message type {kind!r}.")
 
     def _within_rate(self) -> bool:
-        now = time.monotonic()
-        window = settings.WEBSOCKET["MESSAGE_WINDOW"]
-        while self.recent and now - self.recent[0] > window:
-            self.recent.popleft()
-        self.recent.append(now)
-        return len(self.recent) <= settings.WEBSOCKET["MAX_MESSAGES"]
+        return self.recent.admit(limit=settings.WEBSOCKET["MAX_MESSAGES"], seconds=settings.WEBSOCKET["MESSAGE_WINDOW"])
 
     def _board_within_rate(self) -> bool:
-        now = time.monotonic()
-        while self.board_recent and now - self.board_recent[0] > 1.0:
-            self.board_recent.popleft()
-        self.board_recent.append(now)
-        return len(self.board_recent) <= settings.BOARD["MAX_MESSAGES_PER_SECOND"]
+        return self.board_recent.admit(limit=settings.BOARD["MAX_MESSAGES_PER_SECOND"], seconds=1.0)
 
     def _signal(self):
         """A sign of life: kept in memory (the node writes the last one per socket in its next batch)."""
