@@ -39,6 +39,15 @@ def spans_of(session, role: str, now) -> list[dict]:
     return presence_snapshot(whiteboard=whiteboard, now=now)[role].spans
 
 
+async def by_token(session, token: str, **auth):
+    """A socket without Origin (an integrator's), connected, that has sent its `auth` message (`auth`: the
+    message's other fields, e.g. resume)."""
+    ws = await socket(path(session), origin=None)
+    await ws.connect()
+    await send(ws, {"type": "auth", "token": token, **auth})
+    return ws
+
+
 # --- authentication and the handshake -----------------------------------------------------------------
 
 
@@ -141,10 +150,7 @@ def test_a_socket_without_a_session_cookie_is_not_looked_up_in_the_database(star
 
 def test_a_bad_token_is_4401(started):
     async def scenario():
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": "att_not-a-token"})
-        return await closed_with(ws)
+        return await closed_with(await by_token(started, "att_not-a-token"))
 
     error, code = run(scenario)
     assert code == 4401 and error["code"] == "bad_token"
@@ -160,10 +166,7 @@ def test_an_expired_or_revoked_token_is_4401_as_over_http(started, student, cloc
     ApiToken.objects.filter(pk=revoked_token.pk).update(revoked_at=clock.now)
 
     async def closed_for(key):
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": key})
-        return await closed_with(ws)
+        return await closed_with(await by_token(started, key))
 
     answers = run(closed_for, expired), run(closed_for, revoked)
     assert [(code, error["code"]) for error, code in answers] == [(4401, "token_expired"), (4401, "bad_token")]
@@ -562,9 +565,7 @@ def test_a_reconnect_by_token_costs_four_statements(started, student, clock, eve
     statements, counting = every_statement
 
     async def open_socket():
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": token})
+        ws = await by_token(started, token)
         return ws, await receive(ws)
 
     async def scenario():
@@ -593,9 +594,7 @@ def test_a_socket_back_after_a_drop_resumes_its_connection_cheaply(started, stud
     statements, counting = every_statement
 
     async def open_socket(resume=None):
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": token, **({"resume": resume} if resume else {})})
+        ws = await by_token(started, token, **({"resume": resume} if resume else {}))
         return ws, await receive(ws)
 
     async def scenario():
@@ -623,15 +622,11 @@ def test_a_resume_after_the_timeout_is_a_new_connection(started, student, clock)
     token = api_token(student)
 
     async def scenario():
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": token})
+        ws = await by_token(started, token)
         welcome = await receive(ws)
         await ws.disconnect(code=1006)
         clock.advance(46)  # past the 45 s timeout: that presence ended at its last signal
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": token, "resume": welcome["connection_id"]})
+        ws = await by_token(started, token, resume=welcome["connection_id"])
         again = await receive(ws)
         await ws.disconnect(code=1000)
         return welcome, again
@@ -647,9 +642,7 @@ def test_a_resume_while_the_old_socket_is_still_open_here_closes_the_old_one_not
     token = api_token(student)
 
     async def open_socket(resume=None):
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": token, **({"resume": resume} if resume else {})})
+        ws = await by_token(started, token, **({"resume": resume} if resume else {}))
         return ws, await receive(ws)
 
     async def scenario():
@@ -675,9 +668,6 @@ def test_a_resume_that_is_not_a_connection_id_is_4400(started, student):
     token = api_token(student)
 
     async def scenario():
-        ws = await socket(path(started), origin=None)
-        await ws.connect()
-        await send(ws, {"type": "auth", "token": token, "resume": "not-a-uuid"})
-        return await closed_with(ws)
+        return await closed_with(await by_token(started, token, resume="not-a-uuid"))
 
     assert run(scenario)[1] == 4400
