@@ -44,16 +44,47 @@ def token_live(*, key: str, now=None) -> ApiToken:
     """The API token `key` names, with its user, if it authenticates now: unrevoked, unexpired, user active.
 
     The one rule for every door that takes a token: the API's `Authorization: Bearer` header
-    (accounts.authentication) and the sockets' `auth` message (whiteboard/consumers.py).
+    (accounts.authentication) and the sockets' `auth` message (whiteboard/consumers.py, through
+    `tokens_live`, which reads a node's batch of opening sockets' tokens at once).
     Raises DomainError "bad_token" (unknown, malformed, revoked, user inactive) or "token_expired".
     """
-    if not isinstance(key, str) or not key or len(key) > 200:
-        raise DomainError("Invalid or revoked token.", "bad_token")
-    token = (
-        ApiToken.objects.select_related("user").filter(key_hash=hash_token_key(key), revoked_at__isnull=True).first()
+    [found] = tokens_live(keys=[key], now=now)
+    if isinstance(found, DomainError):
+        raise found
+    return found
+
+
+def tokens_live(*, keys: list, now=None) -> list[ApiToken | DomainError]:
+    """`token_live` of each key, in order, in one query: the token, or the DomainError it would raise."""
+    now = now or timezone.now()
+    hashes = [_key_hash_or_none(key) for key in keys]
+    wanted = {h for h in hashes if h is not None}
+    found = (
+        {
+            t.key_hash: t
+            for t in ApiToken.objects.select_related("user").filter(key_hash__in=wanted, revoked_at__isnull=True)
+        }
+        if wanted
+        else {}
     )
-    if token is None or not token.user.is_active:
-        raise DomainError("Invalid or revoked token.", "bad_token")
-    if token.expires_at is not None and token.expires_at <= (now or timezone.now()):
-        raise DomainError("This token has expired; ask for a new one.", "token_expired")
-    return token
+    results = []
+    for key_hash in hashes:
+        token = found.get(key_hash)
+        if token is None or not token.user.is_active:
+            results.append(DomainError("Invalid or revoked token.", "bad_token"))
+        elif token.expires_at is not None and token.expires_at <= now:
+            results.append(DomainError("This token has expired; ask for a new one.", "token_expired"))
+        else:
+            results.append(token)
+    return results
+
+
+def _key_hash_or_none(key) -> str | None:
+    """The stored form of what a client sent as a key, or None if it cannot be one (not a string, empty,
+    over 200 characters, or not encodable: JSON may carry a lone surrogate)."""
+    if not isinstance(key, str) or not key or len(key) > 200:
+        return None
+    try:
+        return hash_token_key(key)
+    except UnicodeEncodeError:
+        return None

@@ -22,7 +22,6 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.services import token_live
 from core.errors import DomainError
 from core.live import NoDatabaseHop, RecentEvents, in_db_thread
 from core.parsers import json_or_none
@@ -133,19 +132,22 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
 
     # --- presence open / close ----------------------------------------------------------------------
     async def _open_presence(self, user, *, token: str | None = None, resume=None) -> None:
-        """Authenticate (by token, when no session did), check, connect and read who is here: one
-        trip to a database thread, so an opening socket costs one hop, not four, and (a new
-        connection, by token) four queries: the token, the whiteboard's lock, its connections, one
-        write. `resume`: the connection id this client had before its socket dropped; while alive it
-        continues (`sockets.presence_resume`: token, heartbeat, who is here; three statements).
-        tests/whiteboard/test_presence_socket.py counts both."""
+        """Authenticate (by token, when no session did), check, connect and read who is here, in the
+        node's next batch of opening sockets (`liveness.NodeLiveness.open`): one trip to a database
+        thread per batch, not per socket. Alone, a new connection by token costs four queries (the
+        token, the whiteboard's lock, its connections, one write); `resume`, the connection id this
+        client had before its socket dropped, continues it while alive (`sockets.presence_open_batch`:
+        the tokens, one renewal, who is here: three statements however many sockets resume together).
+        tests/whiteboard/test_presence_socket.py counts them."""
         if resume is not None:
             try:
                 resume = uuid.UUID(str(resume))
             except ValueError:
                 return await self.refuse(4400, "malformed", "resume must be a connection id (UUID).")
         try:
-            user, result = await in_db_thread(self._open_in_thread)(user, token, resume)
+            user, result = await self.node.open(
+                sockets.OpenRequest(self.whiteboard_id, user, token, resume, self.visibility)
+            )
         except DomainError as error:
             code = 4401 if error.code in ("bad_token", "token_expired") else DOMAIN_CLOSE_CODES.get(error.code, 4400)
             return await self.refuse(code, error.code, error.message)
@@ -169,15 +171,6 @@ class PresenceConsumer(NoDatabaseHop, BoardMessages, AsyncWebsocketConsumer):
                 }
             )
         )
-
-    def _open_in_thread(self, user, token, resume):
-        if user is None:
-            user = token_live(key=token).user  # bad_token, token_expired: 4401
-        if resume is not None:
-            return user, sockets.presence_resume(
-                whiteboard_id=self.whiteboard_id, user=user, connection_id=resume, visibility=self.visibility
-            )
-        return user, services.presence_connect(whiteboard_id=self.whiteboard_id, user=user, visibility=self.visibility)
 
     async def connection_lost(self) -> None:
         """The server closed this socket's connection (it lapsed, e.g. while the database was away):

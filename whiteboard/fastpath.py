@@ -24,23 +24,31 @@ from whiteboard.presence import PresenceSettings
 
 # Tables `whiteboard_connections` (Connection) and `sessions` (TutoringSession). PostgreSQL only:
 # SQLite runs one writer at a time anyway, and there every heartbeat takes the locked path.
-_FAST_HEARTBEAT_UPDATE = """
-    UPDATE whiteboard_connections SET last_signal_at = %s, expires_at = %s
-    WHERE whiteboard_id = %s AND connection_id = %s AND user_id = %s
-      AND closed_at IS NULL AND expires_at >= %s AND visibility = %s
+# When a beat applies without the locked path, for the connection row {c} at time {now} and a beat's
+# {visibility}: open, alive, visibility unchanged, no other tab of the participant whose liveness ran
+# out (the locked path times it out), not hidden beside a visible tab (the locked path counts hidden
+# time), and the user still the session's participant in that role (else the locked path's 404).
+# One text for the single beat (`fast_heartbeat`) and a node's batch of resuming sockets (`resume_alive`).
+_BEAT_APPLIES = """
+      {c}.closed_at IS NULL AND {c}.expires_at >= {now} AND {c}.visibility = {visibility}
       AND NOT EXISTS (
         SELECT 1 FROM whiteboard_connections other
-        WHERE other.whiteboard_id = whiteboard_connections.whiteboard_id
-          AND other.role = whiteboard_connections.role
-          AND other.closed_at IS NULL AND other.id <> whiteboard_connections.id
-          AND (other.expires_at < %s
-            OR (whiteboard_connections.visibility = 'hidden' AND other.visibility = 'visible')))
+        WHERE other.whiteboard_id = {c}.whiteboard_id
+          AND other.role = {c}.role
+          AND other.closed_at IS NULL AND other.id <> {c}.id
+          AND (other.expires_at < {now}
+            OR ({c}.visibility = 'hidden' AND other.visibility = 'visible')))
       AND EXISTS (
-        SELECT 1 FROM sessions s WHERE s.whiteboard_id = whiteboard_connections.whiteboard_id
-          AND ((whiteboard_connections.role = 'tutor' AND s.tutor_id = whiteboard_connections.user_id)
-            OR (whiteboard_connections.role = 'student' AND s.student_id = whiteboard_connections.user_id
-                AND s.tutor_id <> whiteboard_connections.user_id)))
+        SELECT 1 FROM sessions s WHERE s.whiteboard_id = {c}.whiteboard_id
+          AND (({c}.role = 'tutor' AND s.tutor_id = {c}.user_id)
+            OR ({c}.role = 'student' AND s.student_id = {c}.user_id
+                AND s.tutor_id <> {c}.user_id)))
 """
+_FAST_HEARTBEAT_UPDATE = """
+    UPDATE whiteboard_connections SET last_signal_at = %s, expires_at = %s
+    WHERE whiteboard_id = %s AND connection_id = %s AND user_id = %s AND""" + _BEAT_APPLIES.format(  # noqa: S608
+    c="whiteboard_connections", now="%s", visibility="%s"
+)
 # Returned per updated row, so evaluated before the statement's own transaction commits: that commit
 # then skips waiting for its WAL flush (`synchronous_commit` off for this transaction only).
 _ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
@@ -236,3 +244,37 @@ def renew_liveness(rows: list[tuple[uuid.UUID, int, int, datetime, datetime, str
     with db.cursor() as cursor:
         cursor.execute(_RENEW_LIVENESS, columns)
         return {row[0] for row in cursor.fetchall()}
+
+
+# A node's batch of sockets resuming the connections they had (their node died, their network blinked):
+# each renewed at its own time as its fast heartbeat would be, under the same conditions.
+_RESUME_ALIVE_HEAD = """
+    UPDATE whiteboard_connections c SET last_signal_at = v.at, expires_at = v.expires
+    FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[])
+      AS v(connection_id, user_id, whiteboard_id, at, expires, visibility)
+    WHERE c.whiteboard_id = v.whiteboard_id AND c.connection_id = v.connection_id AND c.user_id = v.user_id
+      AND"""
+# Only this module's constants are pieced together here; every value goes as a parameter.
+_RESUME_ALIVE = (
+    _RESUME_ALIVE_HEAD
+    + _BEAT_APPLIES.format(c="c", now="v.at", visibility="v.visibility")
+    + "    RETURNING c.connection_id, c.user_id, c.whiteboard_id, c.role"
+)
+
+
+def resume_alive(
+    rows: list[tuple[uuid.UUID, int, int, datetime, datetime, str]],
+) -> dict[tuple[uuid.UUID, int, int], str]:
+    """PostgreSQL: renew, in one statement, each (connection id, user id, whiteboard id, time, new expiry,
+    visibility) that `fast_heartbeat` would have renewed; returns {(connection id, user id, whiteboard id):
+    role} of those renewed. The rest are left to `whiteboard.sockets.presence_resume`'s exact path.
+    Committed asynchronously like a heartbeat, when its setting says so and no caller's transaction is open."""
+    if not rows:
+        return {}
+    statement = _RESUME_ALIVE
+    if settings.PRESENCE["HEARTBEAT_ASYNC_COMMIT"] and not db.in_atomic_block:
+        statement += _ASYNC_COMMIT
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with db.cursor() as cursor:
+        cursor.execute(statement, columns)
+        return {(row[0], row[1], row[2]): row[3] for row in cursor.fetchall()}

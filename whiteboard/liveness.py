@@ -25,7 +25,7 @@ from core.live import in_db_thread
 from whiteboard import services
 from whiteboard.models import VISIBILITIES
 from whiteboard.presence import PresenceSettings
-from whiteboard.sockets import LivenessSignal, presence_liveness_write
+from whiteboard.sockets import BATCH_SIZE, LivenessSignal, OpenRequest, presence_liveness_write, presence_open_batch
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class NodeLiveness:
         self.waiting_for_auth: set = set()  # consumers that must authenticate by a deadline
         self.pending: dict[uuid.UUID, LivenessSignal] = {}
         self.writes = 0  # batches written (bench)
+        self.opening: list[tuple[OpenRequest, asyncio.Future]] = []  # sockets waiting for their open's batch
+        self._opener: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
         self._last_flush = self._last_sweep = None
 
@@ -63,6 +65,35 @@ class NodeLiveness:
     def forget(self, connection_id: uuid.UUID) -> None:
         """A locked write (visibility change, disconnect) supersedes the pending signal."""
         self.pending.pop(connection_id, None)
+
+    # --- opening presence, in batches ------------------------------------------------------------
+    async def open(self, request: OpenRequest):
+        """Open presence for a socket (`whiteboard.sockets.presence_open_batch`): (user, ConnectionResult).
+
+        Sockets that open while a batch is in the database thread wait for the next one, which takes
+        them all (up to 500): one trip and a few statements however many there are, so a node's
+        reconnect storm costs batches, not sockets (group commit). A lone socket goes at once.
+        Raises what the batch decided for this socket (DomainError: refused)."""
+        future = asyncio.get_running_loop().create_future()
+        self.opening.append((request, future))
+        if self._opener is None or self._opener.done():
+            self._opener = asyncio.get_running_loop().create_task(self._open_batches())
+        outcome = await future
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def _open_batches(self) -> None:
+        await asyncio.sleep(0)  # sockets opening in this same turn of the loop join the first batch
+        while self.opening:
+            batch, self.opening = self.opening[:BATCH_SIZE], self.opening[BATCH_SIZE:]
+            try:
+                outcomes = await in_db_thread(presence_open_batch)(requests=[request for request, _ in batch])
+            except Exception as error:  # the database is away: every socket of the batch fails
+                outcomes = [error] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():  # its socket's task may be gone (cancelled)
+                    future.set_result(outcome)
 
     # --- background loop -----------------------------------------------------------------------
     def ensure_running(self) -> None:

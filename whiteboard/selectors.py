@@ -125,9 +125,22 @@ def presence_snapshot(
 
 def presence_summary(*, whiteboard_id: int, now: datetime | None = None) -> dict:
     """Who is on the whiteboard now, for its "who is here" badges: connected, and hidden (no visible tab)."""
+    return presence_summaries(whiteboard_ids=[whiteboard_id], now=now)[whiteboard_id]
+
+
+def presence_summaries(*, whiteboard_ids, now: datetime | None = None) -> dict[int, dict]:
+    """`presence_summary` of each whiteboard, in one query (a node's batch of opening sockets reads them at once)."""
     now = now or timezone.now()
-    open_connections = list(Connection.objects.filter(whiteboard_id=whiteboard_id, closed_at__isnull=True))
-    return presence_summary_of(open_connections=open_connections, now=now)
+    open_connections = {whiteboard_id: [] for whiteboard_id in whiteboard_ids}
+    if open_connections:
+        for connection in Connection.objects.filter(
+            whiteboard_id__in=list(open_connections), closed_at__isnull=True
+        ).only("whiteboard_id", "role", "visibility", "closed_at", "expires_at"):
+            open_connections[connection.whiteboard_id].append(connection)
+    return {
+        whiteboard_id: presence_summary_of(open_connections=connections, now=now)
+        for whiteboard_id, connections in open_connections.items()
+    }
 
 
 def presence_summary_of(*, open_connections: list[Connection], now: datetime) -> dict:

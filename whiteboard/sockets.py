@@ -1,4 +1,4 @@
-"""Service functions only the presence socket needs (issue 13): its batched liveness and the join window.
+"""Service functions only the presence socket needs (issue 13): its batched opens and liveness.
 
 The consumer (whiteboard/consumers.py) and the node's loop (whiteboard/liveness.py) are doors and
 plumbing; what a batch of pings means for presence is decided here, on top of the presence rules in
@@ -7,21 +7,26 @@ SQL is `fastpath.write_liveness`.
 """
 
 import dataclasses
+import logging
 import uuid
 from datetime import datetime
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection as db
+from django.utils import timezone
 
+from accounts.services import tokens_live
 from core.errors import DomainError
 from whiteboard import fastpath
 from whiteboard.models import Connection, Visibility
 from whiteboard.presence import PresenceSettings
-from whiteboard.selectors import presence_summary
+from whiteboard.selectors import presence_summaries, presence_summary
 from whiteboard.services import ConnectionResult, presence_connect, presence_heartbeat
 
-BATCH_SIZE = 500  # signals per read and UPDATE
+BATCH_SIZE = 500  # signals per read and UPDATE; sockets per batch of opens
+
+logger = logging.getLogger(__name__)
 
 
 class LivenessSignal(NamedTuple):
@@ -34,6 +39,73 @@ class LivenessSignal(NamedTuple):
     connection_id: uuid.UUID
     at: datetime
     visibility: str
+
+
+class OpenRequest(NamedTuple):
+    """A socket asking to open presence: its user (signed in by the session cookie) or the token it sent,
+    the connection it had before its socket dropped (or None) and its visibility."""
+
+    whiteboard_id: int
+    user: object | None
+    token: object | None  # as the client sent it: checked by `tokens_live`
+    resume: uuid.UUID | None
+    visibility: str
+
+
+def presence_open_batch(*, requests: list[OpenRequest]) -> list[tuple[object, ConnectionResult] | Exception]:
+    """Open presence for the sockets of a node that asked at about the same time: for each request, in
+    order, (user, result) or the error that socket gets (a DomainError: refused; anything else: it fails).
+
+    The same decisions as one socket at a time (`token_live`, then `presence_resume` or
+    `presence_connect`), in fewer statements, so that a reconnect storm costs the database a few
+    statements per batch instead of three per socket: every token in one query; on PostgreSQL every
+    resume whose connection is alive renewed in one statement under the fast heartbeat's conditions
+    (`fastpath.resume_alive`) and who is here read for all their whiteboards in one more. The rest (new
+    connections, a connection closed or timed out meanwhile, a visibility changed while away, SQLite) go
+    one by one through the same services, exactly as before. One request's failure is its own.
+    """
+    now = timezone.now()
+    results: list = [None] * len(requests)
+    users: list = [r.user for r in requests]
+    by_token = [i for i, r in enumerate(requests) if r.user is None]
+    for i, found in zip(by_token, tokens_live(keys=[requests[i].token for i in by_token], now=now), strict=True):
+        if isinstance(found, DomainError):
+            results[i] = found
+        else:
+            users[i] = found.user
+    if db.vendor == "postgresql":
+        resuming = [i for i, r in enumerate(requests) if results[i] is None and r.resume is not None]
+        conf = PresenceSettings.current()
+        renewed = fastpath.resume_alive(
+            [
+                (r.resume, users[i].pk, r.whiteboard_id, now, now + conf.timeout(r.visibility), r.visibility)
+                for i, r in ((i, requests[i]) for i in resuming)
+            ]
+        )
+        alive = [i for i in resuming if (requests[i].resume, users[i].pk, requests[i].whiteboard_id) in renewed]
+        summaries = presence_summaries(whiteboard_ids={requests[i].whiteboard_id for i in alive}, now=now)
+        for i in alive:
+            r = requests[i]
+            role = renewed[(r.resume, users[i].pk, r.whiteboard_id)]
+            result = ConnectionResult.of(r.resume, role, visibility=r.visibility, conf=conf)
+            results[i] = users[i], dataclasses.replace(result, presence=summaries[r.whiteboard_id])
+    for i, r in enumerate(requests):
+        if results[i] is not None:
+            continue
+        try:
+            if r.resume is not None:
+                result = presence_resume(
+                    whiteboard_id=r.whiteboard_id, user=users[i], connection_id=r.resume, visibility=r.visibility
+                )
+            else:
+                result = presence_connect(whiteboard_id=r.whiteboard_id, user=users[i], visibility=r.visibility)
+            results[i] = users[i], result
+        except DomainError as error:
+            results[i] = error
+        except Exception as error:  # this socket fails (the others of the batch go on); its services rolled back
+            logger.exception("opening presence failed")
+            results[i] = error
+    return results
 
 
 def presence_resume(
