@@ -7,8 +7,8 @@
 A script, not a test: it prints figures and marks the targets PASS or FAIL, and exits 0 either way.
 Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379 (database 3 by default).
 
-The app runs as in production: uvicorn `config.asgi` (--workers processes, `--ws websockets`, per-message
-deflate unless --no-deflate), the batched pub/sub Redis channel layer (`core/channel_layer.py`). Load comes from this process (asyncio, `websockets`), token-authenticated like an integrator.
+The app runs as in production: uvicorn `config.asgi` (--workers processes, `--ws websockets`, no per-message
+deflate unless --deflate), the batched pub/sub Redis channel layer (`core/channel_layer.py`). Load comes from this process (asyncio, `websockets`), token-authenticated like an integrator.
 A stroke here is `stroke.begin` with 10 points, --batches `stroke.points` of 10 points 50 ms apart (the
 page's rhythm), and `stroke.end` with 10 points; every message is one transaction on the server and
 one fan-out to the other participant. Fan-out latency: from the author sending a message to the other
@@ -63,7 +63,7 @@ def parse_args(argv=None):
         "--warmup-seconds", type=float, default=6, help="every room's first stroke, before idle (0: none)"
     )
     parser.add_argument(
-        "--no-deflate", action="store_true", help="uvicorn --ws-per-message-deflate false (production compresses)"
+        "--deflate", action="store_true", help="uvicorn --ws-per-message-deflate true (production: false)"
     )
     return cli.parse(parser, argv, quick={"ramp": "5,10", "step_seconds": "2", "rooms": "20", "hold_seconds": "4"})
 
@@ -302,7 +302,7 @@ def main(argv=None) -> int:
         "REDIS_MAX_CONNECTIONS": "200",
         # The node as production runs it (README, Production): uvicorn's `websockets` protocol implementation.
         "UVICORN_WS": "websockets",
-        "UVICORN_WS_PER_MESSAGE_DEFLATE": "false" if args.no_deflate else "true",
+        "UVICORN_WS_PER_MESSAGE_DEFLATE": "true" if args.deflate else "false",
     }
     rates = [float(r) for r in args.ramp.split(",")]
     results = {}

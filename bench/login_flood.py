@@ -312,7 +312,8 @@ def main() -> int:
         if args.server == "uvicorn":
             # README, Production: the same command, on this port, without the proxy's headers.
             command = [python, "-m", "uvicorn", "config.asgi:application", "--host", HOST, "--port", str(port)]
-            command += ["--workers", str(workers), "--ws", "websockets", "--timeout-graceful-shutdown", "10"]
+            command += ["--workers", str(workers), "--ws", "websockets", "--ws-per-message-deflate", "false"]
+            command += ["--timeout-graceful-shutdown", "10"]
         else:
             command = [python, "-m", "gunicorn", "config.wsgi", "--bind", f"{HOST}:{port}"]
             command += ["--worker-class", "sync", "--workers", str(workers), "--timeout", "120"]

@@ -60,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--participants", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--ws", default="websockets", help="uvicorn --ws (production: websockets)")
+    parser.add_argument(
+        "--deflate", action="store_true", help="uvicorn --ws-per-message-deflate true (production: false)"
+    )
     parser.add_argument("--load-processes", type=int, default=2)
     parser.add_argument("--hold-seconds", type=float, default=60)
     parser.add_argument(
@@ -216,6 +219,8 @@ class Server:
                 # The production command's (README); uvicorn 0.55's "auto" is its sans-I/O implementation.
                 "--ws",
                 self.args.ws,
+                "--ws-per-message-deflate",
+                "true" if self.args.deflate else "false",
                 "--lifespan",
                 "off",
                 "--no-access-log",

@@ -42,6 +42,8 @@ class AsgiServer:
             str(self.workers),
             "--ws",
             "websockets",  # the production command's (README): uvicorn's "auto" is another implementation
+            "--ws-per-message-deflate",
+            "false",
             "--lifespan",
             "off",
             "--no-access-log",

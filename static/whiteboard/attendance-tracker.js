@@ -35,9 +35,11 @@
  * WebSocket first: it opens ws(s)://.../ws/whiteboard/sessions/{id}/ (the socket is the connection: open is
  * connect, close is disconnect), pings every heartbeat_interval s and sends the tab's visibility when it
  * changes. A dropped socket reconnects with jittered exponential backoff. When a socket cannot open twice
- * in a row (a proxy that refuses WebSockets) or drops three times within two minutes, the tracker falls
- * back to HTTP for the rest of the page's life: it POSTs .../api/whiteboard/sessions/{id}/connect with a
- * fresh connection_id, then heartbeats at the interval the server returned with the tab's visibility
+ * in a row before one was ever welcomed (a proxy that refuses WebSockets), or drops three times within two
+ * minutes, the tracker falls back to HTTP for the rest of the page's life. Once the page was welcomed, sockets
+ * that fail to open are an outage (its node restarting), not a proxy: it keeps trying the socket, naming
+ * the connection it had, and falls back only after SOCKET_OUTAGE_MS of failed opens. On HTTP it POSTs
+ * .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats at the interval the server returned with the tab's visibility
  * (and at once when it changes). Network errors and 5xx: retry with exponential backoff and jitter, up to
  * 30 s. 409 or unknown_connection (the server closed us, e.g. after sleep): connect again with a new id.
  * The timer runs in a Worker because browsers throttle a background tab's own timers.
@@ -48,7 +50,8 @@
   "use strict";
 
   const MAX_BACKOFF_MS = 30000;
-  const SOCKET_OPEN_FAILURES = 2;      // a socket that cannot open this often in a row: HTTP instead
+  const SOCKET_OPEN_FAILURES = 2;      // a socket that cannot open this often in a row, never welcomed: HTTP instead
+  const SOCKET_OUTAGE_MS = 45000;      // welcomed before: sockets failing to open this long (the visible timeout)
   const SOCKET_DROPS = 3;              // a socket that drops this often...
   const SOCKET_DROP_WINDOW_MS = 120000; // ...within this long: HTTP instead
   // Close codes after which trying again cannot help (whiteboard/live.py lists them all).
@@ -110,6 +113,7 @@
     let transport = opts.transport || (typeof global.WebSocket === "function" ? "websocket" : "http");
     let socket = null;           // the open (or opening) WebSocket
     let openFailures = 0;        // sockets in a row that closed before the server welcomed them
+    let failingSince = null;     // when the first of them closed (ms)
     let drops = [];              // when welcomed sockets dropped, for the fall-back rule
     let heard = 0;               // when the server last said anything on the socket (ms)
     let active = false;          // we want to be connected (between socketOpened and socketClosed/stop)
@@ -174,6 +178,7 @@
         if (message.type === "welcome") {
           welcomed = true;
           openFailures = 0;
+          failingSince = null;
           failures = 0;
           connectionId = resumeId = message.connection_id;
           everConnected = true;
@@ -195,9 +200,14 @@
         timer.cancel();
         connectionId = null;
         if (FINAL_CLOSE[event.code]) return halt(FINAL_CLOSE[event.code], { code: event.code });
-        if (!welcomed) openFailures += 1;
-        else drops = drops.filter((t) => Date.now() - t < SOCKET_DROP_WINDOW_MS).concat([Date.now()]);
-        if (openFailures >= SOCKET_OPEN_FAILURES || drops.length >= SOCKET_DROPS) return fallBackToHttp();
+        if (!welcomed) {
+          openFailures += 1;
+          if (failingSince === null) failingSince = Date.now();
+        } else drops = drops.filter((t) => Date.now() - t < SOCKET_DROP_WINDOW_MS).concat([Date.now()]);
+        const refused = everConnected
+          ? failingSince !== null && Date.now() - failingSince >= SOCKET_OUTAGE_MS
+          : openFailures >= SOCKET_OPEN_FAILURES;
+        if (refused || drops.length >= SOCKET_DROPS) return fallBackToHttp();
         const retryInMs = welcomed && event.code === 4000 ? 0 : backoff();
         pending = openSocket;
         timer.once(Math.max(1, retryInMs));

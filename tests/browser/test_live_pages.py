@@ -123,6 +123,28 @@ def test_with_websockets_blocked_the_tracker_falls_back_to_http_and_presence_is_
     assert connection_.last_signal_at > connection_.opened_at  # heartbeats over HTTP keep it alive
 
 
+def test_a_welcomed_tab_outlasts_its_node_restarting_on_the_socket_not_http(asgi_page, asgi_server, running, student):
+    """The node dies (kill -9) under a welcomed tab: its sockets fail to open until the node is back. That is an
+    outage, not a proxy refusing WebSockets: the tab keeps trying the socket (with backoff) and is welcomed
+    again by the restarted node, instead of falling back to HTTP for the rest of the page."""
+    page = asgi_page(student)
+    whiteboard(page, running)
+    attempts = []
+    page.on("websocket", lambda ws: attempts.append(ws.url) if "/ws/whiteboard/" in ws.url else None)
+    asgi_server.kill()
+    # Three sockets fail to open while the node is down (before, the second failure meant HTTP for good).
+    for _ in range(200):
+        if len(attempts) >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert len(attempts) >= 3, attempts
+    assert page.evaluate("window.whiteboardTracker.transport") == "websocket"
+    asgi_server.start()
+    expect(page.locator("#connection-badge")).to_have_text("Connected", timeout=30_000)
+    assert page.evaluate("window.whiteboardTracker.transport") == "websocket"
+    assert Connection.objects.filter(role="student", closed_at__isnull=True).exists()
+
+
 def test_pages_say_when_they_fall_back_to_polling(asgi_page, running, tutor):
     page = asgi_page(tutor)
     page.context.route_web_socket("**/ws/live/", lambda ws: ws.close())

@@ -86,7 +86,8 @@ def test_each_socket_of_a_batch_is_decided_as_if_it_opened_alone(running, clock)
     assert (user, result.connection_id) == (fresh.student, fresh_cid)
     user, result = outcomes[1]
     assert user == lapsed.student and result.connection_id != lapsed_cid
-    assert [s["end"] for s in spans(lapsed, clock.now)][0] == (T0 + timedelta(seconds=0)).isoformat()
+    # Its old connection ended at its last signal (T0), not when the batch found it lapsed: a real absence.
+    assert [span["end"] for span in spans(lapsed, clock.now)] == [T0.isoformat(), clock.now.isoformat()]
     assert result.presence["tutor"] == {"connected": True, "hidden": False}
     user, result = outcomes[2]
     assert result.connection_id == hidden_cid and result.timeout_seconds == 150
