@@ -65,12 +65,18 @@ def shard() -> tuple[BatchedShardConnection, FakeRedis]:
     return connection, redis
 
 
+async def round_trip_under_way(connection) -> asyncio.Future:
+    """A publish of b"1" whose round trip is under way (the fake holds it until `answer` is set)."""
+    first = asyncio.ensure_future(connection.publish("g", b"1"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    return first
+
+
 def test_publishes_during_a_round_trip_go_together_in_order():
     async def scenario():
         connection, redis = shard()
-        first = asyncio.ensure_future(connection.publish("g", b"1"))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        first = await round_trip_under_way(connection)
         rest = [asyncio.ensure_future(connection.publish("g", str(n).encode())) for n in range(2, 6)]
         await asyncio.sleep(0)
         assert not first.done()  # waits for its round trip
@@ -86,9 +92,7 @@ def test_subscribes_and_unsubscribes_during_a_round_trip_go_as_one_command_each_
 
     async def scenario():
         connection, redis = shard()
-        first = asyncio.ensure_future(connection.publish("g", b"1"))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        first = await round_trip_under_way(connection)
         rest = [asyncio.ensure_future(connection.subscribe(f"c{n}")) for n in range(4)]
         rest.append(asyncio.ensure_future(connection.subscribe("c0")))  # already asked: named once
         rest.append(asyncio.ensure_future(connection.unsubscribe("c1")))

@@ -23,9 +23,7 @@ pytestmark = pytest.mark.django_db
 def running(clock):
     """Eight sessions from T0 to T0+60 min, each student connected (visible) at T0."""
     clock.at(T0)
-    sessions = [
-        TutoringSessionFactory(scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1)) for _ in range(8)
-    ]
+    sessions = [TutoringSessionFactory(scheduled_start=T0, scheduled_end=T0 + timedelta(hours=1)) for _ in range(8)]
     connected = [
         presence_connect(whiteboard_id=s.whiteboard_id, user=s.student, visibility="visible") for s in sessions
     ]
@@ -57,8 +55,9 @@ def test_sockets_resuming_together_cost_three_statements_however_many(running, c
 
 
 def test_each_socket_of_a_batch_is_decided_as_if_it_opened_alone(running, clock):
-    (fresh, fresh_cid, fresh_token), (lapsed, lapsed_cid, lapsed_token), (hidden, hidden_cid, hidden_token) = running[:3]
-    (mine, mine_cid, mine_token), (signed_in, signed_in_cid, _), (expired, _, _) = running[3:6]
+    (fresh, fresh_cid, fresh_token), (lapsed, lapsed_cid, lapsed_token) = running[0], running[1]
+    (hidden, hidden_cid, hidden_token), (mine, mine_cid, mine_token) = running[2], running[3]
+    (signed_in, signed_in_cid, _), (expired, _, _) = running[4], running[5]
     outsider = UserFactory()
     old_token = api_token(expired.student)  # issued at T0: expired by the time below
     clock.advance(44)
