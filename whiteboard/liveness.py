@@ -15,6 +15,7 @@ batch: its participants' presence ends at their last signal written, at most one
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import datetime
 
@@ -34,6 +35,7 @@ class NodeLiveness:
     """Sockets of this process and event loop, their pending signals and the background loop."""
 
     TICK_SECONDS = 1.0
+    SLOW_SECONDS = 1.0  # a database round of the node that takes longer is logged (a warning, with its figures)
 
     def __init__(self):
         self.sockets: dict[uuid.UUID, object] = {}  # connection id -> PresenceConsumer
@@ -87,10 +89,21 @@ class NodeLiveness:
         await asyncio.sleep(0)  # sockets opening in this same turn of the loop join the first batch
         while self.opening:
             batch, self.opening = self.opening[:BATCH_SIZE], self.opening[BATCH_SIZE:]
+            asked, started = time.monotonic(), []
+
+            def open_batch(requests, started=started):
+                started.append(time.monotonic())
+                return presence_open_batch(requests=requests)
+
             try:
-                outcomes = await in_db_thread(presence_open_batch)(requests=[request for request, _ in batch])
+                outcomes = await in_db_thread(open_batch)([request for request, _ in batch])
             except Exception as error:  # the database is away: every socket of the batch fails
                 outcomes = [error] * len(batch)
+            if (took := time.monotonic() - asked) > self.SLOW_SECONDS:
+                waited = started[0] - asked if started else took
+                logger.warning(
+                    "opening %d sockets took %.1f s (%.1f s waiting for a database thread)", len(batch), took, waited
+                )
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():  # its socket's task may be gone (cancelled)
                     future.set_result(outcome)
@@ -115,7 +128,9 @@ class NodeLiveness:
                 sweep_every = settings.WEBSOCKET["SWEEP_INTERVAL"]
                 if sweep_every > 0 and loop.time() - self._last_sweep >= sweep_every:
                     self._last_sweep = loop.time()
-                    await in_db_thread(services.presence_sweep)()
+                    closed = await in_db_thread(services.presence_sweep)()
+                    if (took := loop.time() - self._last_sweep) > self.SLOW_SECONDS:
+                        logger.warning("the sweep took %.1f s (%d connections closed)", took, closed)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -139,6 +154,7 @@ class NodeLiveness:
         if not self.pending:
             return set()
         batch, self.pending = self.pending, {}
+        asked = time.monotonic()
         try:
             lost = await in_db_thread(presence_liveness_write)(signals=list(batch.values()))
         except Exception:
@@ -146,6 +162,8 @@ class NodeLiveness:
                 self.pending.setdefault(key, signal)
             raise
         self.writes += 1
+        if (took := time.monotonic() - asked) > self.SLOW_SECONDS:
+            logger.warning("writing %d liveness signals took %.1f s (%d connections lost)", len(batch), took, len(lost))
         for connection_id in lost:
             consumer = self.sockets.get(connection_id)
             if consumer is not None:
