@@ -146,6 +146,23 @@ return 1
 """
 
 
+def signin_slots_full(*, now: float | None = None) -> bool:
+    """Whether every place of `signin_slot` is taken now: a look, nothing is taken. The entry point's gate
+    (accounts.signin_gate) then refuses the attempt itself instead of handing Django a request whose
+    middleware would only find the same and refuse it: a flood's attempts under the address limits came
+    to Django in bursts (each window's first, every client's first) and took the interpreter from the
+    heartbeats for a second or two (bench/login_flood.py)."""
+    cap = settings.SIGNIN_CONCURRENT_HASHES
+    if not cap:
+        return False
+    backend = caches["default"]
+    now = time.time() if now is None else now
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client()
+        return client.zcount(backend.make_key(_SLOT_KEY), now - SLOT_STALE_SECONDS, "+inf") >= cap
+    return (backend.get(_SLOT_KEY) or 0) >= cap
+
+
 @contextlib.contextmanager
 def signin_slot() -> Iterator[bool]:
     """One of SIGNIN_CONCURRENT_HASHES places for a sign-in attempt; yields False when all are taken.

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from accounts.signin import signin_attempt, signin_refused
+from accounts.signin import signin_attempt, signin_refused, signin_slots_full
 
 SIGNIN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
 MAX_FORM_BYTES = 16 * 1024  # a sign-in form is a few hundred bytes
@@ -31,9 +31,11 @@ PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none
 
 
 @functools.cache
-def _page(minutes: int) -> bytes:
-    """The throttled page (templates/registration/throttled.html), rendered once per wait in minutes."""
-    return render_to_string("registration/throttled.html", {"minutes": minutes}).encode()
+def _page(minutes: int, *, busy: bool = False) -> bytes:
+    """The throttled page (templates/registration/throttled.html), rendered once per wait in minutes
+    (`busy`: every place for checking a password is taken, as `accounts.views.signin_busy` says it)."""
+    context = {"busy": True} if busy else {"minutes": minutes}
+    return render_to_string("registration/throttled.html", context).encode()
 
 
 def gated(method: str, path: str) -> bool:
@@ -51,12 +53,17 @@ def signin_gate(*, body: bytes | None, ip: str) -> tuple[int, list[tuple[str, st
     the refusal to send (status, headers, page), or None to hand the request on to Django."""
     username = urllib.parse.parse_qs(body.decode("latin-1")).get("username", [None])[0] if body else None
     wait = signin_attempt(username=username, ip=ip or "unknown")
-    return None if wait is None else refusal(wait)
+    if wait is not None:
+        return refusal(wait)
+    if signin_slots_full():  # Django's middleware would refuse it the same way (accounts.views.signin_busy)
+        return refusal(1, busy=True)
+    return None
 
 
-def refusal(wait: int) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The 429 for a sign-in attempt that must wait `wait` seconds: (status, headers, page)."""
-    page = _page(-(-wait // 60))
+def refusal(wait: int, *, busy: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The 429 for a sign-in attempt that must wait `wait` seconds (`busy`: because every place for checking
+    a password is taken): (status, headers, page)."""
+    page = _page(-(-wait // 60), busy=busy)
     headers = [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Content-Length", str(len(page))),

@@ -101,7 +101,7 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
         start += seconds
     end = start
     out.send(("schedule", schedule))  # CLOCK_MONOTONIC: the same clock in every process here
-    results = {name: {"latencies": [], "statuses": {}} for name, _ in phases}
+    results = {name: {"latencies": [], "at": [], "statuses": {}} for name, _ in phases}  # at: s into the phase
 
     def phase_at(moment: float) -> str:
         return next(name for name, begins, ends in schedule if begins <= moment < ends)
@@ -130,6 +130,7 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
                 status = type(error).__name__
             result = results[phase_at(started)]
             result["latencies"].append(time.monotonic() - started)
+            result["at"].append(started - next(b for n, b, _ in schedule if n == phase_at(started)))
             result["statuses"][str(status)] = result["statuses"].get(str(status), 0) + 1
             await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
 
@@ -447,6 +448,7 @@ def main() -> int:
         rounds = [r for name, r in beat_results.items() if name.startswith(kind)]
         beat_results[kind] = {
             "latencies": [v for r in rounds for v in r["latencies"]],
+            "at": [v for r in rounds for v in r["at"]],
             "statuses": {
                 s: sum(r["statuses"].get(s, 0) for r in rounds) for s in {s for r in rounds for s in r["statuses"]}
             },
@@ -466,6 +468,19 @@ def main() -> int:
             f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f} {used.get('gunicorn', 0):>7.2f} "
             f"{used.get('other', 0):>7.2f} {used.get('machine', 0):>7.2f} {used.get('load', 0):>5.1f} "
             f"{used.get('redis_connections', 0):>6}  {result['statuses']}"
+        )
+    # When in their phase the slowest beats started: at the flood's start (its clients' first requests) or
+    # all along (the refusals themselves).
+    for kind in ("quiet", "flood"):
+        result = beat_results[kind]
+        slowest = sorted(zip(result["latencies"], result["at"], strict=True), reverse=True)[
+            : max(1, len(result["at"]) // 20)
+        ]
+        early = sum(1 for _, at in slowest if at < 5)
+        print(
+            f"{kind}: the slowest 5 % of beats ({len(slowest)}, from {slowest[-1][0] * 1000:.1f} ms) started at "
+            f"{', '.join(f'{at:.0f}' for _, at in sorted(slowest, key=lambda x: x[1]))} s into their phase; "
+            f"{early} in its first 5 s ({5 / args.seconds:.0%} of the time)"
         )
     total = sum(flood_result["statuses"].values())
     print(

@@ -178,6 +178,24 @@ def test_password_reset_requests_are_throttled_per_address(tutor, clock, setting
 
 
 @pytest.mark.parametrize("cache", ["local memory", "redis"])
+def test_whether_every_hashing_place_is_taken_is_read_without_taking_one(cache, request, settings):
+    from accounts.signin import signin_slot, signin_slots_full
+
+    if cache == "redis":
+        request.getfixturevalue("redis_cache")
+    settings.SIGNIN_CONCURRENT_HASHES = 2
+    assert not signin_slots_full()
+    with signin_slot() as first:
+        assert first and not signin_slots_full()
+        with signin_slot() as second:
+            assert second and signin_slots_full()
+            assert signin_slots_full()  # looking took nothing
+        assert not signin_slots_full()
+    settings.SIGNIN_CONCURRENT_HASHES = 0  # no cap
+    assert not signin_slots_full()
+
+
+@pytest.mark.parametrize("cache", ["local memory", "redis"])
 def test_only_so_many_sign_ins_hash_at_once_and_the_rest_are_told_to_retry(cache, request, tutor, settings):
     from accounts.signin import signin_slot
 
@@ -369,6 +387,8 @@ def test_the_asgi_gate_hands_the_form_on_to_django_intact_and_counts_it_once(lim
 
 
 def test_the_hashing_cap_holds_under_asgi_where_sync_views_run_in_threads(limits, settings, tutor, counting_hasher):
+    """While every place for checking a password is taken, the gate refuses the attempt itself (Django's
+    middleware would only find the same): a flood's attempts under the address limits never reach Django."""
     from accounts.signin import signin_slot
 
     settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "100/min"
@@ -377,8 +397,8 @@ def test_the_hashing_cap_holds_under_asgi_where_sync_views_run_in_threads(limits
     with signin_slot() as held:  # another request is hashing
         assert held
         answer = _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})
-    # Past the gate into Django, whose middleware (in a worker thread) found no free place: nothing hashed.
-    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 1, "1")
+    # Refused at the gate, before Django: nothing hashed, retry in a second.
+    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 0, "1")
     assert "try again in a moment" in answer["body"].decode()
     assert counting_hasher.calls == hashed
     assert _asgi_post("/accounts/login/", {"username": tutor.username, "password": PASSWORD})["status"] == 403  # CSRF
