@@ -76,19 +76,20 @@ def presence_open_batch(*, requests: list[OpenRequest]) -> list[tuple[object, Co
     if db.vendor == "postgresql":
         resuming = [i for i, r in enumerate(requests) if results[i] is None and r.resume is not None]
         conf = PresenceSettings.current()
+        asked = [(requests[i], users[i]) for i in resuming]
         renewed = fastpath.resume_alive(
-            [
-                (r.resume, users[i].pk, r.whiteboard_id, now, now + conf.timeout(r.visibility), r.visibility)
-                for i, r in ((i, requests[i]) for i in resuming)
-            ]
+            [(r.resume, u.pk, r.whiteboard_id, now, now + conf.timeout(r.visibility), r.visibility) for r, u in asked]
         )
         alive = [i for i in resuming if (requests[i].resume, users[i].pk, requests[i].whiteboard_id) in renewed]
         summaries = presence_summaries(whiteboard_ids={requests[i].whiteboard_id for i in alive}, now=now)
         for i in alive:
             r = requests[i]
             role = renewed[(r.resume, users[i].pk, r.whiteboard_id)]
-            result = ConnectionResult.of(r.resume, role, visibility=r.visibility, conf=conf)
-            results[i] = users[i], dataclasses.replace(result, presence=summaries[r.whiteboard_id])
+            presence = summaries[r.whiteboard_id]
+            results[i] = (
+                users[i],
+                ConnectionResult.of(r.resume, role, visibility=r.visibility, conf=conf, presence=presence),
+            )
     for i, r in enumerate(requests):
         if results[i] is not None:
             continue
