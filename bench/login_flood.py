@@ -482,6 +482,15 @@ def main() -> int:
             f"{', '.join(f'{at:.0f}' for _, at in sorted(slowest, key=lambda x: x[1]))} s into their phase; "
             f"{early} in its first 5 s ({5 / args.seconds:.0%} of the time)"
         )
+    settled = {
+        kind: percentile([v for v, at in zip(r["latencies"], r["at"], strict=True) if at >= 3], 0.99)
+        for kind, r in ((k, beat_results[k]) for k in ("quiet", "flood"))
+    }
+    print(
+        f"p99 of the beats after each phase's first 3 s: quiet {settled['quiet'] * 1000:.1f} ms, flood "
+        f"{settled['flood'] * 1000:.1f} ms ({settled['flood'] / settled['quiet']:.2f}x; for reading only: the target "
+        "counts every beat)"
+    )
     total = sum(flood_result["statuses"].values())
     print(
         f"flood: {total} sign-in posts in {flood_result['wall']:.1f} s ({total / flood_result['wall']:.0f}/s), "
