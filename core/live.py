@@ -9,6 +9,7 @@ whiteboard read the full state again whenever their socket (re)opens.
 import logging
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,19 +28,34 @@ def group_send(group: str, message: dict) -> None:
         logger.warning("push to %s failed", group, exc_info=True)
 
 
-def in_db_thread(func):
+_lanes: dict[str, ThreadPoolExecutor] = {}  # lane -> its one thread (per process)
+
+
+def in_db_thread(func, *, lane: str | None = None):
     """`func` (synchronous, touching the database) as a coroutine run in a pool thread.
 
     Channels' `database_sync_to_async` runs every call of a process in one thread, so one slow query
     holds up every socket of the process; here calls run side by side (each pool thread keeps its own
     database connection), which is what lets a node take a reconnect storm. Old connections are
     closed around each call, as Channels does.
+
+    `lane`: a thread of its own for that kind of call, for the node's rounds that every socket depends
+    on (its batches of opens, its liveness writes and sweeps), so they never queue behind the sockets'
+    own calls in the shared pool: 10,000 sockets closing at once held a liveness write up for 17 s
+    (bench/ws_bench.py), long enough for alive connections to lapse.
     """
     from channels.db import DatabaseSyncToAsync
     from django.conf import settings
 
-    # Tests turn the pool off: its threads' connections would outlive each test's database.
-    return DatabaseSyncToAsync(func, thread_sensitive=not settings.WEBSOCKET["DB_THREAD_POOL"])
+    if not settings.WEBSOCKET["DB_THREAD_POOL"]:
+        # Tests turn the pool off: its threads' connections would outlive each test's database.
+        return DatabaseSyncToAsync(func, thread_sensitive=True)
+    executor = None
+    if lane is not None:
+        executor = _lanes.get(lane)
+        if executor is None:
+            executor = _lanes[lane] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"db-{lane}")
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor)
 
 
 class NoDatabaseHop:

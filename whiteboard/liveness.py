@@ -96,7 +96,7 @@ class NodeLiveness:
                 return presence_open_batch(requests=requests)
 
             try:
-                outcomes = await in_db_thread(open_batch)([request for request, _ in batch])
+                outcomes = await in_db_thread(open_batch, lane="open")([request for request, _ in batch])
             except Exception as error:  # the database is away: every socket of the batch fails
                 outcomes = [error] * len(batch)
             if (took := time.monotonic() - asked) > self.SLOW_SECONDS:
@@ -128,7 +128,7 @@ class NodeLiveness:
                 sweep_every = settings.WEBSOCKET["SWEEP_INTERVAL"]
                 if sweep_every > 0 and loop.time() - self._last_sweep >= sweep_every:
                     self._last_sweep = loop.time()
-                    closed = await in_db_thread(services.presence_sweep)()
+                    closed = await in_db_thread(services.presence_sweep, lane="node")()
                     if (took := loop.time() - self._last_sweep) > self.SLOW_SECONDS:
                         logger.warning("the sweep took %.1f s (%d connections closed)", took, closed)
             except asyncio.CancelledError:
@@ -156,7 +156,7 @@ class NodeLiveness:
         batch, self.pending = self.pending, {}
         asked = time.monotonic()
         try:
-            lost = await in_db_thread(presence_liveness_write)(signals=list(batch.values()))
+            lost = await in_db_thread(presence_liveness_write, lane="node")(signals=list(batch.values()))
         except Exception:
             for key, signal in batch.items():  # keep them (unless newer ones came meanwhile) for the next round
                 self.pending.setdefault(key, signal)
