@@ -35,12 +35,12 @@
  * WebSocket first: it opens ws(s)://.../ws/whiteboard/sessions/{id}/ (the socket is the connection: open is
  * connect, close is disconnect), pings every heartbeat_interval s and sends the tab's visibility when it
  * changes. A dropped socket reconnects with jittered exponential backoff. When a socket cannot open twice
- * in a row before one was ever welcomed (a proxy that refuses WebSockets), or drops three times within two
- * minutes, the tracker falls back to HTTP for the rest of the page's life. Once the page was welcomed, sockets
- * that fail to open are an outage (its node restarting), not a proxy: it keeps trying the socket, naming
- * the connection it had, and falls back only after SOCKET_OUTAGE_MS of failed opens. On HTTP it POSTs
- * .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats at the interval the server returned with the tab's visibility
- * (and at once when it changes). Network errors and 5xx: retry with exponential backoff and jitter, up to
+ * in a row before one was ever welcomed (a proxy that refuses WebSockets), or drops three times within
+ * two minutes, the tracker falls back to HTTP for the rest of the page's life. Once the page was
+ * welcomed, sockets that fail to open are an outage (its node restarting), not a proxy: it keeps trying
+ * the socket, naming the connection it had, and falls back only after SOCKET_OUTAGE_MS of failed opens.
+ * On HTTP it POSTs .../api/whiteboard/sessions/{id}/connect with a fresh connection_id, then heartbeats
+ * at the interval the server returned with the tab's visibility (and at once when it changes). Network errors and 5xx: retry with exponential backoff and jitter, up to
  * 30 s. 409 or unknown_connection (the server closed us, e.g. after sleep): connect again with a new id.
  * The timer runs in a Worker because browsers throttle a background tab's own timers.
  * On pagehide the socket closes (1000) or the disconnect goes out with fetch keepalive.
