@@ -171,16 +171,17 @@ class AsgiSignInGate:
         # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
         answer = await sync_to_async(signin_gate, thread_sensitive=False)(body=body, ip=client[0])
         if answer is None:
-            return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send)
+            return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send, attempt=True)
         await self._refuse(answer, send)
 
     @staticmethod
-    async def _refuse(answer, send):
+    async def _refuse(answer, send, *, pause: bool = True):
         status, headers, page = answer
-        # Jittered (half to one and a half times the delay): refused together, a flood's clients would come
-        # back together, in waves that every other request of the process waits behind.
-        delay = settings.SIGNIN_REFUSAL_DELAY * random.uniform(0.5, 1.5)
-        await _pause(min(delay, int(dict(headers)["Retry-After"])))
+        if pause:
+            # Jittered (half to one and a half times the delay): refused together, a flood's clients would
+            # come back together, in waves that every other request of the process waits behind.
+            delay = settings.SIGNIN_REFUSAL_DELAY * random.uniform(0.5, 1.5)
+            await _pause(min(delay, int(dict(headers)["Retry-After"])))
         await send(
             {
                 "type": "http.response.start",
@@ -190,17 +191,25 @@ class AsgiSignInGate:
         )
         await send({"type": "http.response.body", "body": page})
 
-    async def _to_django(self, scope, receive, send):
+    async def _to_django(self, scope, receive, send, *, attempt: bool = False):
         """A sign-in page or attempt for Django, SIGNIN_CONCURRENT_REQUESTS at a time per process, the rest
         waiting their turn here: under ASGI each runs in a thread of its own, and 200 at once (a flood's
         first requests for the form) share the process's interpreter lock 200 ways with the heartbeats'
         threads. Bounded, the sign-in pages are one small pool of each process, as a proxy routing them to
-        workers of their own would make them, and everything else goes straight on."""
+        workers of their own would make them, and everything else goes straight on.
+
+        An `attempt` (a counted sign-in POST) that waited longer than SIGNIN_QUEUE_TIMEOUT for its turn is
+        refused as busy (429, retry in a second) instead: a flood's burst of attempts, all counted at once,
+        would otherwise drain through the password check one after another for minutes, and a real
+        person's attempt would wait behind them until it timed out."""
         loop = asyncio.get_running_loop()
         places = self._places.get(loop)
         if places is None:
             places = self._places[loop] = asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS)
+        queued_at = loop.time()
         async with places:
+            if attempt and loop.time() - queued_at > settings.SIGNIN_QUEUE_TIMEOUT:
+                return await self._refuse(refusal(1, busy=True), send, pause=False)
             return await self.application(scope, receive, send)
 
 

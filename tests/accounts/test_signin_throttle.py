@@ -432,6 +432,46 @@ def test_the_asgi_gate_lets_sign_in_pages_into_django_a_few_at_a_time(settings, 
     assert most == most_at_once
 
 
+def test_an_attempt_that_waited_too_long_for_its_turn_is_refused_as_busy_but_a_page_is_served(settings):
+    """A flood's burst of counted attempts must not drain through the password check for minutes: one that
+    waited past SIGNIN_QUEUE_TIMEOUT for its place is refused (429, retry in a second) without Django."""
+    import asyncio
+
+    from accounts.signin_gate import AsgiSignInGate
+
+    settings.SIGNIN_CONCURRENT_REQUESTS = 1
+    settings.SIGNIN_QUEUE_TIMEOUT = 0.05
+    reached = []
+
+    async def django(scope, receive, send):
+        reached.append(scope["method"])
+        await asyncio.sleep(0.2)  # a slow sign-in holds the process's one place
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    gate = AsgiSignInGate(django)
+    answers = {}
+
+    def sender(name):
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answers[name] = (message["status"], dict(message["headers"]).get(b"retry-after"))
+
+        return send
+
+    async def scenario():
+        get = {"type": "http", "method": "GET", "path": "/accounts/login/", "headers": [], "client": ("10.0.0.1", 1)}
+        first = asyncio.ensure_future(gate._to_django(get, None, sender("first"), attempt=True))
+        await asyncio.sleep(0)
+        waited_attempt = gate._to_django({**get, "method": "POST"}, None, sender("attempt"), attempt=True)
+        waited_page = gate._to_django(get, None, sender("page"))
+        await asyncio.gather(first, waited_attempt, waited_page)
+
+    asyncio.run(scenario())
+    assert answers["attempt"] == (429, b"1")  # refused as busy, at once
+    assert answers["first"][0] == answers["page"][0] == 200  # the page waits its turn and is served
+    assert reached == ["GET", "GET"]  # the late attempt never reached Django
+
+
 class CountingCache:
     """The cache as the sign-in rules see it, counting the calls that reach it."""
 
