@@ -14,6 +14,7 @@ import functools
 import random
 import urllib.parse
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +27,8 @@ MAX_FORM_BYTES = 16 * 1024  # a sign-in form is a few hundred bytes
 FORM_TYPE = "application/x-www-form-urlencoded"
 # Marks a request the gate has counted (WSGI environ, ASGI scope): the middleware does not count it again.
 COUNTED = "signin.counted"
+# The thread where the ASGI gate checks the attempts it cannot answer from memory (one per process).
+_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signin-gate")
 # The page's own needs only: its stylesheet and logo.
 PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
 
@@ -169,7 +172,9 @@ class AsgiSignInGate:
                     body = b"".join(chunks)
                     break
         # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
-        answer = await sync_to_async(signin_gate, thread_sensitive=False)(body=body, ip=client[0])
+        # One thread per process (`_CHECKS`): a flood's first attempts, checked side by side in the shared
+        # pool's threads, shared the interpreter lock that many ways with the heartbeats' threads.
+        answer = await sync_to_async(signin_gate, thread_sensitive=False, executor=_CHECKS)(body=body, ip=client[0])
         if answer is None:
             return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send, attempt=True)
         await self._refuse(answer, send)

@@ -472,6 +472,49 @@ def test_an_attempt_that_waited_too_long_for_its_turn_is_refused_as_busy_but_a_p
     assert reached == ["GET", "GET"]  # the late attempt never reached Django
 
 
+def test_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, settings):
+    """Attempts it cannot answer from memory are checked one after another in one thread per process, not
+    side by side in the shared pool, where a flood's first attempts took the interpreter from heartbeats."""
+    import asyncio
+    import threading
+
+    from accounts import signin_gate as gate_module
+    from accounts.signin_gate import AsgiSignInGate, refusal
+
+    settings.SIGNIN_REFUSAL_DELAY = 0
+    threads, inside, most = [], 0, 0
+
+    def check(*, body, ip):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        threads.append(threading.current_thread().name)
+        threading.Event().wait(0.02)
+        inside -= 1
+        return refusal(60)
+
+    monkeypatch.setattr(gate_module, "signin_gate", check)
+    gate = AsgiSignInGate(None)
+
+    async def send(message):
+        pass
+
+    async def scenario():
+        async def receive():
+            return {"type": "http.request", "body": b"username=a&password=b", "more_body": False}
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/accounts/login/",
+            "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        }
+        await asyncio.gather(*(gate({**scope, "client": (f"10.0.1.{n}", 1)}, receive, send) for n in range(4)))
+
+    asyncio.run(scenario())
+    assert most == 1 and len(set(threads)) == 1 and threads[0].startswith("signin-gate")
+
+
 class CountingCache:
     """The cache as the sign-in rules see it, counting the calls that reach it."""
 
