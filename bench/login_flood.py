@@ -103,8 +103,9 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
     out.send(("schedule", schedule))  # CLOCK_MONOTONIC: the same clock in every process here
     results = {name: {"latencies": [], "at": [], "statuses": {}} for name, _ in phases}  # at: s into the phase
 
-    def phase_at(moment: float) -> str:
-        return next(name for name, begins, ends in schedule if begins <= moment < ends)
+    def phase_at(moment: float) -> tuple[str, float]:
+        """The phase `moment` falls in, and when it began."""
+        return next((name, begins) for name, begins, ends in schedule if begins <= moment < ends)
 
     async def announce():
         for name, begins, _ in schedule:
@@ -128,9 +129,10 @@ async def _participants(port: int, participants: list[dict], phases: list[tuple[
                 )
             except (TimeoutError, OSError) as error:
                 status = type(error).__name__
-            result = results[phase_at(started)]
+            phase, begins = phase_at(started)
+            result = results[phase]
             result["latencies"].append(time.monotonic() - started)
-            result["at"].append(started - next(b for n, b, _ in schedule if n == phase_at(started)))
+            result["at"].append(started - begins)
             result["statuses"][str(status)] = result["statuses"].get(str(status), 0) + 1
             await asyncio.sleep(max(0.0, started + BEAT_SECONDS - time.monotonic()))
 
@@ -470,22 +472,19 @@ def main() -> int:
             f"{used.get('redis_connections', 0):>6}  {result['statuses']}"
         )
     # When in their phase the slowest beats started: at the flood's start (its clients' first requests) or
-    # all along (the refusals themselves).
+    # all along (the refusals themselves); and p99 without each phase's first 3 s.
+    settled = {}
     for kind in ("quiet", "flood"):
         result = beat_results[kind]
-        slowest = sorted(zip(result["latencies"], result["at"], strict=True), reverse=True)[
-            : max(1, len(result["at"]) // 20)
-        ]
+        beats = list(zip(result["latencies"], result["at"], strict=True))
+        slowest = sorted(beats, reverse=True)[: max(1, len(beats) // 20)]
         early = sum(1 for _, at in slowest if at < 5)
         print(
             f"{kind}: the slowest 5 % of beats ({len(slowest)}, from {slowest[-1][0] * 1000:.1f} ms) started at "
             f"{', '.join(f'{at:.0f}' for _, at in sorted(slowest, key=lambda x: x[1]))} s into their phase; "
             f"{early} in its first 5 s ({5 / args.seconds:.0%} of the time)"
         )
-    settled = {
-        kind: percentile([v for v, at in zip(r["latencies"], r["at"], strict=True) if at >= 3], 0.99)
-        for kind, r in ((k, beat_results[k]) for k in ("quiet", "flood"))
-    }
+        settled[kind] = percentile([latency for latency, at in beats if at >= 3], 0.99)
     print(
         f"p99 of the beats after each phase's first 3 s: quiet {settled['quiet'] * 1000:.1f} ms, flood "
         f"{settled['flood'] * 1000:.1f} ms ({settled['flood'] / settled['quiet']:.2f}x; for reading only: the target "

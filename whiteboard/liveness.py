@@ -89,24 +89,22 @@ class NodeLiveness:
         await asyncio.sleep(0)  # sockets opening in this same turn of the loop join the first batch
         while self.opening:
             batch, self.opening = self.opening[:BATCH_SIZE], self.opening[BATCH_SIZE:]
-            asked, started = time.monotonic(), []
-
-            def open_batch(requests, started=started):
-                started.append(time.monotonic())
-                return presence_open_batch(requests=requests)
-
+            asked = time.monotonic()
             try:
-                outcomes = await in_db_thread(open_batch, lane="open")([request for request, _ in batch])
+                requests = [request for request, _ in batch]
+                outcomes = await in_db_thread(presence_open_batch, lane="open")(requests=requests)
             except Exception as error:  # the database is away: every socket of the batch fails
                 outcomes = [error] * len(batch)
-            if (took := time.monotonic() - asked) > self.SLOW_SECONDS:
-                waited = started[0] - asked if started else took
-                logger.warning(
-                    "opening %d sockets took %.1f s (%.1f s waiting for a database thread)", len(batch), took, waited
-                )
+            self._warn_if_slow(asked, "opening %d sockets", len(batch))
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():  # its socket's task may be gone (cancelled)
                     future.set_result(outcome)
+
+    def _warn_if_slow(self, asked: float, what: str, *args) -> None:
+        """Log a database round of the node (`what`, a format with `args`) asked for at `asked` (monotonic)
+        that took over SLOW_SECONDS: each runs in a thread of its own (lanes), so this is the database's time."""
+        if (took := time.monotonic() - asked) > self.SLOW_SECONDS:
+            logger.warning(what + " took %.1f s", *args, took)
 
     # --- background loop -----------------------------------------------------------------------
     def ensure_running(self) -> None:
@@ -127,10 +125,9 @@ class NodeLiveness:
                     await self.flush()
                 sweep_every = settings.WEBSOCKET["SWEEP_INTERVAL"]
                 if sweep_every > 0 and loop.time() - self._last_sweep >= sweep_every:
-                    self._last_sweep = loop.time()
+                    self._last_sweep, asked = loop.time(), time.monotonic()
                     closed = await in_db_thread(services.presence_sweep, lane="node")()
-                    if (took := loop.time() - self._last_sweep) > self.SLOW_SECONDS:
-                        logger.warning("the sweep took %.1f s (%d connections closed)", took, closed)
+                    self._warn_if_slow(asked, "the sweep (%d connections closed)", closed)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -162,8 +159,7 @@ class NodeLiveness:
                 self.pending.setdefault(key, signal)
             raise
         self.writes += 1
-        if (took := time.monotonic() - asked) > self.SLOW_SECONDS:
-            logger.warning("writing %d liveness signals took %.1f s (%d connections lost)", len(batch), took, len(lost))
+        self._warn_if_slow(asked, "writing %d liveness signals (%d connections lost)", len(batch), len(lost))
         for connection_id in lost:
             consumer = self.sockets.get(connection_id)
             if consumer is not None:

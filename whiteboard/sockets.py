@@ -74,17 +74,23 @@ def presence_open_batch(*, requests: list[OpenRequest]) -> list[tuple[object, Co
         else:
             users[i] = found.user
     if db.vendor == "postgresql":
-        resuming = [i for i, r in enumerate(requests) if results[i] is None and r.resume is not None]
         conf = PresenceSettings.current()
-        asked = [(requests[i], users[i]) for i in resuming]
+        # Each resume by what names its connection: (connection id, user id, whiteboard id).
+        resuming = {
+            i: (r.resume, users[i].pk, r.whiteboard_id)
+            for i, r in enumerate(requests)
+            if results[i] is None and r.resume is not None
+        }
         renewed = fastpath.resume_alive(
-            [(r.resume, u.pk, r.whiteboard_id, now, now + conf.timeout(r.visibility), r.visibility) for r, u in asked]
+            [
+                (*key, now, now + conf.timeout(requests[i].visibility), requests[i].visibility)
+                for i, key in resuming.items()
+            ]
         )
-        alive = [i for i in resuming if (requests[i].resume, users[i].pk, requests[i].whiteboard_id) in renewed]
+        alive = {i: renewed[key] for i, key in resuming.items() if key in renewed}  # index -> role
         summaries = presence_summaries(whiteboard_ids={requests[i].whiteboard_id for i in alive}, now=now)
-        for i in alive:
+        for i, role in alive.items():
             r = requests[i]
-            role = renewed[(r.resume, users[i].pk, r.whiteboard_id)]
             presence = summaries[r.whiteboard_id]
             results[i] = (
                 users[i],
