@@ -1,10 +1,11 @@
 """Sign-in throttling: failed attempts counted per username and per client address, in the shared
 cache (`accounts.ratelimit`), and checked before any password is hashed.
 
-Only failures count, so a school's many pupils signing in from one address never lock each other out;
-once a username or an address has failed `THROTTLE_SIGNIN_USERNAME` / `THROTTLE_SIGNIN_IP` times in
-the current window, every further attempt is refused (429, `Retry-After`) without touching the
-password hasher or the database until the window ends.
+Failures count per username and per address: once a username or an address has failed
+`THROTTLE_SIGNIN_USERNAME` / `THROTTLE_SIGNIN_IP` times in the current window, every further attempt is
+refused (429, `Retry-After`) without touching the password hasher or the database until the window ends.
+Every attempt counts against its address as well (`THROTTLE_SIGNIN_IP_ATTEMPTS`, a sliding window), with
+room for a class signing in from behind one address.
 """
 
 import contextlib
@@ -35,6 +36,10 @@ class _Limit:
     def cache_key(self, value: str, now: float) -> str:
         return f"ratelimit:{self.key(value)}:{int(now // self.period)}"  # as accounts.ratelimit.hit counts
 
+    def wait(self, count: int, now: float) -> int | None:
+        """Seconds to the end of the window if `count` failures have reached the limit, else None."""
+        return max(1, int((int(now // self.period) + 1) * self.period - now)) if count >= self.limit else None
+
 
 def _limits() -> tuple[_Limit, _Limit]:
     return (
@@ -61,11 +66,8 @@ def _failure_waits(*, username: str | None, ip: str, now: float) -> dict[str, in
         if value:
             keys[limit.cache_key(value, now)] = limit
     counts = caches["default"].get_many(list(keys))
-    return {
-        limit.scope: max(1, int((int(now // limit.period) + 1) * limit.period - now))
-        for key, limit in keys.items()
-        if int(counts.get(key) or 0) >= limit.limit
-    }
+    waits = {limit.scope: limit.wait(int(counts.get(key) or 0), now) for key, limit in keys.items()}
+    return {scope: wait for scope, wait in waits.items() if wait is not None}
 
 
 def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> int | None:
@@ -77,11 +79,11 @@ def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> i
     return max(waits.values(), default=None)
 
 
-# Addresses this process has refused, and when: {ip: (refused at, until)}. Within a window the counts
-# only grow, so a refused address stays refused until its window ends, whatever it sends: a flood's
-# further attempts are refused from here, without a round trip to the cache (or, at the ASGI entry
-# point, a thread). Each process learns it from its own first refusal. At most REFUSED_REMEMBERED
-# addresses; past that the expired ones are dropped, then the oldest.
+# Addresses this process has refused, and when: {ip: (refused at, until)}. A refusal's wait is when the
+# counts would let the address in again, and other attempts (other processes') only move that later, so a
+# refused address stays refused until then, whatever it sends: a flood's further attempts are refused from
+# here, without a round trip to the cache. Each process learns it from its own first refusal. At most
+# REFUSED_REMEMBERED addresses; past that the expired ones are dropped, then the oldest.
 _refused: dict[str, tuple[float, float]] = {}
 REFUSED_REMEMBERED = 10_000
 
@@ -110,20 +112,112 @@ def signin_attempt(*, username: str | None, ip: str, now: float | None = None) -
     failed or not: a flood is refused within its first second, before its failures could add up), then
     check the failure limits. Seconds to wait, or None.
 
-    An address already refused in this window is refused again from memory (`signin_refused`), uncounted:
-    its count is over the limit until the window ends anyway. Its Retry-After is then the address's wait;
-    a username locked for longer says so when the client comes back.
+    An address already refused is refused again from memory (`signin_refused`), uncounted, until its wait
+    is over. Its Retry-After is then the address's wait; a username locked for longer says so when the
+    client comes back.
     """
+    return signin_check(username=username, ip=ip, now=now).wait
+
+
+@dataclass(frozen=True)
+class Verdict:
+    wait: int | None  # seconds to wait before trying again, or None: go on
+    busy: bool = False  # every place for checking a password is taken (asked for with `slots`)
+
+
+@dataclass(frozen=True)
+class SignInCheck:
+    """One sign-in attempt's check, made in one round trip to the cache (`CHECK_SCRIPT`): the attempt
+    counted in its address's window, and read with it the window before's count (the attempts limit is a
+    sliding window: `ratelimit.sliding_wait`), the failures of its username and of its address, and, for
+    the entry points' gates (`slots`), how many places for checking a password are taken. The same rule
+    whichever way the round trip is made: `signin_check` here, or the ASGI gate on its event loop."""
+
+    username: str | None
+    ip: str
+    now: float
+    slots: bool = False
+
+    def attempts(self) -> tuple[int, int]:
+        return ratelimit.parse_rate(settings.THROTTLE_SIGNIN_IP_ATTEMPTS)
+
+    def attempt_keys(self) -> tuple[str, str]:
+        """The address's attempt counters, this window's and the one before's (unprefixed)."""
+        _, period = self.attempts()
+        window = int(self.now // period)
+        return tuple(f"ratelimit:signin-ip-attempts:{self.ip}:{w}" for w in (window, window - 1))
+
+    def failure_keys(self) -> dict[str, _Limit]:
+        """The failure counters to read (unprefixed), and their limits."""
+        keys = {}
+        for limit, value in zip(_limits(), (_normalised(self.username), self.ip), strict=True):
+            if value:
+                keys[limit.cache_key(value, self.now)] = limit
+        return keys
+
+    def script_call(self, make_key) -> tuple[list[str], list]:
+        """CHECK_SCRIPT's keys (prefixed by the cache's `make_key`) and arguments."""
+        keys = [*self.attempt_keys(), _SLOT_KEY, *self.failure_keys()]
+        cap = settings.SIGNIN_CONCURRENT_HASHES if self.slots else 0
+        _, period = self.attempts()
+        return [make_key(key) for key in keys], [period * 2, cap, self.now - SLOT_STALE_SECONDS]
+
+    def verdict(self, replies: list[int]) -> Verdict:
+        """What the script's answer means: [this window's attempts, the window before's, places taken,
+        failures per `failure_keys`]. An address found over a limit is remembered (`signin_refused`)."""
+        current, previous, taken, *failed = (int(reply or 0) for reply in replies)
+        limit, period = self.attempts()
+        waits = {
+            failure.scope: failure.wait(count, self.now)
+            for failure, count in zip(self.failure_keys().values(), failed, strict=True)
+        }
+        attempts = ratelimit.sliding_wait(current=current, previous=previous, limit=limit, period=period, now=self.now)
+        address_wait = _longest(attempts, waits.get("signin-ip"))
+        if address_wait is not None:
+            _remember_refused(self.ip, self.now, address_wait)
+        wait = _longest(address_wait, waits.get("signin-user"))
+        cap = settings.SIGNIN_CONCURRENT_HASHES if self.slots else 0
+        return Verdict(wait, busy=wait is None and bool(cap) and taken >= cap)
+
+
+# KEYS: this window's attempts of the address, the window before's, the hashing places, the failure
+# counters; ARGV: the attempt counter's time to live, the places' cap (0: not asked), the oldest place
+# still held. Returns [attempts, attempts before, places taken, failures...].
+CHECK_SCRIPT = """
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local out = {current, tonumber(redis.call('GET', KEYS[2]) or '0'), 0}
+if tonumber(ARGV[2]) > 0 then out[3] = redis.call('ZCOUNT', KEYS[3], ARGV[3], '+inf') end
+for i = 4, #KEYS do out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0') end
+return out
+"""
+
+
+def signin_check(*, username: str | None, ip: str, now: float | None = None, slots: bool = False) -> Verdict:
+    """`signin_attempt`, and with `slots` whether every place for checking a password is taken, as the
+    entry points' gates ask (accounts.signin_gate): one round trip to the cache."""
     now = time.time() if now is None else now
     if (known := signin_refused(ip=ip, now=now)) is not None:
-        return known
-    limit, period = ratelimit.parse_rate(settings.THROTTLE_SIGNIN_IP_ATTEMPTS)
-    attempts_wait = ratelimit.hit(f"signin-ip-attempts:{ip}", limit=limit, period=period, now=now)
-    failures = _failure_waits(username=username, ip=ip, now=now)
-    address_wait = max((w for w in (attempts_wait, failures.get("signin-ip")) if w is not None), default=None)
-    if address_wait is not None:
-        _remember_refused(ip, now, address_wait)
-    return max((w for w in (address_wait, failures.get("signin-user")) if w is not None), default=None)
+        return Verdict(known)
+    check = SignInCheck(username=username, ip=ip, now=now, slots=slots)
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        script = getattr(backend, "_signin_check_script", None)
+        if script is None:
+            script = backend._signin_check_script = backend._cache.get_client(write=True).register_script(CHECK_SCRIPT)
+        keys, args = check.script_call(backend.make_key)
+        return check.verdict(script(keys=keys, args=args))
+    # One process (local memory: development and tests): the same counts, read one by one.
+    current_key, previous_key = check.attempt_keys()
+    _, period = check.attempts()
+    current = ratelimit.count_in_window(current_key, period * 2)
+    failures = backend.get_many(list(check.failure_keys()))
+    taken = (backend.get(_SLOT_KEY) or 0) if slots else 0
+    return check.verdict([current, backend.get(previous_key), taken, *map(failures.get, check.failure_keys())])
+
+
+def _longest(*waits: int | None) -> int | None:
+    return max((wait for wait in waits if wait is not None), default=None)
 
 
 def signin_failure_record(*, username: str | None, ip: str, now: float | None = None) -> None:
@@ -144,23 +238,6 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
-
-
-def signin_slots_full(*, now: float | None = None) -> bool:
-    """Whether every place of `signin_slot` is taken now: a look, nothing is taken. The entry point's gate
-    (accounts.signin_gate) then refuses the attempt itself instead of handing Django a request whose
-    middleware would only find the same and refuse it: a flood's attempts under the address limits came
-    to Django in bursts (each window's first, every client's first) and took the interpreter from the
-    heartbeats for a second or two (bench/login_flood.py)."""
-    cap = settings.SIGNIN_CONCURRENT_HASHES
-    if not cap:
-        return False
-    backend = caches["default"]
-    now = time.time() if now is None else now
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client()
-        return client.zcount(backend.make_key(_SLOT_KEY), now - SLOT_STALE_SECONDS, "+inf") >= cap
-    return (backend.get(_SLOT_KEY) or 0) >= cap
 
 
 @contextlib.contextmanager

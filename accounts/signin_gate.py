@@ -2,33 +2,42 @@
 throttled sign-in POST is refused before Django handles the request at all.
 
 Under a flood every refusal is paid for by an app process while heartbeats wait for the same CPU; this
-answer costs one cache round trip and no middleware, session, CSRF check, form, template or thread. What
-it refuses is exactly what `accounts.middleware.SignInThrottleMiddleware` would (`signin_attempt`: one
-rule, in `accounts.signin`), which stays in place for everything that does not come through these entry
-points (tests, runserver). `signin_gate` below is that one decision; `SignInGate` (WSGI) and
-`AsgiSignInGate` (ASGI) only read the request and write the answer in their server's terms.
+answer costs one cache round trip and no middleware, session, CSRF check, form or template (and under
+ASGI no thread: the round trip is awaited on the event loop). What it refuses is exactly what
+`accounts.middleware.SignInThrottleMiddleware` would (`accounts.signin.SignInCheck`: one rule), which
+stays in place for everything that does not come through these entry points (tests, runserver).
+`signin_gate` below is that one decision; `SignInGate` (WSGI) and `AsgiSignInGate` (ASGI) only read the
+request and write the answer in their server's terms.
 """
 
 import asyncio
 import functools
 import random
+import time
 import urllib.parse
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
+import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.template.loader import render_to_string
 
-from accounts.signin import signin_attempt, signin_refused, signin_slots_full
+from accounts.signin import CHECK_SCRIPT, SignInCheck, Verdict, signin_check, signin_refused
 
 SIGNIN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
 MAX_FORM_BYTES = 16 * 1024  # a sign-in form is a few hundred bytes
 FORM_TYPE = "application/x-www-form-urlencoded"
 # Marks a request the gate has counted (WSGI environ, ASGI scope): the middleware does not count it again.
 COUNTED = "signin.counted"
-# The thread where the ASGI gate checks the attempts it cannot answer from memory (one per process).
+# Where the ASGI gate checks the attempts it cannot answer from memory: with Redis, on the event loop over
+# a few connections of its own (per loop: `_loop_check_script`); with another cache (one process: local
+# memory), in one thread per process.
 _CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signin-gate")
+LOOP_CHECK_CONNECTIONS = 4
+_loop_scripts = weakref.WeakKeyDictionary()  # event loop -> CHECK_SCRIPT on its own Redis client
 # The page's own needs only: its stylesheet and logo.
 PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
 
@@ -54,13 +63,49 @@ def form_is_readable(content_type: str, length: int | None) -> bool:
 def signin_gate(*, body: bytes | None, ip: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
     """A sign-in POST (its form body, if it was read; its client's address) is counted and checked:
     the refusal to send (status, headers, page), or None to hand the request on to Django."""
-    username = urllib.parse.parse_qs(body.decode("latin-1")).get("username", [None])[0] if body else None
-    wait = signin_attempt(username=username, ip=ip or "unknown")
-    if wait is not None:
-        return refusal(wait)
-    if signin_slots_full():  # Django's middleware would refuse it the same way (accounts.views.signin_busy)
-        return refusal(1, busy=True)
-    return None
+    return answer(signin_check(username=form_username(body), ip=ip or "unknown", slots=True))
+
+
+async def signin_gate_on_loop(*, body: bytes | None, ip: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """`signin_gate`, its one round trip to Redis awaited on the running event loop; without Redis, in
+    the gate's thread (`_CHECKS`)."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
+        return await sync_to_async(signin_gate, thread_sensitive=False, executor=_CHECKS)(body=body, ip=ip)
+    ip = ip or "unknown"
+    now = time.time()
+    if (known := signin_refused(ip=ip, now=now)) is not None:
+        return refusal(known)
+    check = SignInCheck(username=form_username(body), ip=ip, now=now, slots=True)
+    keys, args = check.script_call(backend.make_key)
+    return answer(check.verdict(await _loop_check_script(backend)(keys=keys, args=args)))
+
+
+def _loop_check_script(backend: RedisCache):
+    """CHECK_SCRIPT on an asyncio client of the cache's primary server, one per event loop (a process
+    serves on one; tests run several), with at most LOOP_CHECK_CONNECTIONS connections: a flood's burst
+    of checks waits its turn for them rather than opening hundreds."""
+    loop = asyncio.get_running_loop()
+    script = _loop_scripts.get(loop)
+    if script is None:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            backend._servers[0], max_connections=LOOP_CHECK_CONNECTIONS
+        )
+        script = _loop_scripts[loop] = redis.asyncio.Redis(connection_pool=pool).register_script(CHECK_SCRIPT)
+    return script
+
+
+def form_username(body: bytes | None) -> str | None:
+    return urllib.parse.parse_qs(body.decode("latin-1")).get("username", [None])[0] if body else None
+
+
+def answer(verdict: Verdict) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """The refusal a verdict calls for, or None to hand the attempt on to Django. A busy one is refused as
+    Django's middleware would refuse it (accounts.views.signin_busy)."""
+    if verdict.wait is not None:
+        return refusal(verdict.wait)
+    return refusal(1, busy=True) if verdict.busy else None
 
 
 def refusal(wait: int, *, busy: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -126,10 +171,12 @@ class _Replay:
 class AsgiSignInGate:
     """ASGI (uvicorn config.asgi): wraps the HTTP application.
 
-    The check (two round trips to the cache) runs in a thread of the shared pool, not on the event loop:
-    on a busy machine a Redis round trip waits for Redis to be scheduled, several milliseconds, and run
-    inline those waits, one after another, held up every other request of the process (heartbeats
-    waited over a second during a flood while the server used a quarter of a core: bench/login_flood.py).
+    The check (one round trip to Redis) is awaited on the event loop, not made in a thread: every other
+    request goes on while it is under way, and a flood's burst of checks (its first attempts, and those
+    each time an address may try again) takes no thread from the heartbeats' for the interpreter. (Made
+    synchronously on the loop, the round trips held up every other request of the process: heartbeats
+    waited over a second during a flood. Made in threads, they shared the interpreter lock with the
+    heartbeats' threads: bench/login_flood.py, README.)
 
     A refusal is sent after about SIGNIN_REFUSAL_DELAY seconds (at most its Retry-After). Answered at once, a
     client refused goes straight on to its next attempt, so a flood runs as fast as the CPU allows and the
@@ -171,13 +218,10 @@ class AsgiSignInGate:
                 if not message.get("more_body", False):
                     body = b"".join(chunks)
                     break
-        # sync_to_async, not asyncio.to_thread: it hands the thread this context's cache object (one per process).
-        # One thread per process (`_CHECKS`): a flood's first attempts, checked side by side in the shared
-        # pool's threads, shared the interpreter lock that many ways with the heartbeats' threads.
-        answer = await sync_to_async(signin_gate, thread_sensitive=False, executor=_CHECKS)(body=body, ip=client[0])
-        if answer is None:
+        refused = await signin_gate_on_loop(body=body, ip=client[0])
+        if refused is None:
             return await self._to_django({**scope, COUNTED: True}, _replay(received, receive), send, attempt=True)
-        await self._refuse(answer, send)
+        await self._refuse(refused, send)
 
     @staticmethod
     async def _refuse(answer, send, *, pause: bool = True):

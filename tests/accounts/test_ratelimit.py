@@ -128,3 +128,57 @@ def test_a_throttled_heartbeat_records_nothing(api, student, session, clock, set
     assert response.json()["code"] == "throttled"
     assert int(response["Retry-After"]) == 40
     assert Connection.objects.get(connection_id=tab.connection_id).last_signal_at == T0 + timedelta(seconds=10)
+
+
+def _next_allowed(*, current: int, previous: int, limit: int, period: int, now: float) -> float:
+    """The first whole second from `now` at which one more attempt would be let through, found by trying
+    every second (the reference `sliding_wait` is checked against)."""
+    window = int(now // period)
+    for second in range(1, 3 * period):
+        at = now + second
+        if int(at // period) == window:
+            counts = (current + 1, previous)
+        elif int(at // period) == window + 1:
+            counts = (1, current)
+        else:
+            counts = (1, 0)
+        if ratelimit.sliding_wait(current=counts[0], previous=counts[1], limit=limit, period=period, now=at) is None:
+            return second
+    raise AssertionError("never")
+
+
+@pytest.mark.parametrize("limit", [1, 2, 10])
+def test_a_sliding_window_waits_exactly_until_one_more_attempt_would_be_let_through(limit):
+    period, start = 60, 6_000_000.0  # a window's start
+    refused = 0
+    for elapsed in range(0, period, 7):
+        for previous in (0, 1, limit, 3 * limit):
+            for current in range(1, 3 * limit + 2):
+                now = start + elapsed
+                wait = ratelimit.sliding_wait(current=current, previous=previous, limit=limit, period=period, now=now)
+                if current + previous * (1 - elapsed / period) <= limit + 1e-9:
+                    assert wait is None
+                    continue
+                refused += 1
+                assert wait == _next_allowed(current=current, previous=previous, limit=limit, period=period, now=now)
+    assert refused > 50
+
+
+def test_a_sliding_window_lets_a_flooding_client_through_as_its_attempts_slide_out_not_all_at_the_turn():
+    limit, period, start = 60, 60, 6_000_000.0
+    # All through one window a client was over the limit (61 counted); the next window turns.
+    assert ratelimit.sliding_wait(current=1, previous=61, limit=limit, period=period, now=start) == 3
+    # About one attempt a second gets through, not 60 at once.
+    let_through, current = 0, 0
+    for second in range(period):
+        current += 1
+        if ratelimit.sliding_wait(current=current, previous=61, limit=limit, period=period, now=start + second):
+            current -= 1  # refused from memory from then on: not counted again (accounts.signin)
+        else:
+            let_through += 1
+    assert 55 <= let_through <= 60
+    at_once = sum(
+        ratelimit.sliding_wait(current=n, previous=61, limit=limit, period=period, now=start) is None
+        for n in range(1, 61)
+    )
+    assert at_once == 0

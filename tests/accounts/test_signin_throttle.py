@@ -179,20 +179,25 @@ def test_password_reset_requests_are_throttled_per_address(tutor, clock, setting
 
 @pytest.mark.parametrize("cache", ["local memory", "redis"])
 def test_whether_every_hashing_place_is_taken_is_read_without_taking_one(cache, request, settings):
-    from accounts.signin import signin_slot, signin_slots_full
+    from accounts.signin import signin_check, signin_slot
 
     if cache == "redis":
         request.getfixturevalue("redis_cache")
+    addresses = iter(range(100))
+
+    def full():  # the entry points' gates' look, from a new address each time (each look counts an attempt)
+        return signin_check(username=None, ip=f"10.0.9.{next(addresses)}", slots=True).busy
+
     settings.SIGNIN_CONCURRENT_HASHES = 2
-    assert not signin_slots_full()
+    assert not full()
     with signin_slot() as first:
-        assert first and not signin_slots_full()
+        assert first and not full()
         with signin_slot() as second:
-            assert second and signin_slots_full()
-            assert signin_slots_full()  # looking took nothing
-        assert not signin_slots_full()
+            assert second and full()
+            assert full()  # looking took nothing
+        assert not full()
     settings.SIGNIN_CONCURRENT_HASHES = 0  # no cap
-    assert not signin_slots_full()
+    assert not full()
 
 
 @pytest.mark.parametrize("cache", ["local memory", "redis"])
@@ -249,7 +254,8 @@ def test_the_production_entry_point_refuses_a_flood_before_django_and_before_has
     answers = [_wsgi_post("/accounts/login/", {"username": f"guess{i}", "password": "x"}) for i in range(6)]
     # The first four reach Django (403: this raw POST carries no CSRF token); then the address is refused.
     assert [a["status"] for a in answers] == [403, 403, 403, 403, 429, 429]
-    assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
+    # Until the next window, and then until enough of this one's five has slid out: 60 + 24 s.
+    assert answers[-1]["headers"]["Retry-After"] == "84"
     assert "Too many attempts" in answers[-1]["body"].decode()
     assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
     assert counting_hasher.calls == 0
@@ -347,7 +353,7 @@ def test_the_asgi_entry_point_refuses_a_flood_before_django_and_before_hashing(
     # by the gate, without Django starting a request at all, each refusal sent after its pause.
     assert [(a["status"], a["django"]) for a in answers] == [(403, 1)] * 4 + [(429, 0)] * 2
     assert len(refusal_pauses) == 2 and all(0.75 <= pause <= 2.25 for pause in refusal_pauses)
-    assert 0 < int(answers[-1]["headers"]["Retry-After"]) <= 60
+    assert answers[-1]["headers"]["Retry-After"] == "84"
     assert "Too many attempts" in answers[-1]["body"].decode()
     assert "default-src 'none'" in answers[-1]["headers"]["Content-Security-Policy"]
     assert counting_hasher.calls == 0
@@ -368,10 +374,12 @@ def test_the_asgi_gate_refuses_a_throttled_username_read_from_a_form_sent_in_pie
 
 
 def test_a_refusal_waits_no_longer_than_its_retry_after(limits, settings, refusal_pauses):
-    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "1/min"
+    from accounts.signin import signin_failure_record
+
     settings.SIGNIN_REFUSAL_DELAY = 5
-    limits.advance(58)  # 2 s before the minute's window ends
-    _asgi_post("/accounts/login/", {"username": "a", "password": "x"})
+    limits.advance(898)  # 2 s before the failures' 15-minute window ends
+    for _ in range(3):  # limits: 3 failures per username
+        signin_failure_record(username="a", ip="10.0.0.99")
     assert _asgi_post("/accounts/login/", {"username": "a", "password": "x"})["headers"]["Retry-After"] == "2"
     assert refusal_pauses == [2]
 
@@ -472,9 +480,10 @@ def test_an_attempt_that_waited_too_long_for_its_turn_is_refused_as_busy_but_a_p
     assert reached == ["GET", "GET"]  # the late attempt never reached Django
 
 
-def test_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, settings):
-    """Attempts it cannot answer from memory are checked one after another in one thread per process, not
-    side by side in the shared pool, where a flood's first attempts took the interpreter from heartbeats."""
+def test_without_redis_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, settings):
+    """With another cache (local memory), attempts it cannot answer from memory are checked one after another
+    in one thread per process, not side by side in the shared pool, where a flood's first attempts took the
+    interpreter from heartbeats."""
     import asyncio
     import threading
 
@@ -515,6 +524,66 @@ def test_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, set
     assert most == 1 and len(set(threads)) == 1 and threads[0].startswith("signin-gate")
 
 
+def test_with_redis_the_asgi_gate_checks_attempts_on_the_event_loop_over_a_few_connections(
+    redis_cache, limits, settings, monkeypatch
+):
+    """No thread at all: the check's one round trip to Redis is awaited on the event loop, so a flood's burst
+    of checks takes no thread from the heartbeats' for the interpreter; however many arrive at once, they
+    share LOOP_CHECK_CONNECTIONS connections."""
+    import asyncio
+    import threading
+
+    from accounts import signin_gate as gate_module
+    from accounts.signin import SignInCheck
+
+    settings.SIGNIN_REFUSAL_DELAY = 0
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "2/min"
+
+    def no_thread(**kwargs):
+        raise AssertionError("checked in a thread")
+
+    monkeypatch.setattr(gate_module, "signin_gate", no_thread)
+    answers = [_asgi_post("/accounts/login/", {"username": "a", "password": "x"}) for _ in range(3)]
+    assert [(a["status"], a["django"]) for a in answers] == [(403, 1), (403, 1), (429, 0)]
+
+    checked_in, verdict = [], SignInCheck.verdict
+
+    def recorded(self, replies):
+        checked_in.append(threading.current_thread())
+        return verdict(self, replies)
+
+    monkeypatch.setattr(SignInCheck, "verdict", recorded)
+    statuses = []
+
+    async def application(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def receive():
+        return {"type": "http.request", "body": b"username=a&password=b", "more_body": False}
+
+    async def flood():
+        gate = gate_module.AsgiSignInGate(application)
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/accounts/login/",
+            "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        }
+        await asyncio.gather(*(gate({**scope, "client": (f"10.0.2.{n}", 1)}, receive, send) for n in range(30)))
+        pool = gate_module._loop_scripts[asyncio.get_running_loop()].registered_client.connection_pool
+        return len(pool._available_connections) + len(pool._in_use_connections)
+
+    connections = asyncio.run(flood())
+    assert len(checked_in) == 30 and set(checked_in) == {threading.main_thread()}
+    assert statuses == [204] * 30  # each address's first attempt: let through
+    assert 1 <= connections <= gate_module.LOOP_CHECK_CONNECTIONS
+
+
 class CountingCache:
     """The cache as the sign-in rules see it, counting the calls that reach it."""
 
@@ -541,16 +610,36 @@ def test_an_address_refused_in_this_window_is_refused_again_without_asking_the_c
 
     settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "2/min"
     limits.advance(10)  # 50 s left in the minute's window
-    assert [signin_attempt(username=f"guess{i}", ip="10.0.0.3") for i in range(3)] == [None, None, 50]
+    # Refused until the window is over and enough of it has slid out of the last minute: 50 + 40 s.
+    assert [signin_attempt(username=f"guess{i}", ip="10.0.0.3") for i in range(3)] == [None, None, 90]
     asked = cache_calls.calls
     limits.advance(20)
     # A flood's further attempts: refused from memory, the wait counting down, whatever the username.
-    assert [signin_attempt(username=name, ip="10.0.0.3") for name in ("a", "b", "c")] == [30, 30, 30]
+    assert [signin_attempt(username=name, ip="10.0.0.3") for name in ("a", "b", "c")] == [70, 70, 70]
     assert cache_calls.calls == asked
     assert signin_attempt(username="a", ip="10.0.0.4") is None  # another address is counted as before
     assert cache_calls.calls > asked
-    limits.advance(30)  # the window is over: counted afresh, and let through
-    assert signin_attempt(username="a", ip="10.0.0.3") is None
+    limits.advance(30)  # the window turns, but its three attempts are still within the last minute
+    assert signin_attempt(username="a", ip="10.0.0.3") == 40
+    limits.advance(40)  # 20 s of the three attempts' window left in the last minute: room for one
+    assert [signin_attempt(username="a", ip="10.0.0.3") for _ in range(2)] == [None, 50]
+
+
+def test_an_address_over_its_attempts_is_not_let_through_in_a_burst_when_the_window_turns(limits, settings):
+    from accounts.signin import signin_attempt, signin_refusals_forget
+
+    settings.THROTTLE_SIGNIN_IP_ATTEMPTS = "10/min"
+    for _ in range(11):  # over, all through the minute (the last one refused)
+        signin_attempt(username="x", ip="10.0.0.8")
+    limits.advance(60)  # the next minute's window
+    waits = []
+    for _ in range(10):  # a flood's clients, each process meeting the address for the first time
+        signin_refusals_forget()
+        waits.append(signin_attempt(username="x", ip="10.0.0.8"))
+    assert None not in waits  # none let through (a fixed window let all ten through)
+    limits.advance(waits[-1])  # as long as it was told
+    signin_refusals_forget()
+    assert signin_attempt(username="x", ip="10.0.0.8") is None
 
 
 def test_a_username_locked_longer_than_its_address_still_says_so_when_counted(limits, settings):
@@ -561,9 +650,9 @@ def test_a_username_locked_longer_than_its_address_still_says_so_when_counted(li
         signin_failure_record(username="ada", ip="10.0.0.99")
     signin_attempt(username="x", ip="10.0.0.5")
     assert signin_attempt(username="ada", ip="10.0.0.5") == 900  # counted: the username's 15 minutes
-    assert signin_attempt(username="ada", ip="10.0.0.5") == 60  # from memory: the address's minute
-    limits.advance(60)
-    assert signin_attempt(username="ada", ip="10.0.0.5") == 840
+    assert signin_attempt(username="ada", ip="10.0.0.5") == 120  # from memory: the address's wait
+    limits.advance(120)
+    assert signin_attempt(username="ada", ip="10.0.0.5") == 780
 
 
 def test_the_refused_addresses_remembered_are_bounded(limits, settings, monkeypatch):
@@ -591,7 +680,7 @@ def test_the_asgi_gate_refuses_a_known_address_on_the_event_loop_before_reading_
 
     monkeypatch.setattr("accounts.signin_gate.signin_gate", no_thread)
     answer = _asgi_post("/admin/login/", {"username": "b", "password": "x"})
-    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 0, "60")
+    assert (answer["status"], answer["django"], answer["headers"]["Retry-After"]) == (429, 0, "120")
     assert "Too many attempts" in answer["body"].decode()
     assert len(refusal_pauses) == 2 and all(0.5 <= pause <= 1.5 for pause in refusal_pauses)
 
