@@ -50,6 +50,17 @@ def _page(minutes: int, *, busy: bool = False) -> bytes:
     return render_to_string("registration/throttled.html", context).encode()
 
 
+def warm_up() -> None:
+    """Render the sign-in pages once as each process starts (config/asgi.py, config/wsgi.py). Compiling
+    their templates held the interpreter for ~40 ms on a process's first sign-in page (1.5 ms after), and
+    a flood's first second is when every process meets its first (bench/login_flood.py, README)."""
+    from django.contrib.auth.forms import AuthenticationForm
+
+    render_to_string("registration/login.html", {"form": AuthenticationForm()})
+    _page(1)
+    _page(1, busy=True)
+
+
 def gated(method: str, path: str) -> bool:
     """Whether the gate looks at this request at all: sign-in form POSTs only."""
     return method == "POST" and path in SIGNIN_PATHS

@@ -447,12 +447,14 @@ def main() -> int:
     )
     # Each kind's rounds together (the ratio's figures), after the rounds one by one.
     for kind in ("quiet", "flood"):
-        rounds = [r for name, r in beat_results.items() if name.startswith(kind)]
+        rounds = [(name, r) for name, r in beat_results.items() if name.startswith(kind)]
         beat_results[kind] = {
-            "latencies": [v for r in rounds for v in r["latencies"]],
-            "at": [v for r in rounds for v in r["at"]],
+            "latencies": [v for _, r in rounds for v in r["latencies"]],
+            "at": [v for _, r in rounds for v in r["at"]],
+            "round": [name[len(kind) :] for name, r in rounds for _ in r["latencies"]],
             "statuses": {
-                s: sum(r["statuses"].get(s, 0) for r in rounds) for s in {s for r in rounds for s in r["statuses"]}
+                s: sum(r["statuses"].get(s, 0) for _, r in rounds)
+                for s in {s for _, r in rounds for s in r["statuses"]}
             },
         }
         cpu[kind] = {
@@ -476,15 +478,16 @@ def main() -> int:
     settled = {}
     for kind in ("quiet", "flood"):
         result = beat_results[kind]
-        beats = list(zip(result["latencies"], result["at"], strict=True))
+        beats = list(zip(result["latencies"], result["at"], result["round"], strict=True))
         slowest = sorted(beats, reverse=True)[: max(1, len(beats) // 20)]
-        early = sum(1 for _, at in slowest if at < 5)
+        early = sum(1 for _, at, _ in slowest if at < 5)
         print(
             f"{kind}: the slowest 5 % of beats ({len(slowest)}, from {slowest[-1][0] * 1000:.1f} ms) started at "
-            f"{', '.join(f'{at:.0f}' for _, at in sorted(slowest, key=lambda x: x[1]))} s into their phase; "
+            f"{', '.join(f'{at:.0f}' for _, at, _ in sorted(slowest, key=lambda x: x[1]))} s into their phase "
+            f"(round:s {' '.join(f'{r}:{at:.0f}' for _, at, r in sorted(slowest, key=lambda x: (x[2], x[1])))}); "
             f"{early} in its first 5 s ({5 / args.seconds:.0%} of the time)"
         )
-        settled[kind] = percentile([latency for latency, at in beats if at >= 3], 0.99)
+        settled[kind] = percentile([latency for latency, at, _ in beats if at >= 3], 0.99)
     print(
         f"p99 of the beats after each phase's first 3 s: quiet {settled['quiet'] * 1000:.1f} ms, flood "
         f"{settled['flood'] * 1000:.1f} ms ({settled['flood'] / settled['quiet']:.2f}x; for reading only: the target "

@@ -32,8 +32,10 @@ caches["default"]
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from accounts.signin_gate import AsgiSignInGate  # noqa: E402
+from accounts import signin_gate  # noqa: E402
 from config.websockets import OriginCheck, auth_stack, websocket_urlpatterns  # noqa: E402
+
+signin_gate.warm_up()
 
 # The garbage collector, tuned for a process holding thousands of long-lived sockets. With CPython's
 # defaults every full collection walks every object of every open socket: a trial with 10,000 sockets
@@ -47,7 +49,7 @@ gc.set_threshold(*(int(part) for part in os.environ.get("GC_THRESHOLD", "50000,2
 application = ProtocolTypeRouter(
     {
         # Throttled sign-in attempts are refused before Django handles them (accounts/signin_gate.py).
-        "http": AsgiSignInGate(django_application),
+        "http": signin_gate.AsgiSignInGate(django_application),
         "websocket": OriginCheck(auth_stack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -524,8 +524,9 @@ def test_without_redis_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(mo
     assert most == 1 and len(set(threads)) == 1 and threads[0].startswith("signin-gate")
 
 
+@pytest.mark.usefixtures("redis_cache")
 def test_with_redis_the_asgi_gate_checks_attempts_on_the_event_loop_over_a_few_connections(
-    redis_cache, limits, settings, monkeypatch
+    limits, settings, monkeypatch
 ):
     """No thread at all: the check's one round trip to Redis is awaited on the event loop, so a flood's burst
     of checks takes no thread from the heartbeats' for the interpreter; however many arrive at once, they
@@ -694,3 +695,27 @@ def test_refusals_wait_jittered_times_so_a_flood_refused_together_does_not_come_
         _asgi_post("/accounts/login/", {"username": "a", "password": "x"})
     assert len(refusal_pauses) == 20 and all(1 <= pause <= 3 for pause in refusal_pauses)
     assert len(set(refusal_pauses)) == 20  # each its own: refused together, they come back apart
+
+
+def test_each_process_compiles_its_sign_in_pages_as_it_starts(monkeypatch):
+    """The entry points warm the sign-in pages up (accounts.signin_gate.warm_up): a process's first sign-in
+    page, or refusal, compiles no template (compiling held the interpreter ~40 ms, at a flood's start)."""
+    from django.template import engines
+    from django.template.base import Template
+
+    from accounts.signin_gate import _page, refusal, warm_up
+
+    engines["django"].engine.template_loaders[0].reset()  # the cached loader, as a new process has it
+    _page.cache_clear()
+    warm_up()
+    compiled, compile_nodelist = [], Template.compile_nodelist
+
+    def recorded(self):
+        compiled.append(self.origin.template_name)
+        return compile_nodelist(self)
+
+    monkeypatch.setattr(Template, "compile_nodelist", recorded)
+    assert Client().get("/accounts/login/").status_code == 200
+    refusal(30)
+    refusal(1, busy=True)
+    assert compiled == []
