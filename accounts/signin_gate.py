@@ -198,7 +198,7 @@ class AsgiSignInGate:
 
     def __init__(self, application):
         self.application = application
-        self._places = weakref.WeakKeyDictionary()  # event loop -> its semaphore (tests run several loops)
+        self._turns = weakref.WeakKeyDictionary()  # event loop -> its _Turns (tests run several loops)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("path", "") not in SIGNIN_PATHS:
@@ -261,16 +261,35 @@ class AsgiSignInGate:
         An `attempt` (a counted sign-in POST) that waited longer than SIGNIN_QUEUE_TIMEOUT for its turn is
         refused as busy (429, retry in a second) instead: a flood's burst of attempts, all counted at once,
         would otherwise drain through the password check one after another for minutes, and a real
-        person's attempt would wait behind them until it timed out."""
+        person's attempt would wait behind them until it timed out. So is one that arrives while
+        SIGNIN_QUEUED_ATTEMPTS attempts of this process are already waiting or in Django: with a place or
+        two for checking a password in the whole deployment, the ones behind them would only find those
+        taken, after a trip through Django each (a flood's first second sent a hundred per process)."""
         loop = asyncio.get_running_loop()
-        places = self._places.get(loop)
-        if places is None:
-            places = self._places[loop] = asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS)
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = _Turns(asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS))
+        if attempt:
+            if turns.attempts >= settings.SIGNIN_QUEUED_ATTEMPTS:
+                return await self._refuse(refusal(1, busy=True), send)
+            turns.attempts += 1
         queued_at = loop.time()
-        async with places:
-            if attempt and loop.time() - queued_at > settings.SIGNIN_QUEUE_TIMEOUT:
-                return await self._refuse(refusal(1, busy=True), send, pause=False)
-            return await self.application(scope, receive, send)
+        try:
+            async with turns.places:
+                if attempt and loop.time() - queued_at > settings.SIGNIN_QUEUE_TIMEOUT:
+                    return await self._refuse(refusal(1, busy=True), send, pause=False)
+                return await self.application(scope, receive, send)
+        finally:
+            if attempt:
+                turns.attempts -= 1
+
+
+class _Turns:
+    """One event loop's turns at Django's sign-in pages: its places, and the attempts waiting or inside."""
+
+    def __init__(self, places: asyncio.Semaphore):
+        self.places = places
+        self.attempts = 0
 
 
 def _replay(received: list[dict], receive):

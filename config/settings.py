@@ -358,6 +358,9 @@ SIGNIN_CONCURRENT_REQUESTS = env.int("SIGNIN_CONCURRENT_REQUESTS", default=1)
 # A sign-in attempt that waited longer than this (seconds) for its turn is refused as busy (429, retry in a
 # second) rather than checked late: a flood's counted burst would drain through the password check for minutes.
 SIGNIN_QUEUE_TIMEOUT = env.float("SIGNIN_QUEUE_TIMEOUT", default=1.0)
+# Sign-in attempts let through per ASGI process at once (waiting their turn or in Django); more are refused as
+# busy at the entry point (429, retry in a second): past the few places for hashing, they would only find those taken.
+SIGNIN_QUEUED_ATTEMPTS = env.int("SIGNIN_QUEUED_ATTEMPTS", default=2)
 # Password-reset e-mails requested per address and per client address.
 THROTTLE_PASSWORD_RESET_EMAIL = env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/h")
 THROTTLE_PASSWORD_RESET_IP = env.str("THROTTLE_PASSWORD_RESET_IP", default="20/h")

@@ -480,6 +480,52 @@ def test_an_attempt_that_waited_too_long_for_its_turn_is_refused_as_busy_but_a_p
     assert reached == ["GET", "GET"]  # the late attempt never reached Django
 
 
+def test_attempts_past_a_few_waiting_or_inside_are_refused_as_busy_at_once_but_pages_still_wait(
+    settings, refusal_pauses
+):
+    """A flood's burst of attempts let through by its limits would each take a trip through Django only to
+    find the deployment's one or two hashing places taken: past SIGNIN_QUEUED_ATTEMPTS per process they are
+    refused as busy at the gate (after the refusal's pause), while the sign-in page still waits its turn."""
+    import asyncio
+
+    from accounts.signin_gate import AsgiSignInGate
+
+    settings.SIGNIN_CONCURRENT_REQUESTS = 1
+    settings.SIGNIN_QUEUED_ATTEMPTS = 2
+    settings.SIGNIN_QUEUE_TIMEOUT = 10
+    reached, answers = [], []
+
+    async def scenario():
+        release = asyncio.Event()
+
+        async def django(scope, receive, send):
+            reached.append(scope["method"])
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+
+        gate = AsgiSignInGate(django)
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                answers.append((message["status"], dict(message["headers"]).get(b"retry-after")))
+
+        scope = {"type": "http", "method": "POST", "path": "/accounts/login/", "headers": [], "client": ("10.0.0.1", 1)}
+        requests = [asyncio.ensure_future(gate._to_django(scope, None, send, attempt=True)) for _ in range(5)]
+        requests.append(asyncio.ensure_future(gate._to_django({**scope, "method": "GET"}, None, send)))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        refused_at_once = list(answers)
+        release.set()
+        await asyncio.gather(*requests)
+        return refused_at_once
+
+    refused_at_once = asyncio.run(scenario())
+    assert refused_at_once == [(429, b"1")] * 3  # the third, fourth and fifth attempt, without Django
+    assert len(refusal_pauses) == 3
+    assert reached == ["POST", "POST", "GET"]  # two attempts in turn, and the page
+    assert sorted(answers) == [(200, None)] * 3 + [(429, b"1")] * 3
+
+
 def test_without_redis_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, settings):
     """With another cache (local memory), attempts it cannot answer from memory are checked one after another
     in one thread per process, not side by side in the shared pool, where a flood's first attempts took the
