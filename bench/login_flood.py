@@ -360,19 +360,24 @@ def main() -> int:
         def redis_connections() -> int:
             return redis_server.info("stats")["total_connections_received"]
 
+        def redis_commands() -> int:
+            return redis_server.info("stats")["total_commands_processed"]
+
         def phase_started(name):
-            nonlocal current, connections_before
+            nonlocal current, connections_before, commands_before, started_at
             if current is not None:
                 cpu[current] = {
                     **meter.stop(),
                     "load": os.getloadavg()[0],
                     "redis_connections": redis_connections() - connections_before,
+                    "redis_commands": (redis_commands() - commands_before) / (time.monotonic() - started_at),
                 }
             meter.start()
-            connections_before = redis_connections()
+            connections_before, commands_before, started_at = redis_connections(), redis_commands(), time.monotonic()
             current = name
 
-        connections_before = 0
+        connections_before = commands_before = 0
+        started_at = time.monotonic()
 
         usernames = ["admin", "bench_tutor", *[p["username"] for p in participants[:20]]]
         kind, schedule = beats_out.recv()
@@ -442,8 +447,9 @@ def main() -> int:
     )
     print(
         f"{'phase':<6} {'beats':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'server':>7} {'others':>7} {'machine':>7} {'load':>5} {'redis+':>6}  statuses   "
-        "(CPU in cores; load: 1-min average; redis+: connections opened to Redis)"
+        f"{'server':>7} {'busiest':>7} {'pg':>5} {'others':>7} {'machine':>7} {'load':>5} {'redis+':>6} {'cmd/s':>6}  "
+        "statuses   (CPU in cores; busiest: the busiest server process; pg: PostgreSQL for this database; load: "
+        "1-min average; redis+: connections opened to Redis; cmd/s: Redis commands a second)"
     )
     # Each kind's rounds together (the ratio's figures), after the rounds one by one.
     for kind in ("quiet", "flood"):
@@ -459,7 +465,16 @@ def main() -> int:
         }
         cpu[kind] = {
             key: sum(cpu[name][key] for name in beat_results if name.startswith(kind) and name != kind) / args.rounds
-            for key in ("gunicorn", "other", "machine", "load", "redis_connections")
+            for key in (
+                "gunicorn",
+                "gunicorn_busiest",
+                "postgres",
+                "other",
+                "machine",
+                "load",
+                "redis_connections",
+                "redis_commands",
+            )
         }
     beat_results["after"] = beat_results.pop("after")
     p99 = {}
@@ -470,8 +485,9 @@ def main() -> int:
         print(
             f"{name:<6} {len(lat):>6} {percentile(lat, 0.5) * 1000:>8.1f} {percentile(lat, 0.95) * 1000:>8.1f} "
             f"{p99[name] * 1000:>8.1f} {max(lat) * 1000:>8.1f} {used.get('gunicorn', 0):>7.2f} "
+            f"{used.get('gunicorn_busiest', 0):>7.2f} {used.get('postgres', 0):>5.2f} "
             f"{used.get('other', 0):>7.2f} {used.get('machine', 0):>7.2f} {used.get('load', 0):>5.1f} "
-            f"{used.get('redis_connections', 0):>6}  {result['statuses']}"
+            f"{used.get('redis_connections', 0):>6.0f} {used.get('redis_commands', 0):>6.0f}  {result['statuses']}"
         )
     # When in their phase the slowest beats started: at the flood's start (its clients' first requests) or
     # all along (the refusals themselves); and p99 without each phase's first 3 s.
