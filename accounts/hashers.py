@@ -4,8 +4,8 @@ A password hash is slow by design (PBKDF2: about 0.4 s of a core here). Computed
 thread it competes on equal terms with everything else on the machine, so during a sign-in flood each
 attempt the throttle still lets through (an address's first few, before its limits trip) took a core
 away from the whiteboard's heartbeats for as long as it hashed (bench/login_flood.py, README). Here every
-hash is computed in one thread per process whose nice value is 19 (on Linux a per-thread attribute): the
-kernel gives it whatever CPU nothing else wants, so on a busy machine a sign-in takes a little longer and
+hash is computed in one thread per process whose nice value is 19 and scheduling policy SCHED_IDLE (on
+Linux per-thread attributes): the kernel gives it whatever CPU nothing else wants, so on a busy machine a sign-in takes a little longer and
 heartbeats do not wait behind it. On an idle machine nothing changes. The hashes themselves are Django's.
 """
 
@@ -26,6 +26,12 @@ def _lower_priority() -> None:
     # Elsewhere than Linux the hash still runs, at normal priority.
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, 0, NICE)  # 0: this thread (Linux)
+    # SCHED_IDLE as well: a nice-19 thread still holds its core for a few milliseconds when a heartbeat's
+    # thread or the event loop wakes up, and a beat wakes several; the kernel preempts an idle-policy
+    # thread for any other at once. (Any thread may lower itself to it; the hash then runs when a core is
+    # otherwise idle, on a busy machine later than at nice 19.)
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:

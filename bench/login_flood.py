@@ -512,7 +512,8 @@ def main() -> int:
     total = sum(flood_result["statuses"].values())
     print(
         f"flood: {total} sign-in posts in {flood_result['wall']:.1f} s ({total / flood_result['wall']:.0f}/s), "
-        f"answers {flood_result['statuses']}, Retry-After seen {flood_result['retry_after']}"
+        f"answers {flood_result['statuses']}, Retry-After seen {flood_result['retry_after']}; "
+        f"checked (200) per round: {[r['statuses'].get('200', 0) for r in flood_results]}"
     )
     measured = [r for name, r in beat_results.items() if name[-1].isdigit() or name == "after"]
     false_disconnects = sum(r["statuses"].get("409", 0) for r in measured)

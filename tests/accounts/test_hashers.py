@@ -20,7 +20,7 @@ def _recording_pbkdf2(monkeypatch):
     real = PBKDF2PasswordHasher.encode
 
     def encode(self, password, salt, iterations=None):
-        seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, 0)))
+        seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)))
         return real(self, password, salt, iterations)
 
     monkeypatch.setattr(PBKDF2PasswordHasher, "encode", encode)
@@ -35,16 +35,20 @@ def test_the_settings_hash_new_passwords_with_it_and_list_one_hasher_per_algorit
 
 
 @pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread priority is Linux's")
-def test_the_hash_is_computed_at_the_lowest_priority_and_the_caller_keeps_its_own(settings, monkeypatch):
+def test_the_hash_is_computed_at_the_lowest_priority_and_idle_policy_and_the_caller_keeps_its_own(
+    settings, monkeypatch
+):
     settings.PASSWORD_HASHERS = [f"{__name__}.Watching"]
     seen = _recording_pbkdf2(monkeypatch)
-    before = os.getpriority(os.PRIO_PROCESS, 0)
+    before = os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)
     encoded = make_password("correct horse")
     assert encoded.startswith("pbkdf2_sha256$1000$")
     assert check_password("correct horse", encoded) and not check_password("wrong", encoded)
     assert len(seen) == 3  # made, then checked twice
-    assert all(name.startswith("password-hash") and nice == NICE for name, nice in seen)
-    assert os.getpriority(os.PRIO_PROCESS, 0) == before
+    assert all(
+        name.startswith("password-hash") and nice == NICE and policy == os.SCHED_IDLE for name, nice, policy in seen
+    )
+    assert (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)) == before
 
 
 def test_its_hashes_are_django_s_own_both_ways(settings):
