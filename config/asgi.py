@@ -6,7 +6,6 @@ this same application through daphne, so `dev.py run` needs nothing but Python.
 
 import gc
 import os
-import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -45,11 +44,6 @@ signin_gate.warm_up()
 # rather than every 700, so full ones are rare. Reference counting still frees almost everything at once.
 gc.collect()
 gc.freeze()
-# A thread waiting for the interpreter lock gets it from a thread running Python code after this long
-# (CPython's default: 5 ms). A heartbeat's request thread takes the lock back after every database round
-# trip, and while a sign-in page renders in another thread each of those waits the whole interval: a
-# flood's first second, 200 sign-in pages rendered back to back, held beats ~10-20 ms longer.
-sys.setswitchinterval(float(os.environ.get("SWITCH_INTERVAL", "0.001")))
 gc.set_threshold(*(int(part) for part in os.environ.get("GC_THRESHOLD", "50000,20,100").split(",")))
 
 application = ProtocolTypeRouter(
