@@ -11,6 +11,7 @@ request and write the answer in their server's terms.
 """
 
 import asyncio
+import contextlib
 import functools
 import random
 import time
@@ -201,8 +202,18 @@ class AsgiSignInGate:
         self._turns = weakref.WeakKeyDictionary()  # event loop -> its _Turns (tests run several loops)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("path", "") not in SIGNIN_PATHS:
+        if scope["type"] != "http":
             return await self.application(scope, receive, send)
+        if scope.get("path", "") not in SIGNIN_PATHS:
+            turns = self._turns_here()
+            turns.others += 1
+            turns.idle.clear()
+            try:
+                return await self.application(scope, receive, send)
+            finally:
+                turns.others -= 1
+                if not turns.others:
+                    turns.idle.set()
         if not gated(scope.get("method", ""), scope["path"]):
             return await self._to_django(scope, receive, send)
         client = scope.get("client") or ("", 0)
@@ -266,9 +277,7 @@ class AsgiSignInGate:
         two for checking a password in the whole deployment, the ones behind them would only find those
         taken, after a trip through Django each (a flood's first second sent a hundred per process)."""
         loop = asyncio.get_running_loop()
-        turns = self._turns.get(loop)
-        if turns is None:
-            turns = self._turns[loop] = _Turns(asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS))
+        turns = self._turns_here()
         if attempt:
             if turns.attempts >= settings.SIGNIN_QUEUED_ATTEMPTS:
                 return await self._refuse(refusal(1, busy=True), send)
@@ -276,6 +285,12 @@ class AsgiSignInGate:
         queued_at = loop.time()
         try:
             async with turns.places:
+                # Its turn comes when the process's other requests are done (at most SIGNIN_YIELD_SECONDS
+                # later): started beside a heartbeat, a sign-in page's Python holds the interpreter lock
+                # each time the heartbeat's thread wants it back, after every database round trip.
+                if not turns.idle.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(turns.idle.wait(), settings.SIGNIN_YIELD_SECONDS)
                 if attempt and loop.time() - queued_at > settings.SIGNIN_QUEUE_TIMEOUT:
                     return await self._refuse(refusal(1, busy=True), send, pause=False)
                 return await self.application(scope, receive, send)
@@ -283,13 +298,24 @@ class AsgiSignInGate:
             if attempt:
                 turns.attempts -= 1
 
+    def _turns_here(self) -> "_Turns":
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = _Turns(asyncio.Semaphore(settings.SIGNIN_CONCURRENT_REQUESTS))
+        return turns
+
 
 class _Turns:
-    """One event loop's turns at Django's sign-in pages: its places, and the attempts waiting or inside."""
+    """One event loop's turns at Django's sign-in pages: its places, the attempts waiting or inside, and its
+    other HTTP requests under way (`idle` while there are none)."""
 
     def __init__(self, places: asyncio.Semaphore):
         self.places = places
         self.attempts = 0
+        self.others = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
 
 
 def _replay(received: list[dict], receive):

@@ -362,6 +362,9 @@ SIGNIN_QUEUE_TIMEOUT = env.float("SIGNIN_QUEUE_TIMEOUT", default=1.0)
 # Sign-in attempts let through per ASGI process at once (waiting their turn or in Django); more are refused as
 # busy at the entry point (429, retry in a second): past the few places for hashing, they would only find those taken.
 SIGNIN_QUEUED_ATTEMPTS = env.int("SIGNIN_QUEUED_ATTEMPTS", default=2)
+# A sign-in page's turn in Django waits for the process's other HTTP requests under way to finish, at most this long
+# (seconds): heartbeats go first, and a long request (an export) delays each sign-in page by this much at most.
+SIGNIN_YIELD_SECONDS = env.float("SIGNIN_YIELD_SECONDS", default=0.05)
 # Password-reset e-mails requested per address and per client address.
 THROTTLE_PASSWORD_RESET_EMAIL = env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/h")
 THROTTLE_PASSWORD_RESET_IP = env.str("THROTTLE_PASSWORD_RESET_IP", default="20/h")

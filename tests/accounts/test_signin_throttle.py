@@ -526,6 +526,54 @@ def test_attempts_past_a_few_waiting_or_inside_are_refused_as_busy_at_once_but_p
     assert sorted(answers) == [(200, None)] * 3 + [(429, b"1")] * 3
 
 
+def test_a_sign_in_page_waits_for_the_process_s_other_requests_under_way_but_not_for_ever(settings):
+    """Heartbeats go first: a sign-in page's turn in Django comes when the process's other HTTP requests are
+    done, or after SIGNIN_YIELD_SECONDS if one goes on (an export)."""
+    import asyncio
+
+    from accounts.signin_gate import AsgiSignInGate
+
+    settings.SIGNIN_YIELD_SECONDS = 30
+    order = []
+
+    def request(path, method="GET"):
+        return {"type": "http", "method": method, "path": path, "headers": [], "client": ("10.0.0.1", 1)}
+
+    async def scenario():
+        beat_done, export_done = asyncio.Event(), asyncio.Event()
+
+        held = {"/api/beat": beat_done, "/api/export": export_done}
+
+        async def django(scope, receive, send):
+            order.append(f"{scope['path']} starts")
+            if scope["path"] in held:
+                await held[scope["path"]].wait()
+            order.append(f"{scope['path']} ends")
+
+        gate = AsgiSignInGate(django)
+        beat = asyncio.ensure_future(gate(request("/api/beat", "POST"), None, None))
+        await asyncio.sleep(0)
+        page = asyncio.ensure_future(gate(request("/accounts/login/"), None, None))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        waited = list(order)
+        beat_done.set()
+        await asyncio.gather(beat, page)
+
+        settings.SIGNIN_YIELD_SECONDS = 0.01  # an export goes on: the page is served all the same
+        export = asyncio.ensure_future(gate(request("/api/export"), None, None))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(gate(request("/accounts/login/"), None, None), 5)
+        export_done.set()
+        await export
+        return waited
+
+    waited = asyncio.run(scenario())
+    assert waited == ["/api/beat starts"]  # the page waited for the heartbeat
+    assert order[:4] == ["/api/beat starts", "/api/beat ends", "/accounts/login/ starts", "/accounts/login/ ends"]
+    assert order[4:] == ["/api/export starts", "/accounts/login/ starts", "/accounts/login/ ends", "/api/export ends"]
+
+
 def test_without_redis_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, settings):
     """With another cache (local memory), attempts it cannot answer from memory are checked one after another
     in one thread per process, not side by side in the shared pool, where a flood's first attempts took the
