@@ -1,10 +1,8 @@
 """Fixed-window rate limits per user, counted where every app process sees the same count: the
 shared cache (Redis in production), or for heartbeats on PostgreSQL the database itself, inside the
-heartbeat's own statement (`COUNT_IN_DATABASE_SQL`, `accounts.models.RateCounter`); and the verdict of
-a sliding-window counter (`sliding_wait`) for sign-in attempts per address (`accounts.signin`)."""
+heartbeat's own statement (`COUNT_IN_DATABASE_SQL`, `accounts.models.RateCounter`)."""
 
 import functools
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ def hit(key: str, *, limit: int, period: int, now: float | None = None) -> int |
     """Count one attempt in the current window; seconds to wait if over `limit`, else None."""
     now = time.time() if now is None else now
     count = count_in_window(f"ratelimit:{key}:{_window_id(period, now)}", period)
-    return None if count <= limit else _seconds_to_next_window(period, now)
+    return window_wait(count, limit=limit, period=period, now=now)
 
 
 def _window_id(period: int, now: float) -> int:
@@ -32,28 +30,10 @@ def _seconds_to_next_window(period: int, now: float) -> int:
     return max(1, int((_window_id(period, now) + 1) * period - now))
 
 
-def sliding_wait(*, current: int, previous: int, limit: int, period: int, now: float) -> int | None:
-    """A sliding-window counter's verdict: the attempts of the last `period` seconds, estimated as the
-    current window's `current` (the one being decided included) plus the `previous` window's count
-    weighted by the part of that window still within the last period. None while that is within
-    `limit`; else the seconds until one more attempt would be.
-
-    A fixed window lets its whole limit through again the moment it turns, however long the client has
-    been over it; here a client that keeps on gets one attempt as each earlier one slides out of the
-    period (about limit/period a second), and one that kept on all through a window waits that much
-    longer (its count is the next window's `previous`)."""
-    elapsed = (now % period) / period  # the fraction of the current window gone
-    if current + previous * (1 - elapsed) <= limit + _ROUNDING:
-        return None
-    room = limit - current - 1  # what is left of the limit for one more attempt in this window
-    if room >= 0 and previous:
-        # Later in this window, once enough of the previous window has slid out of the period.
-        return max(1, math.ceil((1 - room / previous - elapsed) * period - _ROUNDING))
-    # In the next window, once enough of this one has slid out.
-    return max(1, math.ceil((1 - elapsed + max(0.0, 1 - (limit - 1) / current)) * period - _ROUNDING))
-
-
-_ROUNDING = 1e-9  # floating point's error, not a reason to refuse or to wait a second longer
+def window_wait(count: int, *, limit: int, period: int, now: float) -> int | None:
+    """Seconds to the next window if `count` (this window's, the one being decided included) is over
+    `limit`, else None."""
+    return None if count <= limit else _seconds_to_next_window(period, now)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ cache (`accounts.ratelimit`), and checked before any password is hashed.
 Failures count per username and per address: once a username or an address has failed
 `THROTTLE_SIGNIN_USERNAME` / `THROTTLE_SIGNIN_IP` times in the current window, every further attempt is
 refused (429, `Retry-After`) without touching the password hasher or the database until the window ends.
-Every attempt counts against its address as well (`THROTTLE_SIGNIN_IP_ATTEMPTS`, a sliding window), with
-room for a class signing in from behind one address.
+Every attempt counts against its address as well (`THROTTLE_SIGNIN_IP_ATTEMPTS`), with room for a class
+signing in from behind one address.
 """
 
 import contextlib
@@ -79,11 +79,11 @@ def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> i
     return max(waits.values(), default=None)
 
 
-# Addresses this process has refused, and when: {ip: (refused at, until)}. A refusal's wait is when the
-# counts would let the address in again, and other attempts (other processes') only move that later, so a
-# refused address stays refused until then, whatever it sends: a flood's further attempts are refused from
-# here, without a round trip to the cache. Each process learns it from its own first refusal. At most
-# REFUSED_REMEMBERED addresses; past that the expired ones are dropped, then the oldest.
+# Addresses this process has refused, and when: {ip: (refused at, until)}. Within a window the counts
+# only grow, so a refused address stays refused until its window ends, whatever it sends: a flood's
+# further attempts are refused from here, without a round trip to the cache. Each process learns it from
+# its own first refusal. At most REFUSED_REMEMBERED addresses; past that the expired ones are dropped,
+# then the oldest.
 _refused: dict[str, tuple[float, float]] = {}
 REFUSED_REMEMBERED = 10_000
 
@@ -112,9 +112,9 @@ def signin_attempt(*, username: str | None, ip: str, now: float | None = None) -
     failed or not: a flood is refused within its first second, before its failures could add up), then
     check the failure limits. Seconds to wait, or None.
 
-    An address already refused is refused again from memory (`signin_refused`), uncounted, until its wait
-    is over. Its Retry-After is then the address's wait; a username locked for longer says so when the
-    client comes back.
+    An address already refused in this window is refused again from memory (`signin_refused`), uncounted:
+    its count is over the limit until the window ends anyway. Its Retry-After is then the address's wait;
+    a username locked for longer says so when the client comes back.
     """
     return signin_check(username=username, ip=ip, now=now).wait
 
@@ -128,10 +128,9 @@ class Verdict:
 @dataclass(frozen=True)
 class SignInCheck:
     """One sign-in attempt's check, made in one round trip to the cache (`CHECK_SCRIPT`): the attempt
-    counted in its address's window, and read with it the window before's count (the attempts limit is a
-    sliding window: `ratelimit.sliding_wait`), the failures of its username and of its address, and, for
-    the entry points' gates (`slots`), how many places for checking a password are taken. The same rule
-    whichever way the round trip is made: `signin_check` here, or the ASGI gate on its event loop."""
+    counted in its address's window, and read with it the failures of its username and of its address
+    and, for the entry points' gates (`slots`), how many places for checking a password are taken. The
+    same rule whichever way the round trip is made: `signin_check` here, or the ASGI gate on its event loop."""
 
     username: str | None
     ip: str
@@ -141,11 +140,10 @@ class SignInCheck:
     def attempts(self) -> tuple[int, int]:
         return ratelimit.parse_rate(settings.THROTTLE_SIGNIN_IP_ATTEMPTS)
 
-    def attempt_keys(self) -> tuple[str, str]:
-        """The address's attempt counters, this window's and the one before's (unprefixed)."""
+    def attempt_key(self) -> str:
+        """The address's attempt counter in this window (unprefixed), as `ratelimit.hit` counts."""
         _, period = self.attempts()
-        window = int(self.now // period)
-        return tuple(f"ratelimit:signin-ip-attempts:{self.ip}:{w}" for w in (window, window - 1))
+        return f"ratelimit:signin-ip-attempts:{self.ip}:{int(self.now // period)}"
 
     def failure_keys(self) -> dict[str, _Limit]:
         """The failure counters to read (unprefixed), and their limits."""
@@ -157,22 +155,22 @@ class SignInCheck:
 
     def script_call(self, make_key) -> tuple[list[str], list]:
         """CHECK_SCRIPT's keys (prefixed by the cache's `make_key`) and arguments."""
-        keys = [*self.attempt_keys(), _SLOT_KEY, *self.failure_keys()]
+        keys = [self.attempt_key(), _SLOT_KEY, *self.failure_keys()]
         cap = settings.SIGNIN_CONCURRENT_HASHES if self.slots else 0
         _, period = self.attempts()
-        return [make_key(key) for key in keys], [period * 2, cap, self.now - SLOT_STALE_SECONDS]
+        return [make_key(key) for key in keys], [period, cap, self.now - SLOT_STALE_SECONDS]
 
     def verdict(self, replies: list[int]) -> Verdict:
-        """What the script's answer means: [this window's attempts, the window before's, places taken,
-        failures per `failure_keys`]. An address found over a limit is remembered (`signin_refused`)."""
-        current, previous, taken, *failed = (int(reply or 0) for reply in replies)
+        """What the script's answer means: [this window's attempts, places taken, failures per
+        `failure_keys`]. An address found over a limit is remembered (`signin_refused`)."""
+        attempts, taken, *failed = (int(reply or 0) for reply in replies)
         limit, period = self.attempts()
         waits = {
             failure.scope: failure.wait(count, self.now)
             for failure, count in zip(self.failure_keys().values(), failed, strict=True)
         }
-        attempts = ratelimit.sliding_wait(current=current, previous=previous, limit=limit, period=period, now=self.now)
-        address_wait = _longest(attempts, waits.get("signin-ip"))
+        attempts_wait = ratelimit.window_wait(attempts, limit=limit, period=period, now=self.now)
+        address_wait = _longest(attempts_wait, waits.get("signin-ip"))
         if address_wait is not None:
             _remember_refused(self.ip, self.now, address_wait)
         wait = _longest(address_wait, waits.get("signin-user"))
@@ -180,15 +178,15 @@ class SignInCheck:
         return Verdict(wait, busy=wait is None and bool(cap) and taken >= cap)
 
 
-# KEYS: this window's attempts of the address, the window before's, the hashing places, the failure
-# counters; ARGV: the attempt counter's time to live, the places' cap (0: not asked), the oldest place
-# still held. Returns [attempts, attempts before, places taken, failures...].
+# KEYS: this window's attempts of the address, the hashing places, the failure counters; ARGV: the
+# window's length (the attempt counter's time to live), the places' cap (0: not asked), the oldest place
+# still held. Returns [attempts, places taken, failures...].
 CHECK_SCRIPT = """
-local current = redis.call('INCR', KEYS[1])
-if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local out = {current, tonumber(redis.call('GET', KEYS[2]) or '0'), 0}
-if tonumber(ARGV[2]) > 0 then out[3] = redis.call('ZCOUNT', KEYS[3], ARGV[3], '+inf') end
-for i = 4, #KEYS do out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0') end
+local attempts = redis.call('INCR', KEYS[1])
+if attempts == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local out = {attempts, 0}
+if tonumber(ARGV[2]) > 0 then out[2] = redis.call('ZCOUNT', KEYS[2], ARGV[3], '+inf') end
+for i = 3, #KEYS do out[#out + 1] = tonumber(redis.call('GET', KEYS[i]) or '0') end
 return out
 """
 
@@ -208,12 +206,11 @@ def signin_check(*, username: str | None, ip: str, now: float | None = None, slo
         keys, args = check.script_call(backend.make_key)
         return check.verdict(script(keys=keys, args=args))
     # One process (local memory: development and tests): the same counts, read one by one.
-    current_key, previous_key = check.attempt_keys()
     _, period = check.attempts()
-    current = ratelimit.count_in_window(current_key, period * 2)
+    attempts = ratelimit.count_in_window(check.attempt_key(), period)
     failures = backend.get_many(list(check.failure_keys()))
     taken = (backend.get(_SLOT_KEY) or 0) if slots else 0
-    return check.verdict([current, backend.get(previous_key), taken, *map(failures.get, check.failure_keys())])
+    return check.verdict([attempts, taken, *map(failures.get, check.failure_keys())])
 
 
 def _longest(*waits: int | None) -> int | None:

@@ -343,8 +343,7 @@ API_TOKEN_LIFETIME_DAYS = env.int("API_TOKEN_LIFETIME_DAYS", default=90)
 # the shared cache; beyond them: 429 with Retry-After, before any password is hashed (accounts.signin).
 THROTTLE_SIGNIN_USERNAME = env.str("THROTTLE_SIGNIN_USERNAME", default="10/15min")
 THROTTLE_SIGNIN_IP = env.str("THROTTLE_SIGNIN_IP", default="100/15min")
-# Sign-in attempts per client address, failed or not: room for a class signing in behind one address. A sliding
-# window (accounts.ratelimit.sliding_wait): an address over it is let through again as its attempts slide out.
+# Sign-in attempts per client address, failed or not: room for a class signing in behind one address.
 THROTTLE_SIGNIN_IP_ATTEMPTS = env.str("THROTTLE_SIGNIN_IP_ATTEMPTS", default="60/min")
 # Sign-in attempts checked at once, across every app process (each hashes a password, ~0.5 s of CPU):
 # keep it below the number of workers so a flood of attempts cannot take them all. 0: no cap.
