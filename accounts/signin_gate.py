@@ -13,6 +13,7 @@ request and write the answer in their server's terms.
 import asyncio
 import contextlib
 import functools
+import logging
 import random
 import time
 import urllib.parse
@@ -28,6 +29,7 @@ from django.template.loader import render_to_string
 
 from accounts.signin import CHECK_SCRIPT, SignInCheck, Verdict, signin_check, signin_refused
 
+logger = logging.getLogger(__name__)
 SIGNIN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
 MAX_FORM_BYTES = 16 * 1024  # a sign-in form is a few hundred bytes
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -54,12 +56,18 @@ def _page(minutes: int, *, busy: bool = False) -> bytes:
 def warm_up() -> None:
     """Render the sign-in pages once as each process starts (config/asgi.py, config/wsgi.py). Compiling
     their templates held the interpreter for ~40 ms on a process's first sign-in page (1.5 ms after), and
-    a flood's first second is when every process meets its first (bench/login_flood.py, README)."""
+    a flood's first second is when every process meets its first (bench/login_flood.py, README).
+
+    Only a head start: if a page cannot be rendered yet (static files not collected, say), the process
+    starts all the same, with a warning, and the page's first request says what is wrong."""
     from django.contrib.auth.forms import AuthenticationForm
 
-    render_to_string("registration/login.html", {"form": AuthenticationForm()})
-    _page(1)
-    _page(1, busy=True)
+    try:
+        render_to_string("registration/login.html", {"form": AuthenticationForm()})
+        _page(1)
+        _page(1, busy=True)
+    except Exception:
+        logger.warning("the sign-in pages could not be rendered ahead of their first request", exc_info=True)
 
 
 def gated(method: str, path: str) -> bool:

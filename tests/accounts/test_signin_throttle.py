@@ -792,3 +792,14 @@ def test_each_process_compiles_its_sign_in_pages_as_it_starts(monkeypatch):
     refusal(30)
     refusal(1, busy=True)
     assert compiled == []
+
+
+def test_a_process_whose_sign_in_pages_cannot_be_rendered_yet_starts_all_the_same(monkeypatch, caplog):
+    from accounts import signin_gate
+
+    def missing(*args, **kwargs):
+        raise ValueError("Missing staticfiles manifest entry for 'app/logo.svg'")
+
+    monkeypatch.setattr(signin_gate, "render_to_string", missing)
+    signin_gate.warm_up()
+    assert "could not be rendered ahead" in caplog.text and "Missing staticfiles manifest" in caplog.text
