@@ -573,6 +573,22 @@ def test_a_sign_in_page_waits_for_the_process_s_other_requests_under_way_but_not
     assert order[4:] == ["/api/export starts", "/accounts/login/ starts", "/accounts/login/ ends", "/api/export ends"]
 
 
+async def _attempts_at_once(gate, send, addresses):
+    """A sign-in POST through `gate` from each address, all at once."""
+    import asyncio
+
+    async def receive():
+        return {"type": "http.request", "body": b"username=a&password=b", "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/accounts/login/",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+    }
+    await asyncio.gather(*(gate({**scope, "client": (address, 1)}, receive, send) for address in addresses))
+
+
 def test_without_redis_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(monkeypatch, settings):
     """With another cache (local memory), attempts it cannot answer from memory are checked one after another
     in one thread per process, not side by side in the shared pool, where a flood's first attempts took the
@@ -601,19 +617,7 @@ def test_without_redis_the_asgi_gate_checks_attempts_in_one_thread_of_its_own(mo
     async def send(message):
         pass
 
-    async def scenario():
-        async def receive():
-            return {"type": "http.request", "body": b"username=a&password=b", "more_body": False}
-
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/accounts/login/",
-            "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
-        }
-        await asyncio.gather(*(gate({**scope, "client": (f"10.0.1.{n}", 1)}, receive, send) for n in range(4)))
-
-    asyncio.run(scenario())
+    asyncio.run(_attempts_at_once(gate, send, [f"10.0.1.{n}" for n in range(4)]))
     assert most == 1 and len(set(threads)) == 1 and threads[0].startswith("signin-gate")
 
 
@@ -657,18 +661,9 @@ def test_with_redis_the_asgi_gate_checks_attempts_on_the_event_loop_over_a_few_c
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
-    async def receive():
-        return {"type": "http.request", "body": b"username=a&password=b", "more_body": False}
-
     async def flood():
         gate = gate_module.AsgiSignInGate(application)
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/accounts/login/",
-            "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
-        }
-        await asyncio.gather(*(gate({**scope, "client": (f"10.0.2.{n}", 1)}, receive, send) for n in range(30)))
+        await _attempts_at_once(gate, send, [f"10.0.2.{n}" for n in range(30)])
         pool = gate_module._loop_scripts[asyncio.get_running_loop()].registered_client.connection_pool
         return len(pool._available_connections) + len(pool._in_use_connections)
 
