@@ -5,8 +5,9 @@ thread it competes on equal terms with everything else on the machine, so during
 attempt the throttle still lets through (an address's first few, before its limits trip) took a core
 away from the whiteboard's heartbeats for as long as it hashed (bench/login_flood.py, README). Here every
 hash is computed in one thread per process whose nice value is 19 and scheduling policy SCHED_IDLE (on
-Linux per-thread attributes): the kernel gives it whatever CPU nothing else wants, so on a busy machine a sign-in takes a little longer and
-heartbeats do not wait behind it. On an idle machine nothing changes. The hashes themselves are Django's.
+Linux per-thread attributes): the kernel gives it whatever CPU nothing else wants, so on a busy machine a
+sign-in takes a little longer and heartbeats do not wait behind it. On an idle machine nothing changes.
+The hashes themselves are Django's.
 """
 
 import concurrent.futures

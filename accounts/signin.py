@@ -38,7 +38,8 @@ class _Limit:
 
     def wait(self, count: int, now: float) -> int | None:
         """Seconds to the end of the window if `count` failures have reached the limit, else None."""
-        return max(1, int((int(now // self.period) + 1) * self.period - now)) if count >= self.limit else None
+        # The attempt being decided would be failure count + 1.
+        return ratelimit.window_wait(count + 1, limit=self.limit, period=self.period, now=now)
 
 
 def _limits() -> tuple[_Limit, _Limit]:
