@@ -9,6 +9,7 @@ signing in from behind one address.
 """
 
 import contextlib
+import functools
 import hashlib
 import math
 import time
@@ -59,16 +60,28 @@ def _normalised(username: str | None) -> str:
     return (username or "").strip().casefold()
 
 
-def _failure_waits(*, username: str | None, ip: str, now: float) -> dict[str, int]:
-    """Seconds to wait per failure limit over its count in the current window ("signin-user", "signin-ip"):
-    one round trip to the cache, counting nothing."""
+def _failure_keys(*, username: str | None, ip: str, now: float) -> dict[str, _Limit]:
+    """The failure counters of this username and this address in the current window (unprefixed cache
+    keys), and their limits."""
     keys = {}
     for limit, value in zip(_limits(), (_normalised(username), ip), strict=True):
         if value:
             keys[limit.cache_key(value, now)] = limit
-    counts = caches["default"].get_many(list(keys))
+    return keys
+
+
+def _waits_over(keys: dict[str, _Limit], counts: dict, now: float) -> dict[str, int]:
+    """Seconds to wait per failure limit ("signin-user", "signin-ip") whose count (`counts` per key of
+    `keys`) has reached it."""
     waits = {limit.scope: limit.wait(int(counts.get(key) or 0), now) for key, limit in keys.items()}
     return {scope: wait for scope, wait in waits.items() if wait is not None}
+
+
+def _failure_waits(*, username: str | None, ip: str, now: float) -> dict[str, int]:
+    """Seconds to wait per failure limit over its count in the current window: one round trip to the
+    cache, counting nothing."""
+    keys = _failure_keys(username=username, ip=ip, now=now)
+    return _waits_over(keys, caches["default"].get_many(list(keys)), now)
 
 
 def signin_wait(*, username: str | None, ip: str, now: float | None = None) -> int | None:
@@ -146,17 +159,14 @@ class SignInCheck:
         _, period = self.attempts()
         return f"ratelimit:signin-ip-attempts:{self.ip}:{int(self.now // period)}"
 
+    @functools.cached_property
     def failure_keys(self) -> dict[str, _Limit]:
-        """The failure counters to read (unprefixed), and their limits."""
-        keys = {}
-        for limit, value in zip(_limits(), (_normalised(self.username), self.ip), strict=True):
-            if value:
-                keys[limit.cache_key(value, self.now)] = limit
-        return keys
+        """The failure counters to read (unprefixed), and their limits: made once per check."""
+        return _failure_keys(username=self.username, ip=self.ip, now=self.now)
 
     def script_call(self, make_key) -> tuple[list[str], list]:
         """CHECK_SCRIPT's keys (prefixed by the cache's `make_key`) and arguments."""
-        keys = [self.attempt_key(), _SLOT_KEY, *self.failure_keys()]
+        keys = [self.attempt_key(), _SLOT_KEY, *self.failure_keys]
         cap = settings.SIGNIN_CONCURRENT_HASHES if self.slots else 0
         _, period = self.attempts()
         return [make_key(key) for key in keys], [period, cap, self.now - SLOT_STALE_SECONDS]
@@ -166,10 +176,7 @@ class SignInCheck:
         `failure_keys`]. An address found over a limit is remembered (`signin_refused`)."""
         attempts, taken, *failed = (int(reply or 0) for reply in replies)
         limit, period = self.attempts()
-        waits = {
-            failure.scope: failure.wait(count, self.now)
-            for failure, count in zip(self.failure_keys().values(), failed, strict=True)
-        }
+        waits = _waits_over(self.failure_keys, dict(zip(self.failure_keys, failed, strict=True)), self.now)
         attempts_wait = ratelimit.window_wait(attempts, limit=limit, period=period, now=self.now)
         address_wait = _longest(attempts_wait, waits.get("signin-ip"))
         if address_wait is not None:
@@ -209,9 +216,9 @@ def signin_check(*, username: str | None, ip: str, now: float | None = None, slo
     # One process (local memory: development and tests): the same counts, read one by one.
     _, period = check.attempts()
     attempts = ratelimit.count_in_window(check.attempt_key(), period)
-    failures = backend.get_many(list(check.failure_keys()))
+    failures = backend.get_many(list(check.failure_keys))
     taken = (backend.get(_SLOT_KEY) or 0) if slots else 0
-    return check.verdict([attempts, taken, *map(failures.get, check.failure_keys())])
+    return check.verdict([attempts, taken, *map(failures.get, check.failure_keys)])
 
 
 def _longest(*waits: int | None) -> int | None:
