@@ -498,9 +498,9 @@ def main() -> int:
         slowest = sorted(beats, reverse=True)[: max(1, len(beats) // 20)]
         early = sum(1 for _, at, _ in slowest if at < 5)
         print(
-            f"{kind}: the slowest 5 % of beats ({len(slowest)}, from {slowest[-1][0] * 1000:.1f} ms) started at "
-            f"{', '.join(f'{at:.0f}' for _, at, _ in sorted(slowest, key=lambda x: x[1]))} s into their phase "
-            f"(round:s {' '.join(f'{r}:{at:.0f}' for _, at, r in sorted(slowest, key=lambda x: (x[2], x[1])))}); "
+            f"{kind}: the slowest 5 % of beats ({len(slowest)}, from {slowest[-1][0] * 1000:.1f} ms) started, as "
+            f"round:seconds into their phase, at "
+            f"{' '.join(f'{r}:{at:.0f}' for _, at, r in sorted(slowest, key=lambda x: (x[2], x[1])))}; "
             f"{early} in its first 5 s ({5 / args.seconds:.0%} of the time)"
         )
         settled[kind] = percentile([latency for latency, at, _ in beats if at >= 3], 0.99)
