@@ -16,7 +16,7 @@ test-postgres:     ## the whole test suite on PostgreSQL
 lint:              ## ruff lint + format check, migrations in sync, import contracts (pyproject.toml) kept
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py makemigrations --check --dry-run
 	.venv/bin/lint-imports --no-cache
 
 format:

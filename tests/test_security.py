@@ -137,6 +137,15 @@ def test_without_debug_the_app_refuses_to_start_without_a_secret_key():
     assert _manage({"DEBUG": "true"}, "check").returncode == 0  # development (dev.py run) needs none
 
 
+def test_without_debug_or_a_key_the_migrations_can_still_be_compared_with_the_models():
+    """makemigrations --check signs nothing: it runs without DEBUG and without a key (a random one of its
+    own), while anything that starts the app still refuses."""
+    result = _manage({}, "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+    assert "SECRET_KEY is not set" in _manage({}, "check").stderr
+
+
 def test_the_https_switch_turns_every_https_setting_on_together():
     shown = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)"
     on = _manage({"DEBUG": "false", "SECRET_KEY": "x" * 50, "HTTPS": "true"}, "shell", "-c", shown)
